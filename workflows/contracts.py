@@ -1,0 +1,170 @@
+"""What crosses the workflow boundary: its input, its queryable state, its result.
+
+These models are the language-neutral contract (their JSON Schemas are exported to
+`schema/`), so names are the domain's and every field is documented.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.request import PublishTarget, workflow_id
+from workflows.tiktok import CreatorInfo, PublishStatus
+
+WORKFLOW_TYPE = "PublishPost"
+TASK_QUEUE = "tiktok-publisher"
+
+
+class Phase(StrEnum):
+    """Where a post is in its life. The last four are terminal."""
+
+    DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
+    PUBLISHING = "PUBLISHING"
+    PUBLISHED = "PUBLISHED"
+    DELIVERED_TO_INBOX = "DELIVERED_TO_INBOX"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (
+            Phase.PUBLISHED,
+            Phase.DELIVERED_TO_INBOX,
+            Phase.CANCELLED,
+            Phase.FAILED,
+        )
+
+
+class PublishSettings(BaseModel):
+    """How patient the workflow is with TikTok. Defaults suit production."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    publish_deadline_seconds: float = Field(
+        default=24 * 3600,
+        gt=0,
+        description="Give up waiting for TikTok's final status this long after the first "
+        "init; the post then ends FAILED with PUBLISH_TIMEOUT.",
+    )
+    poll_initial_seconds: float = Field(
+        default=5, gt=0, description="First wait between status polls."
+    )
+    poll_max_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="Longest wait between status polls (moderation can take hours).",
+    )
+    poll_backoff: float = Field(default=1.5, ge=1, description="Growth of the poll interval.")
+    public_id_wait_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="After PUBLISH_COMPLETE, keep polling a public post this long for TikTok's "
+        "public post id (it appears after moderation). The post is live either way.",
+    )
+    max_publish_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Inits allowed when TikTok reports a retryable failure (the failed "
+        "upload never went live, so a new one cannot duplicate it).",
+    )
+
+
+class PublishPostInput(BaseModel):
+    """The PublishPost workflow's one argument."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: PublishTarget
+    settings: PublishSettings = Field(default_factory=PublishSettings)
+
+
+class PostError(BaseModel):
+    """Why a post failed: a stable code, a sentence, and whether a retry can help."""
+
+    code: str
+    message: str
+    remedy: str = ""
+    retryable: bool = False
+    field: str | None = None
+    http_status: int | None = None
+    log_id: str | None = None
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PostState(BaseModel):
+    """Everything the `state` query tells about a post (documented in README)."""
+
+    workflow_id: str
+    post_id: str
+    account_id: str
+    mode: str
+    phase: Phase
+    summary: str
+    scheduled_for: datetime | None = None
+    accepted_at: datetime
+    publishing_started_at: datetime | None = None
+    finished_at: datetime | None = None
+    publish_id: str | None = None
+    tiktok_status: str | None = None
+    public_post_ids: list[str] = Field(default_factory=list)
+    uploaded_bytes: int = 0
+    downloaded_bytes: int = 0
+    init_attempts: int = 0
+    polls: int = 0
+    next_poll_at: datetime | None = None
+    creator_username: str | None = None
+    error: PostError | None = None
+    history: list[str] = Field(
+        default_factory=list, description="Human timeline: one line per step."
+    )
+
+
+class PublishResult(BaseModel):
+    """The workflow's result for posts that end well (FAILED runs raise instead)."""
+
+    post_id: str
+    account_id: str
+    phase: Phase
+    publish_id: str | None = None
+    public_post_ids: list[str] = Field(default_factory=list)
+
+
+# -- activity arguments ------------------------------------------------------------------
+
+
+class InitPublishInput(BaseModel):
+    target: PublishTarget
+    attempt: int
+
+
+class InitPublishResult(BaseModel):
+    publish_id: str
+    upload_url: str | None = None
+
+
+class StatusQuery(BaseModel):
+    account_id: str
+    publish_id: str
+
+
+__all__ = [
+    "TASK_QUEUE",
+    "WORKFLOW_TYPE",
+    "CreatorInfo",
+    "InitPublishInput",
+    "InitPublishResult",
+    "Phase",
+    "PostError",
+    "PostState",
+    "PublishPostInput",
+    "PublishResult",
+    "PublishSettings",
+    "PublishStatus",
+    "StatusQuery",
+    "workflow_id",
+]

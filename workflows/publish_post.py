@@ -1,0 +1,459 @@
+"""PublishPost: one TikTok post target, from acceptance to TikTok's final word.
+
+The workflow owns the lifecycle (draft, schedule, creator check, init, polling, error
+classification); activities do every call to TikTok. Its one promise above all others:
+never two posts for one target. The publish_id is recorded the moment init returns and
+nothing after that point can run init again, except a new attempt after TikTok itself
+reported the previous upload FAILED (which never went live).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import (
+        InitPublishInput,
+        InitPublishResult,
+        Phase,
+        PostError,
+        PostState,
+        PublishPostInput,
+        PublishResult,
+        PublishSettings,
+        StatusQuery,
+    )
+    from workflows.errors import Retryability, classify_error, classify_fail_reason
+    from workflows.request import PublishMode, PublishTarget
+    from workflows.tiktok import CreatorInfo, Privacy, PublishStatus, TikTokStatus
+    from workflows.validation import (
+        ValidationPolicy,
+        check_against_creator,
+        validate_target,
+    )
+
+# Reads are safe to repeat, so they retry generously; Temporal keeps the backoff durable.
+READ_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8,
+)
+# Init creates a post. The activity marks every outcome that might have taken effect as
+# non-retryable, so Temporal only ever repeats an init that provably did nothing.
+INIT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=6,
+)
+CALL_TIMEOUT = timedelta(seconds=90)
+
+
+class _PostFailed(Exception):
+    def __init__(self, error: PostError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
+@workflow.defn(name="PublishPost")
+class PublishPost:
+    @workflow.init
+    def __init__(self, request: PublishPostInput) -> None:
+        # State exists before any handler runs: an update may arrive in the very first
+        # activation, together with the start itself.
+        target = request.target
+        self._target: PublishTarget = target
+        self._wake = False
+        self._state = PostState(
+            workflow_id=workflow.info().workflow_id,
+            post_id=target.post_id,
+            account_id=target.account_id,
+            mode=target.kind.value,
+            phase=Phase.DRAFT if target.system_draft else Phase.SCHEDULED,
+            summary=target.summary(),
+            scheduled_for=target.scheduled_for,
+            accepted_at=workflow.now(),
+        )
+        self._log("accepted" + (" as a system draft" if target.system_draft else ""))
+
+    # -- queries and updates -------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> PostState:
+        """The whole picture: phase, times, publish_id, TikTok status, attempts, error."""
+        return self._current
+
+    @workflow.update
+    async def schedule(self, at: datetime | None) -> PostState:
+        """Move a system draft onto the schedule (None: publish as soon as possible)."""
+        self._current.scheduled_for = at
+        self._enter(Phase.SCHEDULED, f"scheduled for {_fmt(at) if at else 'now'}")
+        return self._current
+
+    @schedule.validator
+    def _validate_schedule(self, at: datetime | None) -> None:
+        self._require_phase("schedule", Phase.DRAFT)
+        _require_aware(at)
+
+    @workflow.update
+    async def publish_now(self) -> PostState:
+        """Publish a draft or a scheduled post immediately."""
+        self._current.scheduled_for = None
+        self._enter(Phase.SCHEDULED, "publish now requested")
+        return self._current
+
+    @publish_now.validator
+    def _validate_publish_now(self) -> None:
+        self._require_phase("publish_now", Phase.DRAFT, Phase.SCHEDULED)
+
+    @workflow.update
+    async def reschedule(self, at: datetime) -> PostState:
+        """Change the time of a scheduled post; wakes the durable wait at once."""
+        self._current.scheduled_for = at
+        self._log(f"rescheduled to {_fmt(at)}")
+        self._wake = True
+        return self._current
+
+    @reschedule.validator
+    def _validate_reschedule(self, at: datetime) -> None:
+        self._require_phase("reschedule", Phase.SCHEDULED, Phase.DRAFT)
+        _require_aware(at)
+
+    @workflow.update
+    async def cancel(self, reason: str | None = None) -> PostState:
+        """Cancel a post that has not started publishing. Nothing reaches TikTok."""
+        self._enter(Phase.CANCELLED, f"cancelled{': ' + reason if reason else ''}")
+        self._current.finished_at = workflow.now()
+        return self._current
+
+    @cancel.validator
+    def _validate_cancel(self, reason: str | None = None) -> None:
+        self._require_phase("cancel", Phase.DRAFT, Phase.SCHEDULED)
+
+    # -- the lifecycle -------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: PublishPostInput) -> PublishResult:
+        target = request.target
+        try:
+            # Starters validate before starting; this guards direct `temporal workflow start`.
+            self._fail_on_problems(validate_target(target, ValidationPolicy()))
+            await self._wait_until_due()
+            if self._current.phase is Phase.CANCELLED:
+                return self._result()
+            await self._publish(request)
+        except _PostFailed as failed:
+            self._current.error = failed.error
+            self._current.finished_at = workflow.now()
+            self._enter(Phase.FAILED, f"failed: {failed.error.code}")
+            raise ApplicationError(
+                f"{failed.error.code}: {failed.error.message} {failed.error.remedy}".strip(),
+                failed.error.model_dump(mode="json"),
+                type=failed.error.code,
+                non_retryable=True,
+            ) from None
+        return self._result()
+
+    async def _wait_until_due(self) -> None:
+        """Hold drafts; sleep durably until the scheduled time, waking on every update."""
+        while True:
+            phase = self._current.phase
+            if phase is Phase.DRAFT:
+                workflow.set_current_details("System draft: waiting for schedule or publish_now.")
+                await workflow.wait_condition(lambda: self._current.phase is not Phase.DRAFT)
+                continue
+            if phase is Phase.CANCELLED:
+                return
+            due = self._current.scheduled_for
+            now = workflow.now()
+            if due is None or due <= now:
+                return
+            self._wake = False
+            workflow.set_current_details(f"Scheduled: waiting until {_fmt(due)}.")
+            try:
+                await workflow.wait_condition(
+                    lambda: self._wake or self._current.phase is not Phase.SCHEDULED,
+                    timeout=due - now,
+                    timeout_summary=f"wait until {_fmt(due)}",
+                )
+            except TimeoutError:
+                pass
+
+    async def _publish(self, request: PublishPostInput) -> None:
+        target = request.target
+        settings = request.settings
+        state = self._current
+        state.publishing_started_at = workflow.now()
+        self._enter(Phase.PUBLISHING, "publishing started")
+
+        creator = await self._check_creator(target)
+        state.creator_username = creator.username
+        deadline = workflow.now() + timedelta(seconds=settings.publish_deadline_seconds)
+
+        while True:
+            init = await self._init(target)
+            status = await self._poll_until_final(target, init.publish_id, deadline, settings)
+            if status.status is TikTokStatus.PUBLISH_COMPLETE:
+                self._finish(Phase.PUBLISHED, "published on TikTok")
+                return
+            if status.status is TikTokStatus.SEND_TO_USER_INBOX:
+                self._finish(Phase.DELIVERED_TO_INBOX, "delivered to the creator's inbox")
+                return
+            rule = classify_fail_reason(status.fail_reason)
+            error = PostError(
+                code=rule.code,
+                message=rule.meaning,
+                remedy=rule.remedy,
+                retryable=rule.retryable,
+            )
+            if not rule.retryable or state.init_attempts >= settings.max_publish_attempts:
+                raise _PostFailed(error)
+            # TikTok says this upload FAILED, so it never went live: a new init is safe.
+            delay = timedelta(seconds=rule.delay_seconds or 30)
+            self._log(f"TikTok failed the upload ({rule.code}); trying again in {delay}")
+            await workflow.sleep(delay, summary=f"retry after {rule.code}")
+
+    async def _check_creator(self, target: PublishTarget) -> CreatorInfo:
+        workflow.set_current_details("Checking the creator's TikTok settings.")
+        try:
+            creator: CreatorInfo = await workflow.execute_activity(
+                "query_creator_info",
+                target.account_id,
+                result_type=CreatorInfo,
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=READ_RETRY,
+                summary=f"creator_info for {target.account_id}",
+            )
+        except ActivityError as err:
+            raise _PostFailed(_activity_error(err)) from None
+        self._log(f"creator check: @{creator.username}")
+        self._fail_on_problems(check_against_creator(target, creator))
+        return creator
+
+    async def _init(self, target: PublishTarget) -> InitPublishResult:
+        state = self._current
+        state.init_attempts += 1
+        state.publish_id = None
+        state.tiktok_status = None
+        workflow.set_current_details(f"Starting the TikTok upload (attempt {state.init_attempts}).")
+        try:
+            init: InitPublishResult = await workflow.execute_activity(
+                "init_publish",
+                InitPublishInput(target=target, attempt=state.init_attempts),
+                result_type=InitPublishResult,
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=INIT_RETRY,
+                summary=f"init {target.kind.value} upload",
+            )
+        except ActivityError as err:
+            error = _activity_error(err)
+            if _retryability(err) is Retryability.AMBIGUOUS:
+                ambiguous = classify_error("AMBIGUOUS_INIT")
+                error = PostError(
+                    code=ambiguous.code,
+                    message=ambiguous.meaning,
+                    remedy=ambiguous.remedy,
+                    details=[{"cause": error.model_dump(mode="json")}],
+                )
+            raise _PostFailed(error) from None
+        # Recorded before anything else can happen: from here on this target has a post.
+        state.publish_id = init.publish_id
+        self._log(f"init ok: publish_id {init.publish_id}")
+        return init
+
+    async def _poll_until_final(
+        self,
+        target: PublishTarget,
+        publish_id: str,
+        deadline: datetime,
+        settings: PublishSettings,
+    ) -> PublishStatus:
+        """Durable-timer polling.
+
+        Timers in the workflow (rather than a long-retrying activity) make every poll and its
+        answer visible in history and in the `state` query, let the interval grow from seconds
+        to minutes so hours of moderation cost a few hundred small events, and keep each
+        account well inside TikTok's 30 status calls per minute.
+        """
+        state = self._current
+        interval = float(settings.poll_initial_seconds)
+        live_since: datetime | None = None
+        while True:
+            now = workflow.now()
+            if now >= deadline and live_since is not None:
+                self._log("deadline reached while waiting for the public post id; the post is live")
+                return PublishStatus(status=TikTokStatus.PUBLISH_COMPLETE)
+            if now >= deadline:
+                timeout = classify_error("PUBLISH_TIMEOUT")
+                raise _PostFailed(
+                    PostError(
+                        code=timeout.code,
+                        message=f"{timeout.meaning} Last TikTok status: "
+                        f"{state.tiktok_status or 'none'} (publish_id {publish_id}).",
+                        remedy=timeout.remedy,
+                    )
+                )
+            wait = min(interval, (deadline - now).total_seconds())
+            state.next_poll_at = now + timedelta(seconds=wait)
+            workflow.set_current_details(
+                f"TikTok status {state.tiktok_status or 'pending'}; "
+                f"next check {_fmt(state.next_poll_at)}."
+            )
+            await workflow.sleep(timedelta(seconds=wait), summary="poll interval")
+            interval = min(interval * settings.poll_backoff, settings.poll_max_seconds)
+            state.polls += 1
+            try:
+                status: PublishStatus = await workflow.execute_activity(
+                    "fetch_publish_status",
+                    StatusQuery(account_id=target.account_id, publish_id=publish_id),
+                    result_type=PublishStatus,
+                    start_to_close_timeout=CALL_TIMEOUT,
+                    retry_policy=READ_RETRY,
+                    summary=f"status of {publish_id}",
+                )
+            except ActivityError as err:
+                error = _activity_error(err)
+                if not error.retryable:
+                    raise _PostFailed(error) from None
+                # The activity exhausted its retries; the post may still be fine. Keep polling.
+                self._log(f"status check failed ({error.code}); polling continues")
+                continue
+            state.next_poll_at = None
+            if status.status.value != state.tiktok_status:
+                self._log(f"TikTok status {status.status.value}")
+            state.tiktok_status = status.status.value
+            state.uploaded_bytes = status.uploaded_bytes
+            state.downloaded_bytes = status.downloaded_bytes
+            state.public_post_ids = list(status.public_post_ids)
+            if status.status is TikTokStatus.PUBLISH_COMPLETE and self._awaits_public_id(status):
+                if live_since is None:
+                    live_since = workflow.now()
+                    self._log("live on TikTok; waiting for the public post id (moderation)")
+                waited = (workflow.now() - live_since).total_seconds()
+                if waited < settings.public_id_wait_seconds:
+                    continue
+                self._log("no public post id after moderation wait; the post is live")
+                return status
+            if status.is_terminal:
+                return status
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @property
+    def _current(self) -> PostState:
+        return self._state
+
+    def _awaits_public_id(self, status: PublishStatus) -> bool:
+        """Only public direct posts get a public id, and only once moderation passes."""
+        return (
+            not status.public_post_ids
+            and self._target.kind in (PublishMode.VIDEO_DIRECT, PublishMode.PHOTO_DIRECT)
+            and self._target.options.privacy is Privacy.PUBLIC_TO_EVERYONE
+        )
+
+    def _require_phase(self, action: str, *allowed: Phase) -> None:
+        phase = self._current.phase
+        if phase not in allowed:
+            reason = (
+                "publishing has already begun, so TikTok may already have the post"
+                if phase is Phase.PUBLISHING
+                else f"the post is already {phase.value}"
+            )
+            raise ApplicationError(
+                f"Cannot {action}: {reason}.", type="INVALID_PHASE", non_retryable=True
+            )
+
+    def _enter(self, phase: Phase, event: str) -> None:
+        self._current.phase = phase
+        self._wake = True
+        self._log(event)
+
+    def _finish(self, phase: Phase, event: str) -> None:
+        self._current.finished_at = workflow.now()
+        self._current.next_poll_at = None
+        self._enter(phase, event)
+        ids = ", ".join(self._current.public_post_ids)
+        workflow.set_current_details(f"{phase.value}{': ' + ids if ids else ''}.")
+
+    def _log(self, event: str) -> None:
+        self._current.history.append(f"{_fmt(workflow.now())} {event}")
+
+    def _fail_on_problems(self, problems: list[Any]) -> None:
+        if not problems:
+            return
+        first = problems[0]
+        raise _PostFailed(
+            PostError(
+                code=first.code,
+                message=first.message,
+                remedy="Fix the post and submit it again (or retry it with the fix).",
+                field=first.field,
+                details=[
+                    {"code": p.code, "field": p.field, "message": p.message} for p in problems
+                ],
+            )
+        )
+
+    def _result(self) -> PublishResult:
+        state = self._current
+        return PublishResult(
+            post_id=state.post_id,
+            account_id=state.account_id,
+            phase=state.phase,
+            publish_id=state.publish_id,
+            public_post_ids=state.public_post_ids,
+        )
+
+
+def _activity_error(err: ActivityError) -> PostError:
+    """Turn an activity failure into the post's error, keeping TikTok's code and log id."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        details: dict[str, Any] = {}
+        if cause.details and isinstance(cause.details[0], dict):
+            details = cause.details[0]
+        code = cause.type or "ACTIVITY_FAILED"
+        rule = classify_error(code, details.get("http_status"))
+        return PostError(
+            code=code,
+            message=str(details.get("meaning") or rule.meaning),
+            remedy=str(details.get("remedy") or rule.remedy),
+            retryable=details.get("retryability") == Retryability.RETRYABLE.value,
+            http_status=details.get("http_status"),
+            log_id=details.get("log_id") or None,
+        )
+    message = str(cause) if cause is not None else str(err)
+    return PostError(
+        code="ACTIVITY_FAILED",
+        message=f"An engine step failed: {message}",
+        remedy="Check the worker's logs; retry the post once the cause is fixed.",
+        retryable=True,
+    )
+
+
+def _retryability(err: ActivityError) -> Retryability | None:
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        details = cause.details[0]
+        if isinstance(details, dict) and "retryability" in details:
+            return Retryability(details["retryability"])
+    return None
+
+
+def _require_aware(at: datetime | None) -> None:
+    if at is not None and at.tzinfo is None:
+        raise ApplicationError(
+            "The time needs a UTC offset (for example 2026-12-01T09:00:00Z).",
+            type="TT_FIELD_INVALID",
+            non_retryable=True,
+        )
+
+
+def _fmt(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%SZ")
