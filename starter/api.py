@@ -1,0 +1,236 @@
+"""The Python API for services: submit posts and control them, one call each.
+
+    publisher = await PostPublisher.connect()
+    submitted = await publisher.submit(request_dict)      # raises RequestInvalid on bad input
+    state = await publisher.state("post-123", "acct_1")
+
+Everything the CLI does goes through here, so a service and an operator see the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from worker.config import connect
+from workflows.contracts import (
+    TASK_QUEUE,
+    WORKFLOW_TYPE,
+    PostState,
+    PublishPostInput,
+    PublishSettings,
+    workflow_id,
+)
+from workflows.request import PublishTarget, parse_post
+from workflows.validation import ValidationPolicy
+
+DEFAULT_UI_URL = "http://localhost:8233"
+
+
+class PostNotFound(LookupError):
+    def __init__(self, wf_id: str) -> None:
+        super().__init__(f"No post with workflow id {wf_id} (check the post id and account id).")
+        self.workflow_id = wf_id
+
+
+class ActionRejected(Exception):
+    """An update the workflow refused (for example: cancel after publishing began)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SubmittedTarget:
+    workflow_id: str
+    run_id: str
+    post_id: str
+    account_id: str
+    created: bool
+    """False when a workflow for this target already existed: nothing new was started."""
+    ui_url: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class ListedPost:
+    workflow_id: str
+    run_id: str
+    status: str
+    start_time: datetime | None
+    close_time: datetime | None
+
+
+class PostPublisher:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str = TASK_QUEUE,
+        policy: ValidationPolicy | None = None,
+        settings: PublishSettings | None = None,
+        ui_url: str = DEFAULT_UI_URL,
+    ) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.policy = policy or ValidationPolicy()
+        self.settings = settings or PublishSettings()
+        self.ui_url = ui_url.rstrip("/")
+
+    @classmethod
+    async def connect(cls, **kwargs: Any) -> PostPublisher:
+        """Connect with Temporal's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...)."""
+        return cls(await connect(), **kwargs)
+
+    def workflow_url(self, wf_id: str) -> str:
+        namespace = quote(self.client.namespace, safe="")
+        return f"{self.ui_url}/namespaces/{namespace}/workflows/{quote(wf_id, safe='')}"
+
+    async def submit(self, request: Mapping[str, Any]) -> list[SubmittedTarget]:
+        """Validate, then start one PublishPost per target. Idempotent per (postId, account).
+
+        Raises `workflows.request.RequestInvalid` (every problem, with codes and field paths)
+        before anything starts.
+        """
+        post = parse_post(request, policy=self.policy)
+        return [await self.start_target(target) for target in post.targets]
+
+    async def start_target(
+        self, target: PublishTarget, *, settings: PublishSettings | None = None
+    ) -> SubmittedTarget:
+        wf_id = workflow_id(target.post_id, target.account_id)
+        existed = await self._exists(wf_id)
+        try:
+            handle = await self.client.start_workflow(
+                WORKFLOW_TYPE,
+                PublishPostInput(target=target, settings=settings or self.settings),
+                id=wf_id,
+                task_queue=self.task_queue,
+                # A running post attaches; a finished one is never started again by a
+                # resubmission (retrying a failed post is an explicit, separate action).
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=target.summary(),
+            )
+            run_id = handle.result_run_id or ""
+        except RPCError as err:
+            if err.status is not RPCStatusCode.ALREADY_EXISTS:
+                raise
+            existed, run_id = True, ""
+        except WorkflowAlreadyStartedError as err:  # a closed run with this id
+            existed, run_id = True, err.run_id or ""
+        return SubmittedTarget(
+            workflow_id=wf_id,
+            run_id=run_id,
+            post_id=target.post_id,
+            account_id=target.account_id,
+            created=not existed,
+            ui_url=self.workflow_url(wf_id),
+            summary=target.summary(),
+        )
+
+    def handle(self, post_id: str, account_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(workflow_id(post_id, account_id))
+
+    async def state(self, post_id: str, account_id: str) -> PostState:
+        handle = self.handle(post_id, account_id)
+        try:
+            state: PostState = await handle.query("state", result_type=PostState)
+            return state
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                raise PostNotFound(handle.id) from None
+            raise
+
+    async def watch(
+        self, post_id: str, account_id: str, *, interval: float = 1.0
+    ) -> AsyncIterator[PostState]:
+        """Yield the state each time it changes, until the post reaches a terminal phase."""
+        last: str | None = None
+        while True:
+            state = await self.state(post_id, account_id)
+            fingerprint = state.model_dump_json()
+            if fingerprint != last:
+                last = fingerprint
+                yield state
+            if state.phase.terminal:
+                return
+            await asyncio.sleep(interval)
+
+    async def reschedule(self, post_id: str, account_id: str, at: datetime) -> PostState:
+        return await self._update(post_id, account_id, "reschedule", at)
+
+    async def schedule(self, post_id: str, account_id: str, at: datetime | None) -> PostState:
+        return await self._update(post_id, account_id, "schedule", at)
+
+    async def publish_now(self, post_id: str, account_id: str) -> PostState:
+        return await self._update(post_id, account_id, "publish_now")
+
+    async def cancel(self, post_id: str, account_id: str, reason: str | None = None) -> PostState:
+        return await self._update(post_id, account_id, "cancel", reason)
+
+    async def list_posts(self, query: str | None = None, *, limit: int = 100) -> list[ListedPost]:
+        base = f"WorkflowType = '{WORKFLOW_TYPE}'"
+        full = f"{base} AND ({query})" if query else base
+        posts: list[ListedPost] = []
+        async for execution in self.client.list_workflows(full, limit=limit):
+            status = execution.status
+            posts.append(
+                ListedPost(
+                    workflow_id=execution.id,
+                    run_id=execution.run_id,
+                    status=status.name if isinstance(status, WorkflowExecutionStatus) else "",
+                    start_time=execution.start_time,
+                    close_time=execution.close_time,
+                )
+            )
+        return posts
+
+    async def _update(self, post_id: str, account_id: str, name: str, *args: Any) -> PostState:
+        handle = self.handle(post_id, account_id)
+        try:
+            state: PostState = await handle.execute_update(
+                name, args=list(args), result_type=PostState
+            )
+            return state
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError):
+                raise ActionRejected(cause.type or "REJECTED", cause.message) from None
+            raise
+        except RPCError as err:
+            if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise
+            # Either no such post, or its run has closed (servers word this differently).
+            try:
+                description = await handle.describe()
+            except RPCError:
+                raise PostNotFound(handle.id) from None
+            status = description.status.name if description.status else "CLOSED"
+            raise ActionRejected(
+                "POST_CLOSED", f"Cannot {name}: the post's run has already ended ({status})."
+            ) from None
+
+    async def _exists(self, wf_id: str) -> bool:
+        try:
+            await self.client.get_workflow_handle(wf_id).describe()
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True

@@ -1,0 +1,289 @@
+"""`tiktok-publisher`: the project's one command line.
+
+Exit codes: 0 done; 1 unexpected failure; 2 the request or arguments are invalid (nothing
+was started); 3 no such post; 4 the post refused the action (for example cancel after
+publishing began).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from starter import schema as schema_files
+from starter.api import ActionRejected, PostNotFound, PostPublisher
+from workflows.contracts import PostState
+from workflows.request import RequestInvalid
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_REJECTED = 0, 1, 2, 3, 4
+
+
+def _parse_time(raw: str) -> datetime:
+    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"'{raw}' has no UTC offset; write it like 2026-12-01T09:00:00Z"
+        )
+    return value.astimezone(UTC)
+
+
+def _read_request(source: str) -> Any:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    return json.loads(text)
+
+
+def print_problems(err: RequestInvalid, out: TextIO) -> None:
+    print(
+        f"The request is invalid ({len(err.problems)} problem(s)); nothing was started:", file=out
+    )
+    for problem in err.problems:
+        print(f"  {problem.code}  {problem.field}: {problem.message}", file=out)
+
+
+def render_state(state: PostState) -> str:
+    lines = [
+        f"{state.workflow_id}: {state.phase.value}",
+        f"  {state.summary}",
+    ]
+    if state.scheduled_for and state.phase.value in ("DRAFT", "SCHEDULED"):
+        lines.append(f"  scheduled for {state.scheduled_for.isoformat()}")
+    if state.publish_id:
+        lines.append(
+            f"  publish_id {state.publish_id}  TikTok status {state.tiktok_status or '-'}"
+            f"  (inits {state.init_attempts}, polls {state.polls})"
+        )
+    if state.public_post_ids:
+        lines.append(f"  public post ids: {', '.join(state.public_post_ids)}")
+    if state.error:
+        lines.append(f"  error {state.error.code}: {state.error.message}")
+        if state.error.remedy:
+            lines.append(f"  what to do: {state.error.remedy}")
+    return "\n".join(lines)
+
+
+async def _submit(args: argparse.Namespace) -> int:
+    try:
+        request = _read_request(args.file)
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"Cannot read the request: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    publisher = await PostPublisher.connect()
+    try:
+        submitted = await publisher.submit(request)
+    except RequestInvalid as err:
+        if args.json:
+            print(json.dumps({"problems": [p.__dict__ for p in err.problems]}, indent=2))
+        else:
+            print_problems(err, sys.stderr)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps([s.__dict__ for s in submitted], indent=2))
+        return EXIT_OK
+    for item in submitted:
+        verb = "started" if item.created else "already exists (not started again)"
+        print(f"{verb}: {item.workflow_id}\n  {item.summary}\n  UI: {item.ui_url}")
+    return EXIT_OK
+
+
+async def _status(args: argparse.Namespace) -> int:
+    publisher = await PostPublisher.connect()
+    state = await publisher.state(args.post_id, args.account_id)
+    print(state.model_dump_json(indent=2) if args.json else render_state(state))
+    return EXIT_OK
+
+
+async def _watch(args: argparse.Namespace) -> int:
+    publisher = await PostPublisher.connect()
+    seen = 0
+    async for state in publisher.watch(args.post_id, args.account_id, interval=args.interval):
+        for line in state.history[seen:]:
+            print(f"  {line}")
+        seen = len(state.history)
+        if state.phase.terminal:
+            print(render_state(state))
+            return EXIT_OK if state.phase.value != "FAILED" else EXIT_FAILED
+    return EXIT_OK
+
+
+async def _list(args: argparse.Namespace) -> int:
+    publisher = await PostPublisher.connect()
+    posts = await publisher.list_posts(args.query, limit=args.limit)
+    for post in posts:
+        started = post.start_time.isoformat() if post.start_time else "-"
+        print(f"{post.status:<11} {started:<33} {post.workflow_id}")
+    if not posts:
+        print("No posts match.")
+    return EXIT_OK
+
+
+async def _reschedule(args: argparse.Namespace) -> int:
+    publisher = await PostPublisher.connect()
+    print(render_state(await publisher.reschedule(args.post_id, args.account_id, args.at)))
+    return EXIT_OK
+
+
+async def _schedule(args: argparse.Namespace) -> int:
+    publisher = await PostPublisher.connect()
+    print(render_state(await publisher.schedule(args.post_id, args.account_id, args.at)))
+    return EXIT_OK
+
+
+async def _cancel(args: argparse.Namespace) -> int:
+    publisher = await PostPublisher.connect()
+    print(render_state(await publisher.cancel(args.post_id, args.account_id, args.reason)))
+    return EXIT_OK
+
+
+async def _publish_now(args: argparse.Namespace) -> int:
+    publisher = await PostPublisher.connect()
+    print(render_state(await publisher.publish_now(args.post_id, args.account_id)))
+    return EXIT_OK
+
+
+async def _worker(args: argparse.Namespace) -> int:
+    from worker.main import run_worker
+
+    await run_worker()
+    return EXIT_OK
+
+
+async def _dev(args: argparse.Namespace) -> int:
+    from starter.dev import run_dev
+
+    return await run_dev(keep_running=not args.exit_when_done)
+
+
+def _simulator(argv: list[str]) -> int:
+    import simulator
+
+    return simulator.main(argv)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    if args.write:
+        for path in schema_files.write():
+            print(f"wrote {path}")
+        return EXIT_OK
+    stale = schema_files.stale()
+    if stale:
+        for path in stale:
+            print(f"{path} is stale: run `make schema` and commit it.", file=sys.stderr)
+        return EXIT_FAILED
+    if args.check:
+        print("JSON Schemas are up to date.")
+        return EXIT_OK
+    print(json.dumps(schema_files.request_schema(), indent=2))
+    return EXIT_OK
+
+
+def _post_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("post_id", help="the caller's post id (postId)")
+    parser.add_argument("account_id", help="the TikTok account id of the target")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tiktok-publisher",
+        description="Durable TikTok publishing on Temporal. Temporal connection settings come "
+        "from TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_PROFILE.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("dev", help="run the whole local stack and the sample posts")
+    p.add_argument(
+        "--exit-when-done",
+        action="store_true",
+        help="stop once every sample post has finished (default: keep serving until Ctrl-C)",
+    )
+    p.set_defaults(run=_dev)
+
+    p = sub.add_parser("worker", help="run a worker (configuration from the environment)")
+    p.set_defaults(run=_worker)
+
+    sub.add_parser("simulator", help="run the TikTok API simulator (see --help)", add_help=False)
+
+    p = sub.add_parser("submit", help="validate a post request and start its workflows")
+    p.add_argument("file", help="request JSON file, or - for standard input")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_submit)
+
+    p = sub.add_parser("status", help="show a post target's state")
+    _post_args(p)
+    p.add_argument("--json", action="store_true", help="the full state query as JSON")
+    p.set_defaults(run=_status)
+
+    p = sub.add_parser("watch", help="follow a post target until it finishes")
+    _post_args(p)
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between checks")
+    p.set_defaults(run=_watch)
+
+    p = sub.add_parser("list", help="list posts, optionally filtered by a visibility query")
+    p.add_argument("--query", help="e.g. \"ExecutionStatus = 'Failed'\"")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(run=_list)
+
+    p = sub.add_parser("reschedule", help="move a scheduled post to another time")
+    _post_args(p)
+    p.add_argument("--at", type=_parse_time, required=True, help="ISO-8601 time with offset")
+    p.set_defaults(run=_reschedule)
+
+    p = sub.add_parser("schedule", help="put a system draft on the schedule")
+    _post_args(p)
+    p.add_argument("--at", type=_parse_time, default=None, help="omit to publish now")
+    p.set_defaults(run=_schedule)
+
+    p = sub.add_parser("cancel", help="cancel a post that has not started publishing")
+    _post_args(p)
+    p.add_argument("--reason", default=None)
+    p.set_defaults(run=_cancel)
+
+    p = sub.add_parser("publish-now", help="publish a draft or scheduled post immediately")
+    _post_args(p)
+    p.set_defaults(run=_publish_now)
+
+    p = sub.add_parser("schema", help="print, write or check the contract's JSON Schemas")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--write", action="store_true", help=f"write {schema_files.SCHEMA_DIR}/")
+    group.add_argument("--check", action="store_true", help="fail if the files are stale")
+    p.set_defaults(run=_schema, sync=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["simulator"]:
+        return _simulator(args_list[1:])
+    args = build_parser().parse_args(args_list)
+    run: Callable[[argparse.Namespace], Any] = args.run
+    try:
+        if getattr(args, "sync", False):
+            return int(run(args))
+        coro: Coroutine[Any, Any, int] = run(args)
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        return 130
+    except PostNotFound as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except ActionRejected as err:
+        print(f"Refused ({err.code}): {err}", file=sys.stderr)
+        return EXIT_REJECTED
+    except RuntimeError as err:
+        if "Failed client connect" in str(err) or "connect" in str(err).lower():
+            print(
+                f"Cannot reach Temporal ({err}). Is the server up? "
+                "Set TEMPORAL_ADDRESS, or run `tiktok-publisher dev`.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

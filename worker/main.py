@@ -1,0 +1,125 @@
+"""The worker: wires PublishPost and its activities to a task queue, logs as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
+
+from activities.publishing import TikTokActivities
+from activities.tiktok_client import TikTokClient
+from activities.tokens import FileTokenStore, TokenStore
+from worker.config import WorkerSettings, connect
+from workflows.publish_post import PublishPost
+
+log = structlog.get_logger("worker")
+
+
+def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
+    """structlog to stderr; JSON for machines, console for people at a terminal."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+class _LogContext(Interceptor):
+    """Binds workflow id, post id and account id to every log line an activity writes."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _BindActivityContext(next)
+
+
+class _BindActivityContext(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        from temporalio import activity
+
+        info = activity.info()
+        context: dict[str, Any] = {
+            "workflow_id": info.workflow_id,
+            "activity": info.activity_type,
+            "attempt": info.attempt,
+        }
+        parts = (info.workflow_id or "").split("/")
+        if len(parts) == 3 and parts[0] == "tiktok-post":
+            context["post_id"], context["account_id"] = parts[1], parts[2]
+        with structlog.contextvars.bound_contextvars(**context):
+            return await super().execute_activity(input)
+
+
+def build_worker(
+    client: Client,
+    *,
+    tiktok: TikTokClient,
+    tokens: TokenStore,
+    task_queue: str,
+    extra_activities: Sequence[Any] = (),
+) -> Worker:
+    activities = TikTokActivities(tiktok, tokens)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[PublishPost],
+        activities=[
+            activities.query_creator_info,
+            activities.init_publish,
+            activities.fetch_publish_status,
+            *extra_activities,
+        ],
+        interceptors=[_LogContext()],
+    )
+
+
+async def run_worker(settings: WorkerSettings | None = None) -> None:
+    """Run until SIGINT/SIGTERM, then finish in-flight activity attempts and exit."""
+    settings = settings or WorkerSettings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    client = await connect()
+    async with TikTokClient(settings.tiktok_base_url) as tiktok:
+        tokens = FileTokenStore(
+            settings.token_file,
+            tiktok,
+            client_key=settings.client_key,
+            client_secret=settings.client_secret,
+        )
+        worker = build_worker(client, tiktok=tiktok, tokens=tokens, task_queue=settings.task_queue)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info(
+            "worker.started",
+            task_queue=settings.task_queue,
+            namespace=client.namespace,
+            tiktok_base_url=settings.tiktok_base_url,
+        )
+        async with worker:
+            await stop.wait()
+            log.info("worker.stopping")
+        log.info("worker.stopped")
