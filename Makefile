@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck schema schema-check pytest bench clean
+.PHONY: run test lint typecheck generate generate-check pytest histories clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tiktok-publisher dev
 
-test: $(STAMP) lint typecheck schema-check pytest
+test: $(STAMP) lint typecheck generate-check pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -26,17 +26,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy workflows activities worker starter simulator
 
-schema: $(STAMP)
-	$(BIN)/tiktok-publisher schema --write
+generate: $(STAMP)
+	$(BIN)/tiktok-publisher generate
 
-schema-check: $(STAMP)
-	$(BIN)/tiktok-publisher schema --check
+generate-check: $(STAMP)
+	$(BIN)/tiktok-publisher generate --check
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.run
+# Re-record the saved workflow histories that tests/test_replay.py replays. Only after an
+# intentional workflow change that is safe for running posts (see README, Development).
+histories: $(STAMP)
+	RECORD_HISTORIES=1 $(BIN)/pytest -q tests/test_publish_post_schedule.py \
+	  tests/test_publish_post_e2e.py -k "$(HISTORY_TESTS)"
+
+HISTORY_TESTS := week_ahead or reschedule_moves or cancel_while or publish_now or \
+	direct_video_is or inbox_draft_is or carousel_is or url_ownership or ambiguous_init or \
+	content_fail_reason or token_expiring
 
 clean:
 	rm -rf $(VENV) .temporal .pytest_cache .mypy_cache .ruff_cache

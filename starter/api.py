@@ -10,6 +10,7 @@ Everything the CLI does goes through here, so a service and an operator see the 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,7 +95,10 @@ class PostPublisher:
 
     @classmethod
     async def connect(cls, **kwargs: Any) -> PostPublisher:
-        """Connect with Temporal's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...)."""
+        """Connect with Temporal's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...); the
+        task queue and UI address come from TIKTOK_TASK_QUEUE and TEMPORAL_UI_URL."""
+        kwargs.setdefault("task_queue", os.environ.get("TIKTOK_TASK_QUEUE", TASK_QUEUE))
+        kwargs.setdefault("ui_url", os.environ.get("TEMPORAL_UI_URL", DEFAULT_UI_URL))
         return cls(await connect(), **kwargs)
 
     def workflow_url(self, wf_id: str) -> str:

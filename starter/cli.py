@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from starter import schema as schema_files
+from starter import generated
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from workflows.contracts import PostState
 from workflows.request import RequestInvalid
@@ -166,20 +166,26 @@ def _simulator(argv: list[str]) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    if args.write:
-        for path in schema_files.write():
-            print(f"wrote {path}")
-        return EXIT_OK
-    stale = schema_files.stale()
-    if stale:
-        for path in stale:
-            print(f"{path} is stale: run `make schema` and commit it.", file=sys.stderr)
-        return EXIT_FAILED
-    if args.check:
-        print("JSON Schemas are up to date.")
-        return EXIT_OK
-    print(json.dumps(schema_files.request_schema(), indent=2))
+    if args.workflow_input:
+        schema = generated.workflow_input_schema()
+    else:
+        schema = generated.request_schema()
+    print(json.dumps(schema, indent=2))
     return EXIT_OK
+
+
+def _generate(args: argparse.Namespace) -> int:
+    if not args.check:
+        for path in generated.write():
+            print(f"wrote {path.relative_to(generated.ROOT)}")
+        return EXIT_OK
+    stale = generated.stale()
+    for path in stale:
+        rel = path.relative_to(generated.ROOT)
+        print(f"{rel} is stale: run `make generate` and commit it.", file=sys.stderr)
+    if not stale:
+        print("Generated files are up to date.")
+    return EXIT_FAILED if stale else EXIT_OK
 
 
 def _post_args(parser: argparse.ArgumentParser) -> None:
@@ -247,11 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     _post_args(p)
     p.set_defaults(run=_publish_now)
 
-    p = sub.add_parser("schema", help="print, write or check the contract's JSON Schemas")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--write", action="store_true", help=f"write {schema_files.SCHEMA_DIR}/")
-    group.add_argument("--check", action="store_true", help="fail if the files are stale")
+    p = sub.add_parser("schema", help="print the JSON Schema of the request")
+    p.add_argument(
+        "--workflow-input", action="store_true", help="the PublishPost workflow input instead"
+    )
     p.set_defaults(run=_schema, sync=True)
+
+    p = sub.add_parser("generate", help="write the JSON Schemas and docs/error-codes.md")
+    p.add_argument("--check", action="store_true", help="fail if a generated file is stale")
+    p.set_defaults(run=_generate, sync=True)
     return parser
 
 
