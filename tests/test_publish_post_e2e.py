@@ -1,0 +1,368 @@
+"""PublishPost end to end on the real Temporal dev server against the TikTok simulator."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from simulator import Simulator, SimulatorConfig
+from starter.api import ActionRejected
+from starter.media_host import MediaHost, sample_jpeg, sample_video
+from tests.workflow_support import (
+    failure_of,
+    photo_request,
+    publisher,
+    recorded,
+    running_worker,
+    save_history,
+    sim_admin,
+    start,
+    state_of,
+    target_of,
+    video_request,
+    wait_for,
+)
+from workflows.contracts import Phase
+from workflows.errors import TIKTOK_ERROR_CODES, Retryability
+
+
+def post_id() -> str:
+    return f"e2e-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def video_url(media_host: MediaHost) -> str:
+    return media_host.add("e2e/video.mp4", sample_video(), "video/mp4")
+
+
+@pytest.fixture
+async def worker(
+    dev_env: WorkflowEnvironment, simulator: Simulator, token_file: Path, task_queue: str
+) -> AsyncIterator[None]:
+    async with running_worker(dev_env.client, simulator, token_file, task_queue):
+        yield
+
+
+async def test_direct_video_is_published(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
+    result = await handle.result()
+    await save_history(handle, "direct_video_published")
+    assert result.phase is Phase.PUBLISHED
+    assert result.public_post_ids, "a public post gets TikTok's public post id"
+    state = await state_of(handle)
+    assert state.tiktok_status == "PUBLISH_COMPLETE" and state.creator_username == "demo_creator"
+    assert len(recorded(simulator, "video_init")) == 1
+
+
+async def test_inbox_draft_is_delivered_to_the_inbox(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    target = target_of(video_request(post_id(), video_url, privacy=None, inbox=True))
+    handle = await start(dev_env.client, task_queue, target)
+    result = await handle.result()
+    await save_history(handle, "inbox_draft_delivered")
+    assert result.phase is Phase.DELIVERED_TO_INBOX
+    [init] = recorded(simulator, "inbox_video_init")
+    assert init["body"] == {"source_info": {"source": "PULL_FROM_URL", "video_url": video_url}}
+    assert recorded(simulator, "video_init") == []
+
+
+async def test_photo_carousel_is_published(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    media_host: MediaHost,
+) -> None:
+    urls = [media_host.add(f"e2e/p{i}.jpg", sample_jpeg(), "image/jpeg") for i in range(3)]
+    handle = await start(dev_env.client, task_queue, target_of(photo_request(post_id(), urls)))
+    result = await handle.result()
+    await save_history(handle, "photo_carousel_published")
+    assert result.phase is Phase.PUBLISHED
+    [init] = recorded(simulator, "content_init")
+    body = init["body"]
+    assert body["media_type"] == "PHOTO" and body["post_mode"] == "DIRECT_POST"
+    assert body["source_info"]["photo_images"] == urls
+    assert body["post_info"]["title"] == "Carousel"
+    assert body["post_info"]["description"] == "three photos"
+
+
+async def test_photo_inbox_uses_media_upload(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    media_host: MediaHost,
+) -> None:
+    urls = [media_host.add("e2e/inbox.jpg", sample_jpeg(), "image/jpeg")]
+    handle = await start(
+        dev_env.client, task_queue, target_of(photo_request(post_id(), urls, inbox=True))
+    )
+    assert (await handle.result()).phase is Phase.DELIVERED_TO_INBOX
+    [init] = recorded(simulator, "content_init")
+    assert init["body"]["post_mode"] == "MEDIA_UPLOAD"
+    assert "privacy_level" not in init["body"]["post_info"]
+
+
+@pytest.mark.parametrize(
+    ("creator", "options", "code"),
+    [
+        ({"private_account": True}, {}, "TT_PRIVACY_NOT_ALLOWED"),
+        ({"comment_disabled": True}, {"allowComments": True}, "TT_COMMENTS_DISABLED_BY_CREATOR"),
+        ({"duet_disabled": True}, {"allowDuet": True}, "TT_DUET_DISABLED_BY_CREATOR"),
+        ({"stitch_disabled": True}, {"allowStitch": True}, "TT_STITCH_DISABLED_BY_CREATOR"),
+        ({"max_video_post_duration_sec": 10}, {}, "TT_DURATION_OVER_CREATOR_MAX"),
+    ],
+)
+async def test_creator_check_failures_send_nothing(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+    creator: dict[str, object],
+    options: dict[str, object],
+    code: str,
+) -> None:
+    sim_admin(simulator, "POST", "creators", json={
+        "access_token": "act.demo", "refresh_token": "rft.demo", "username": "demo_creator",
+        **creator,
+    })  # fmt: skip
+    handle = await start(
+        dev_env.client, task_queue, target_of(video_request(post_id(), video_url, **options))
+    )
+    error = await failure_of(handle)
+    assert error.type == code
+    state = await state_of(handle)
+    assert state.phase is Phase.FAILED and state.error is not None
+    assert state.error.code == code and not state.error.retryable
+    assert recorded(simulator, "video_init") == []
+
+
+NON_RETRYABLE_INIT_CODES = sorted(
+    code
+    for code, rule in TIKTOK_ERROR_CODES.items()
+    if rule.retryability in (Retryability.NON_RETRYABLE, Retryability.LATER)
+)
+
+
+@pytest.mark.parametrize("code", NON_RETRYABLE_INIT_CODES)
+async def test_non_retryable_tiktok_error_fails_with_its_code(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+    code: str,
+) -> None:
+    forbidden = ("spam", "reached", "unaudited", "url", "privacy")
+    http_status = 403 if code.startswith(forbidden) else 400
+    if code == "scope_not_authorized":
+        http_status = 401
+    sim_admin(simulator, "POST", "faults", json={
+        "endpoint": "video_init", "count": 1, "action": "respond",
+        "http_status": http_status, "error_code": code,
+    })  # fmt: skip
+    handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
+    error = await failure_of(handle)
+    assert error.type == code
+    assert TIKTOK_ERROR_CODES[code].remedy in error.message
+    state = await state_of(handle)
+    assert state.error is not None and state.error.code == code
+    assert state.error.http_status == http_status and state.error.log_id
+    assert len(recorded(simulator, "video_init")) == 1, "a non-retryable error is not retried"
+
+
+async def test_url_ownership_unverified_names_the_remedy(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    media_host: MediaHost,
+) -> None:
+    media_host.add("e2e/unverified.mp4", sample_video(), "video/mp4")
+    url = media_host.url("e2e/unverified.mp4", host="unverified.example")
+    handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), url)))
+    error = await failure_of(handle)
+    await save_history(handle, "url_ownership_unverified")
+    assert error.type == "url_ownership_unverified"
+    assert "developer portal" in error.message
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "http_status", "code"),
+    [
+        ("video_init", 429, "rate_limit_exceeded"),
+        ("video_init", 500, "internal_error"),
+        ("creator_info", 503, ""),
+        ("status_fetch", 502, ""),
+        ("status_fetch", 429, "rate_limit_exceeded"),
+    ],
+)
+async def test_rate_limits_and_server_errors_are_retried(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+    endpoint: str,
+    http_status: int,
+    code: str,
+) -> None:
+    sim_admin(simulator, "POST", "faults", json={
+        "endpoint": endpoint, "count": 1, "action": "respond",
+        "http_status": http_status, "error_code": code,
+    })  # fmt: skip
+    handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
+    assert (await handle.result()).phase is Phase.PUBLISHED
+    calls = recorded(simulator, endpoint)
+    assert [c["response_status"] for c in calls][:2] == [http_status, 200]
+    published = [c for c in recorded(simulator, "video_init") if c["response_status"] == 200]
+    assert len(published) == 1
+
+
+async def test_ambiguous_init_is_never_retried(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    sim_admin(simulator, "POST", "faults", json={
+        "endpoint": "video_init", "count": 1, "action": "drop_after_processing",
+    })  # fmt: skip
+    handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
+    error = await failure_of(handle)
+    await save_history(handle, "ambiguous_init")
+    assert error.type == "AMBIGUOUS_INIT"
+    assert "--confirm-not-posted" in error.message
+    assert len(recorded(simulator, "video_init")) == 1
+    publishes = sim_admin(simulator, "GET", "publishes")["publishes"]
+    assert len(publishes) == 1, "TikTok did create it: exactly why we must not retry"
+
+
+async def test_retryable_fail_reason_uploads_again(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    sim_admin(simulator, "POST", "faults", json={
+        "endpoint": "video_init", "count": 1, "fail_reason": "internal",
+    })  # fmt: skip
+    handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
+    result = await handle.result()
+    state = await state_of(handle)
+    assert result.phase is Phase.PUBLISHED
+    assert state.init_attempts == 2
+    assert any("TikTok failed the upload (internal)" in line for line in state.history)
+
+
+async def test_content_fail_reason_fails_without_retry(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    sim_admin(simulator, "POST", "faults", json={
+        "endpoint": "video_init", "count": 1, "fail_reason": "frame_rate_check_failed",
+    })  # fmt: skip
+    handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
+    error = await failure_of(handle)
+    await save_history(handle, "fail_reason_frame_rate")
+    assert error.type == "frame_rate_check_failed"
+    assert len(recorded(simulator, "video_init")) == 1
+
+
+async def test_publish_timeout_is_a_clear_failure(
+    dev_env: WorkflowEnvironment, task_queue: str, token_file: Path, media_host: MediaHost
+) -> None:
+    slow = SimulatorConfig(time_scale=1.0, processing_seconds=600)
+    url = media_host.add("e2e/slow.mp4", sample_video(), "video/mp4")
+    with Simulator(slow) as sim:
+        async with running_worker(dev_env.client, sim, token_file, task_queue):
+            from tests.workflow_support import FAST
+
+            settings = FAST.model_copy(update={"publish_deadline_seconds": 2.0})
+            target = target_of(video_request(post_id(), url))
+            handle = await start(dev_env.client, task_queue, target, settings)
+            error = await failure_of(handle)
+    assert error.type == "PUBLISH_TIMEOUT"
+    assert "Last TikTok status: PROCESSING_" in error.message
+
+
+async def test_token_expiring_mid_poll_is_refreshed_without_a_second_init(
+    dev_env: WorkflowEnvironment, task_queue: str, token_file: Path, media_host: MediaHost
+) -> None:
+    slow = SimulatorConfig(time_scale=1.0, processing_seconds=3, moderation_seconds=0.5)
+    url = media_host.add("e2e/token.mp4", sample_video(), "video/mp4")
+    with Simulator(slow) as sim:
+        async with running_worker(dev_env.client, sim, token_file, task_queue):
+            handle = await start(
+                dev_env.client, task_queue, target_of(video_request(post_id(), url))
+            )
+            await wait_for(handle, lambda s: s.publish_id is not None)
+            sim_admin(sim, "POST", "tokens/expire", json={"access_token": "act.demo"})
+            result = await handle.result()
+            await save_history(handle, "token_refreshed_mid_poll")
+            refreshes = recorded(sim, "oauth_token")
+            inits = recorded(sim, "video_init")
+            rejected = [c for c in recorded(sim, "status_fetch") if c["response_status"] == 401]
+    assert result.phase is Phase.PUBLISHED
+    assert len(inits) == 1
+    assert len(refreshes) == 1 and len(rejected) >= 1
+    stored = token_file.read_text()
+    assert "act.demo" not in stored, "the rotated token was saved"
+
+
+async def test_same_post_submitted_twice_starts_one_workflow(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    api = publisher(dev_env.client, task_queue)
+    request = video_request(post_id(), video_url)
+    [first] = await api.submit(request)
+    [second] = await api.submit(request)
+    assert first.created and not second.created
+    assert first.workflow_id == second.workflow_id
+    await dev_env.client.get_workflow_handle(first.workflow_id).result()
+    [third] = await api.submit(request)  # after it finished: still not published again
+    assert not third.created
+    assert len(recorded(simulator, "video_init")) == 1
+
+
+async def test_reschedule_is_refused_once_publishing_began(
+    dev_env: WorkflowEnvironment, task_queue: str, token_file: Path, media_host: MediaHost
+) -> None:
+    slow = SimulatorConfig(time_scale=1.0, processing_seconds=5)
+    url = media_host.add("e2e/busy.mp4", sample_video(), "video/mp4")
+    with Simulator(slow) as sim:
+        async with running_worker(dev_env.client, sim, token_file, task_queue):
+            api = publisher(dev_env.client, task_queue)
+            [item] = await api.submit(video_request(post_id(), url))
+            handle = dev_env.client.get_workflow_handle(item.workflow_id)
+            await wait_for(handle, lambda s: s.phase is Phase.PUBLISHING)
+            with pytest.raises(ActionRejected) as err:
+                await api.cancel(item.post_id, item.account_id)
+            await handle.result()
+    assert err.value.code == "INVALID_PHASE"
+    assert "publishing has already begun" in str(err.value)

@@ -1,0 +1,55 @@
+"""Saved histories of every path replay against today's workflow code.
+
+A change to PublishPost that would break posts already running (a reordered activity, a
+removed timer) makes these fail in CI, before it reaches a worker. Re-record with
+`make histories` only for changes that are safe for running workflows (or versioned with
+`workflow.patched`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.workflow_support import HISTORY_DIR
+from workflows.publish_post import PublishPost
+
+EXPECTED = {
+    "scheduled_week_ahead",
+    "rescheduled_earlier",
+    "rescheduled_later",
+    "cancelled_while_scheduled",
+    "draft_published_now",
+    "direct_video_published",
+    "inbox_draft_delivered",
+    "photo_carousel_published",
+    "url_ownership_unverified",
+    "ambiguous_init",
+    "fail_reason_frame_rate",
+    "token_refreshed_mid_poll",
+}
+HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
+
+
+def test_every_path_has_a_saved_history() -> None:
+    assert EXPECTED <= {path.stem for path in HISTORIES}
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays_deterministically(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", json.loads(path.read_text()))
+    replayer = Replayer(workflows=[PublishPost], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+def test_history_holds_no_token(path: Path) -> None:
+    text = path.read_text()
+    assert not re.search(r"\b(act|rft)\.[A-Za-z0-9]", text), "a token reached workflow history"
+    assert "sim-client-secret" not in text

@@ -1,0 +1,163 @@
+"""Helpers for workflow tests: build requests, run a worker against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+
+from activities.tiktok_client import TikTokClient
+from activities.tokens import FileTokenStore
+from simulator import Simulator
+from starter.api import PostPublisher
+from worker.main import build_worker
+from workflows.contracts import PostState, PublishPostInput, PublishResult, PublishSettings
+from workflows.request import PublishTarget, parse_post
+
+FAST = PublishSettings(poll_initial_seconds=0.2, poll_max_seconds=1.0)
+HISTORY_DIR = Path(__file__).parent / "histories"
+
+
+def video_request(
+    post_id: str,
+    video_url: str,
+    *,
+    account: str = "acct_demo",
+    privacy: str | None = "PUBLIC_TO_EVERYONE",
+    scheduled_for: datetime | None = None,
+    inbox: bool = False,
+    system_draft: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    tiktok: dict[str, Any] = {**options}
+    if privacy:
+        tiktok["privacy"] = privacy
+    if inbox:
+        tiktok["isDraft"] = True
+    request: dict[str, Any] = {
+        "postId": post_id,
+        "content": f"caption of {post_id}",
+        "media": [
+            {"url": video_url, "type": "video", "mimeType": "video/mp4", "durationSeconds": 15}
+        ],
+        "platforms": [{"accountId": account, "platformOptions": {"tiktok": tiktok}}],
+        "isDraft": system_draft,
+    }
+    if scheduled_for:
+        request["scheduledFor"] = scheduled_for.isoformat()
+    return request
+
+
+def photo_request(post_id: str, photo_urls: list[str], *, inbox: bool = False) -> dict[str, Any]:
+    tiktok: dict[str, Any] = {"privacy": "PUBLIC_TO_EVERYONE", "photoTitle": "Carousel"}
+    if inbox:
+        tiktok["isDraft"] = True
+    return {
+        "postId": post_id,
+        "caption": "three photos",
+        "targets": [
+            {
+                "socialAccountId": "acct_demo",
+                "media": [
+                    {"url": u, "type": "photo", "mimeType": "image/jpeg"} for u in photo_urls
+                ],
+                "platformOptions": {"tiktok": tiktok},
+            }
+        ],
+    }
+
+
+def target_of(request: dict[str, Any]) -> PublishTarget:
+    return parse_post(request).targets[0]
+
+
+def recorded(sim: Simulator, endpoint: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{sim.base_url}/_sim/requests", params={"endpoint": endpoint}, timeout=10)
+    response.raise_for_status()
+    result: list[dict[str, Any]] = response.json()["requests"]
+    return result
+
+
+def sim_admin(sim: Simulator, method: str, path: str, **kwargs: Any) -> Any:
+    response = httpx.request(method, f"{sim.base_url}/_sim/{path}", timeout=10, **kwargs)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    client: Client, sim: Simulator, token_file: Path, task_queue: str
+) -> AsyncIterator[None]:
+    async with TikTokClient(sim.base_url, timeout=httpx.Timeout(5.0)) as tiktok:
+        tokens = FileTokenStore(
+            token_file, tiktok, client_key="sim-client-key", client_secret="sim-client-secret"
+        )
+        async with build_worker(client, tiktok=tiktok, tokens=tokens, task_queue=task_queue):
+            yield
+
+
+async def start(
+    client: Client,
+    task_queue: str,
+    target: PublishTarget,
+    settings: PublishSettings = FAST,
+) -> WorkflowHandle[Any, Any]:
+    return await client.start_workflow(
+        "PublishPost",
+        PublishPostInput(target=target, settings=settings),
+        id=target.workflow_id,
+        task_queue=task_queue,
+        result_type=PublishResult,
+    )
+
+
+async def failure_of(handle: WorkflowHandle[Any, Any]) -> ApplicationError:
+    """Await a run that must fail and return its typed ApplicationError."""
+    try:
+        await handle.result()
+    except WorkflowFailureError as err:
+        assert isinstance(err.cause, ApplicationError), err.cause
+        return err.cause
+    raise AssertionError("the workflow succeeded but was expected to fail")
+
+
+async def state_of(handle: WorkflowHandle[Any, Any]) -> PostState:
+    return await handle.query("state", result_type=PostState)
+
+
+async def wait_for(
+    handle: WorkflowHandle[Any, Any],
+    predicate: Callable[[PostState], bool],
+    *,
+    within: float = 30,
+) -> PostState:
+    deadline = time.monotonic() + within
+    while True:
+        state = await state_of(handle)
+        if predicate(state):
+            return state
+        assert time.monotonic() < deadline, f"state never matched: {state.phase} {state.history}"
+        await asyncio.sleep(0.1)
+
+
+async def save_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """With RECORD_HISTORIES=1, keep this run's history for the replay test."""
+    if os.environ.get("RECORD_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    HISTORY_DIR.mkdir(exist_ok=True)
+    (HISTORY_DIR / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+
+
+def publisher(client: Client, task_queue: str) -> PostPublisher:
+    return PostPublisher(client, task_queue=task_queue, settings=FAST)
