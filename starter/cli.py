@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -295,5 +296,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+def console_main() -> None:
+    """The `tiktok-publisher` executable.
+
+    Skips interpreter teardown once output is flushed: the Temporal client's Rust threads can
+    outlive the event loop and abort a finishing process ("PyGILState_Release ... finalizing",
+    temporalio/sdk-python#300), which would turn a successful command into exit 134.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
