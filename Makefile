@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck generate generate-check pytest histories clean
+.PHONY: run test lint typecheck generate generate-check pytest histories bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ generate-check: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+
+# Stage a generated 300 MB file through S3 (moto) and report throughput and peak memory.
+bench: $(STAMP)
+	$(BIN)/python -m bench.stage_large_file --size-mb 300
 
 # Re-record the saved workflow histories that tests/test_replay.py replays. Only after an
 # intentional workflow change that is safe for running posts (see README, Development).
