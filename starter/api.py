@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -28,9 +30,11 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from worker.config import connect
+from workflows import search_attributes as sa
 from workflows.contracts import (
     TASK_QUEUE,
     WORKFLOW_TYPE,
+    Phase,
     PostState,
     PublishPostInput,
     PublishSettings,
@@ -130,6 +134,13 @@ class PostPublisher:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=target.summary(),
+                search_attributes=sa.initial(
+                    post_id=target.post_id,
+                    account_id=target.account_id,
+                    mode=target.kind.value,
+                    state=Phase.DRAFT.value if target.system_draft else Phase.SCHEDULED.value,
+                    scheduled_for=target.scheduled_for,
+                ),
             )
             run_id = handle.result_run_id or ""
         except RPCError as err:
@@ -221,20 +232,26 @@ class PostPublisher:
             if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
                 raise
             # Either no such post, or its run has closed (servers word this differently).
-            try:
-                description = await handle.describe()
-            except RPCError:
+            status = await self.run_status(handle.id)
+            if status is None:
                 raise PostNotFound(handle.id) from None
-            status = description.status.name if description.status else "CLOSED"
             raise ActionRejected(
                 "POST_CLOSED", f"Cannot {name}: the post's run has already ended ({status})."
             ) from None
 
     async def _exists(self, wf_id: str) -> bool:
+        return await self.run_status(wf_id) is not None
+
+    async def run_status(self, wf_id: str) -> str | None:
+        """RUNNING, COMPLETED, FAILED, ... of the latest run, or None when there is none."""
+        request = DescribeWorkflowExecutionRequest(
+            namespace=self.client.namespace, execution=WorkflowExecution(workflow_id=wf_id)
+        )
         try:
-            await self.client.get_workflow_handle(wf_id).describe()
+            response = await self.client.workflow_service.describe_workflow_execution(request)
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
-                return False
+                return None
             raise
-        return True
+        status = response.workflow_execution_info.status
+        return WorkflowExecutionStatus(status).name if status else "UNKNOWN"

@@ -19,8 +19,10 @@ from typing import Any, TextIO
 
 from starter import generated
 from starter.api import ActionRejected, PostNotFound, PostPublisher
+from starter.operations import Fixes, Operations, Outcome, render
 from workflows.contracts import PostState
-from workflows.request import RequestInvalid
+from workflows.request import RequestInvalid, workflow_id
+from workflows.tiktok import Privacy
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_REJECTED = 0, 1, 2, 3, 4
 
@@ -123,10 +125,24 @@ async def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_or_query(args: argparse.Namespace) -> str | None:
+    """Commands act on one post (POST_ID ACCOUNT_ID) or on every post --query matches."""
+    one = args.post_id is not None
+    if one == (args.query is not None) or (one and args.account_id is None):
+        raise UsageError("give either POST_ID ACCOUNT_ID, or --query, not both")
+    if one and args.dry_run:
+        raise UsageError("--dry-run goes with --query (use status to look at one post)")
+    return None if one else str(args.query)
+
+
 async def _reschedule(args: argparse.Namespace) -> int:
+    query = _one_or_query(args)
     publisher = await PostPublisher.connect()
-    print(render_state(await publisher.reschedule(args.post_id, args.account_id, args.at)))
-    return EXIT_OK
+    if query is None:
+        print(render_state(await publisher.reschedule(args.post_id, args.account_id, args.at)))
+        return EXIT_OK
+    outcomes = await Operations(publisher).reschedule_matching(query, args.at, dry_run=args.dry_run)
+    return _report(outcomes)
 
 
 async def _schedule(args: argparse.Namespace) -> int:
@@ -136,14 +152,58 @@ async def _schedule(args: argparse.Namespace) -> int:
 
 
 async def _cancel(args: argparse.Namespace) -> int:
+    query = _one_or_query(args)
     publisher = await PostPublisher.connect()
-    print(render_state(await publisher.cancel(args.post_id, args.account_id, args.reason)))
+    if query is None:
+        print(render_state(await publisher.cancel(args.post_id, args.account_id, args.reason)))
+        return EXIT_OK
+    ops = Operations(publisher)
+    return _report(await ops.cancel_matching(query, reason=args.reason, dry_run=args.dry_run))
+
+
+async def _retry(args: argparse.Namespace) -> int:
+    query = _one_or_query(args)
+    publisher = await PostPublisher.connect()
+    ops = Operations(publisher)
+    fixes = Fixes(privacy=args.privacy, at=args.at, caption=args.caption)
+    options: dict[str, Any] = {"fixes": fixes, "confirm_not_posted": args.confirm_not_posted}
+    if query is None:
+        outcome = await ops.retry(workflow_id(args.post_id, args.account_id), **options)
+        print(render([outcome]))
+        return EXIT_OK if outcome.ok else EXIT_REJECTED
+    return _report(await ops.retry_matching(query, dry_run=args.dry_run, **options))
+
+
+async def _describe(args: argparse.Namespace) -> int:
+    publisher = await PostPublisher.connect()
+    wf_id = workflow_id(args.post_id, args.account_id)
+    for line in await Operations(publisher).describe(wf_id):
+        print(line)
+    print(f"UI: {publisher.workflow_url(wf_id)}")
     return EXIT_OK
+
+
+def _report(outcomes: list[Outcome]) -> int:
+    print(render(outcomes))
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_REJECTED
 
 
 async def _publish_now(args: argparse.Namespace) -> int:
     publisher = await PostPublisher.connect()
     print(render_state(await publisher.publish_now(args.post_id, args.account_id)))
+    return EXIT_OK
+
+
+async def _setup(args: argparse.Namespace) -> int:
+    from starter.setup import register_search_attributes
+
+    publisher = await PostPublisher.connect()
+    added = await register_search_attributes(publisher.client)
+    namespace = publisher.client.namespace
+    if added:
+        print(f"Registered search attributes in namespace {namespace}: {', '.join(added)}")
+    else:
+        print(f"Namespace {namespace} already has every search attribute the engine uses.")
     return EXIT_OK
 
 
@@ -194,6 +254,24 @@ def _post_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("account_id", help="the TikTok account id of the target")
 
 
+def _one_or_many_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("post_id", nargs="?", help="the caller's post id (postId)")
+    parser.add_argument("account_id", nargs="?", help="the TikTok account id of the target")
+    parser.add_argument(
+        "--query",
+        help="a Temporal visibility query, e.g. \"TikTokErrorCode = 'internal'\"",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --query: list what would change, change nothing",
+    )
+
+
+class UsageError(Exception):
+    pass
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tiktok-publisher",
@@ -209,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop once every sample post has finished (default: keep serving until Ctrl-C)",
     )
     p.set_defaults(run=_dev)
+
+    p = sub.add_parser("setup", help="register the engine's search attributes on a namespace")
+    p.set_defaults(run=_setup)
 
     p = sub.add_parser("worker", help="run a worker (configuration from the environment)")
     p.set_defaults(run=_worker)
@@ -235,8 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(run=_list)
 
-    p = sub.add_parser("reschedule", help="move a scheduled post to another time")
-    _post_args(p)
+    p = sub.add_parser("reschedule", help="move a scheduled post (or every post --query matches)")
+    _one_or_many_args(p)
     p.add_argument("--at", type=_parse_time, required=True, help="ISO-8601 time with offset")
     p.set_defaults(run=_reschedule)
 
@@ -245,10 +326,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", type=_parse_time, default=None, help="omit to publish now")
     p.set_defaults(run=_schedule)
 
-    p = sub.add_parser("cancel", help="cancel a post that has not started publishing")
-    _post_args(p)
+    p = sub.add_parser("cancel", help="cancel posts that have not started publishing")
+    _one_or_many_args(p)
     p.add_argument("--reason", default=None)
     p.set_defaults(run=_cancel)
+
+    p = sub.add_parser(
+        "retry", help="start a FAILED post again from its request (one, or all --query matches)"
+    )
+    _one_or_many_args(p)
+    p.add_argument("--privacy", type=Privacy, choices=list(Privacy), help="fix the privacy")
+    p.add_argument("--at", type=_parse_time, default=None, help="publish at this time instead")
+    p.add_argument("--caption", default=None, help="replace the caption")
+    p.add_argument(
+        "--confirm-not-posted",
+        action="store_true",
+        help="for AMBIGUOUS_INIT: you checked TikTok and the post is not there",
+    )
+    p.set_defaults(run=_retry)
+
+    p = sub.add_parser("describe", help="a post's timeline, from its history")
+    _post_args(p)
+    p.set_defaults(run=_describe)
 
     p = sub.add_parser("publish-now", help="publish a draft or scheduled post immediately")
     _post_args(p)
@@ -279,6 +378,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(coro)
     except KeyboardInterrupt:
         return 130
+    except UsageError as err:
+        print(f"tiktok-publisher {args.command}: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except RequestInvalid as err:
+        print_problems(err, sys.stderr)
+        return EXIT_INVALID
     except PostNotFound as err:
         print(str(err), file=sys.stderr)
         return EXIT_NOT_FOUND

@@ -29,6 +29,7 @@ from activities.tokens import FileTokenStore
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher, SubmittedTarget
 from starter.media_host import MediaHost, sample_jpeg, sample_video
+from starter.setup import register_search_attributes
 from worker.main import build_worker, configure_logging
 from workflows.contracts import TASK_QUEUE, Phase, PublishSettings
 
@@ -191,6 +192,7 @@ async def run_dev(*, keep_running: bool = True) -> int:
     with MediaHost() as media, Simulator(sim_config) as sim:
         async with temporal_dev_server(STATE_DIR) as address:
             client = await Client.connect(address, data_converter=pydantic_data_converter)
+            await register_search_attributes(client)
             async with TikTokClient(sim.base_url) as tiktok:
                 tokens = FileTokenStore(
                     token_file,

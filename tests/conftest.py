@@ -18,6 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator, SimulatorConfig
 from starter.media_host import MediaHost
+from starter.setup import register_search_attributes
+from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
 
@@ -35,6 +37,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
+    await register_search_attributes(env.client)  # what `tiktok-publisher setup` does
     try:
         yield env
     finally:
@@ -46,6 +49,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
         data_converter=pydantic_data_converter,
+        search_attributes=list(search_attributes.ALL),
     )
     try:
         yield env

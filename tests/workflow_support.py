@@ -94,6 +94,11 @@ def sim_admin(sim: Simulator, method: str, path: str, **kwargs: Any) -> Any:
     return response.json() if response.content else None
 
 
+def inject(sim: Simulator, endpoint: str, count: int = 1, **spec: Any) -> None:
+    """Fault injection: the next `count` calls to `endpoint` behave as `spec` says."""
+    sim_admin(sim, "POST", "faults", json={"endpoint": endpoint, "count": count, **spec})
+
+
 @contextlib.asynccontextmanager
 async def running_worker(
     client: Client, sim: Simulator, token_file: Path, task_queue: str

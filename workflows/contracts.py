@@ -74,6 +74,16 @@ class PublishSettings(BaseModel):
     )
 
 
+class RetryOf(BaseModel):
+    """Set on a run started by `retry`: which failed run it replaces and why that one failed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    error_code: str
+    fixes: list[str] = Field(default_factory=list, description="What the retry changed.")
+
+
 class PublishPostInput(BaseModel):
     """The PublishPost workflow's one argument."""
 
@@ -81,6 +91,9 @@ class PublishPostInput(BaseModel):
 
     target: PublishTarget
     settings: PublishSettings = Field(default_factory=PublishSettings)
+    retry_of: RetryOf | None = Field(
+        default=None, description="Only on runs started by `retry`; null for a new post."
+    )
 
 
 class PostError(BaseModel):

@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import search_attributes as sa
     from workflows.contracts import (
         InitPublishInput,
         InitPublishResult,
@@ -81,6 +82,12 @@ class PublishPost:
             accepted_at=workflow.now(),
         )
         self._log("accepted" + (" as a system draft" if target.system_draft else ""))
+        if request.retry_of is not None:
+            fixes = ", ".join(request.retry_of.fixes) or "no changes"
+            self._log(
+                f"retry of run {request.retry_of.run_id} that failed with "
+                f"{request.retry_of.error_code} ({fixes})"
+            )
 
     # -- queries and updates -------------------------------------------------------------
 
@@ -92,7 +99,7 @@ class PublishPost:
     @workflow.update
     async def schedule(self, at: datetime | None) -> PostState:
         """Move a system draft onto the schedule (None: publish as soon as possible)."""
-        self._current.scheduled_for = at
+        self._set_schedule(at)
         self._enter(Phase.SCHEDULED, f"scheduled for {_fmt(at) if at else 'now'}")
         return self._current
 
@@ -104,7 +111,7 @@ class PublishPost:
     @workflow.update
     async def publish_now(self) -> PostState:
         """Publish a draft or a scheduled post immediately."""
-        self._current.scheduled_for = None
+        self._set_schedule(None)
         self._enter(Phase.SCHEDULED, "publish now requested")
         return self._current
 
@@ -115,7 +122,7 @@ class PublishPost:
     @workflow.update
     async def reschedule(self, at: datetime) -> PostState:
         """Change the time of a scheduled post; wakes the durable wait at once."""
-        self._current.scheduled_for = at
+        self._set_schedule(at)
         self._log(f"rescheduled to {_fmt(at)}")
         self._wake = True
         return self._current
@@ -141,6 +148,16 @@ class PublishPost:
     @workflow.run
     async def run(self, request: PublishPostInput) -> PublishResult:
         target = request.target
+        # Starters set these at start; repeated here for runs started any other way.
+        workflow.upsert_search_attributes(
+            [
+                sa.POST_STATE.value_set(self._current.phase.value),
+                sa.ACCOUNT_ID.value_set(target.account_id),
+                sa.POST_ID.value_set(target.post_id),
+                sa.MODE.value_set(target.kind.value),
+                sa.scheduled_for_update(target.scheduled_for),
+            ]
+        )
         try:
             # Starters validate before starting; this guards direct `temporal workflow start`.
             self._fail_on_problems(validate_target(target, ValidationPolicy()))
@@ -151,7 +168,11 @@ class PublishPost:
         except _PostFailed as failed:
             self._current.error = failed.error
             self._current.finished_at = workflow.now()
+            workflow.upsert_search_attributes([sa.ERROR_CODE.value_set(failed.error.code)])
             self._enter(Phase.FAILED, f"failed: {failed.error.code}")
+            workflow.set_current_details(
+                f"FAILED {failed.error.code}: {failed.error.message} {failed.error.remedy}"
+            )
             raise ApplicationError(
                 f"{failed.error.code}: {failed.error.message} {failed.error.remedy}".strip(),
                 failed.error.model_dump(mode="json"),
@@ -370,9 +391,15 @@ class PublishPost:
             )
 
     def _enter(self, phase: Phase, event: str) -> None:
+        if phase is not self._current.phase:
+            workflow.upsert_search_attributes([sa.POST_STATE.value_set(phase.value)])
         self._current.phase = phase
         self._wake = True
         self._log(event)
+
+    def _set_schedule(self, at: datetime | None) -> None:
+        self._current.scheduled_for = at
+        workflow.upsert_search_attributes([sa.scheduled_for_update(at)])
 
     def _finish(self, phase: Phase, event: str) -> None:
         self._current.finished_at = workflow.now()

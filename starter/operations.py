@@ -1,0 +1,359 @@
+"""What incident responders do: retry failed posts, act on many posts at once, explain one.
+
+Everything here reads the runs' own histories (the original request, how the run ended), so
+it works with no worker running and never needs a database of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from starter.api import ActionRejected, PostNotFound, PostPublisher
+from workflows import search_attributes as sa
+from workflows.contracts import WORKFLOW_TYPE, Phase, PublishPostInput, RetryOf
+from workflows.errors import rule_for
+from workflows.request import RequestInvalid
+from workflows.tiktok import Privacy
+from workflows.validation import validate_target
+
+
+@dataclass(frozen=True)
+class Fixes:
+    """Changes a retry applies to the original request."""
+
+    privacy: Privacy | None = None
+    at: datetime | None = None
+    caption: str | None = None
+
+    def describe(self) -> list[str]:
+        said = []
+        if self.privacy is not None:
+            said.append(f"privacy {self.privacy.value}")
+        if self.at is not None:
+            said.append(f"scheduled for {self.at.isoformat()}")
+        if self.caption is not None:
+            said.append("new caption")
+        return said
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened (or, in a dry run, would happen) to one post."""
+
+    workflow_id: str
+    action: str
+    """retried | would retry | cancelled | would cancel | rescheduled | would reschedule |
+    skipped"""
+    reason: str = ""
+    error_code: str | None = None
+    run_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.action != "skipped"
+
+
+@dataclass
+class FailedRun:
+    run_id: str
+    request: PublishPostInput
+    error_code: str
+    error_message: str
+    events: list[HistoryEvent] = field(default_factory=list)
+
+
+class Operations:
+    def __init__(self, publisher: PostPublisher) -> None:
+        self.publisher = publisher
+        self.client = publisher.client
+
+    # -- retry -------------------------------------------------------------------------
+
+    async def retry(
+        self,
+        workflow_id: str,
+        *,
+        fixes: Fixes = Fixes(),
+        confirm_not_posted: bool = False,
+        dry_run: bool = False,
+    ) -> Outcome:
+        """Start a new run of a FAILED post from its original request, with optional fixes."""
+        status = await self.publisher.run_status(workflow_id)
+        if status is None:
+            raise PostNotFound(workflow_id)
+        if status != "FAILED":
+            why = {
+                "RUNNING": "it is still running (cancel or reschedule it instead)",
+                "COMPLETED": "it finished without failing (published, delivered or cancelled)",
+            }.get(status, f"its run ended {status}, not FAILED")
+            return Outcome(workflow_id, "skipped", f"not retried: {why}")
+        failed = await self._failed_run(workflow_id)
+        if failed.error_code == "AMBIGUOUS_INIT" and not confirm_not_posted:
+            return Outcome(
+                workflow_id,
+                "skipped",
+                "not retried: TikTok may already have this post (AMBIGUOUS_INIT). Check the "
+                "creator's profile and inbox; if it is not there, retry with "
+                "--confirm-not-posted.",
+                failed.error_code,
+                failed.run_id,
+            )
+        target = failed.request.target
+        options = target.options
+        if fixes.privacy is not None:
+            options = options.model_copy(update={"privacy": fixes.privacy})
+        update: dict[str, Any] = {"options": options}
+        if fixes.at is not None:
+            update["scheduled_for"] = fixes.at
+        if fixes.caption is not None:
+            update["caption"] = fixes.caption
+        fixed = target.model_validate({**target.model_dump(), **update})
+        problems = validate_target(fixed, self.publisher.policy)
+        if problems:
+            raise RequestInvalid(problems)
+        if dry_run:
+            return Outcome(workflow_id, "would retry", _fixes_text(fixes), failed.error_code)
+        request = PublishPostInput(
+            target=fixed,
+            settings=failed.request.settings,
+            retry_of=RetryOf(
+                run_id=failed.run_id, error_code=failed.error_code, fixes=fixes.describe()
+            ),
+        )
+        try:
+            handle = await self.client.start_workflow(
+                WORKFLOW_TYPE,
+                request,
+                id=workflow_id,
+                task_queue=self.publisher.task_queue,
+                # Only a FAILED run may be replaced: a published post can never be re-run.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                static_summary=fixed.summary(),
+                search_attributes=sa.initial(
+                    post_id=fixed.post_id,
+                    account_id=fixed.account_id,
+                    mode=fixed.kind.value,
+                    state=Phase.DRAFT.value if fixed.system_draft else Phase.SCHEDULED.value,
+                    scheduled_for=fixed.scheduled_for,
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            return Outcome(workflow_id, "skipped", "not retried: another run started meanwhile")
+        return Outcome(
+            workflow_id, "retried", _fixes_text(fixes), failed.error_code, handle.result_run_id
+        )
+
+    async def retry_matching(
+        self,
+        query: str,
+        *,
+        fixes: Fixes = Fixes(),
+        confirm_not_posted: bool = False,
+        dry_run: bool = False,
+        limit: int = 1000,
+    ) -> list[Outcome]:
+        """Retry every FAILED post the visibility query matches."""
+        ids = await self._matching(f"({query}) AND ExecutionStatus = 'Failed'", limit)
+        return [
+            await self._guarded(
+                wf_id,
+                self.retry(
+                    wf_id, fixes=fixes, confirm_not_posted=confirm_not_posted, dry_run=dry_run
+                ),
+            )
+            for wf_id in ids
+        ]
+
+    # -- bulk cancel and reschedule ---------------------------------------------------
+
+    async def cancel_matching(
+        self, query: str, *, reason: str | None = None, dry_run: bool = False, limit: int = 1000
+    ) -> list[Outcome]:
+        outcomes = []
+        for wf_id in await self._matching(f"({query}) AND ExecutionStatus = 'Running'", limit):
+            post_id, account_id = _ids(wf_id)
+            if dry_run:
+                outcomes.append(Outcome(wf_id, "would cancel"))
+                continue
+            outcomes.append(
+                await self._guarded(
+                    wf_id, self.publisher.cancel(post_id, account_id, reason), "cancelled"
+                )
+            )
+        return outcomes
+
+    async def reschedule_matching(
+        self, query: str, at: datetime, *, dry_run: bool = False, limit: int = 1000
+    ) -> list[Outcome]:
+        outcomes = []
+        for wf_id in await self._matching(f"({query}) AND ExecutionStatus = 'Running'", limit):
+            post_id, account_id = _ids(wf_id)
+            if dry_run:
+                outcomes.append(Outcome(wf_id, "would reschedule"))
+                continue
+            outcomes.append(
+                await self._guarded(
+                    wf_id, self.publisher.reschedule(post_id, account_id, at), "rescheduled"
+                )
+            )
+        return outcomes
+
+    # -- describe ------------------------------------------------------------------------
+
+    async def describe(self, workflow_id: str) -> list[str]:
+        """A human timeline of the latest run, built from its history (no worker needed)."""
+        if await self.publisher.run_status(workflow_id) is None:
+            raise PostNotFound(workflow_id)
+        history = await self.client.get_workflow_handle(workflow_id).fetch_history()
+        return await timeline(history, self.client.data_converter)
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _failed_run(self, workflow_id: str) -> FailedRun:
+        history = await self.client.get_workflow_handle(workflow_id).fetch_history()
+        converter = self.client.data_converter
+        started = history.events[0].workflow_execution_started_event_attributes
+        [request] = await converter.decode(started.input.payloads, [PublishPostInput])
+        code, message = "UNKNOWN", ""
+        for event in reversed(history.events):
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+                failure = event.workflow_execution_failed_event_attributes.failure
+                code = failure.application_failure_info.type or "UNKNOWN"
+                message = failure.message
+                break
+        return FailedRun(history.run_id, request, code, message, list(history.events))
+
+    async def _matching(self, query: str, limit: int) -> list[str]:
+        full = f"WorkflowType = '{WORKFLOW_TYPE}' AND {query}"
+        return [wf.id async for wf in self.client.list_workflows(full, limit=limit)]
+
+    async def _guarded(self, wf_id: str, action: Any, done: str | None = None) -> Outcome:
+        """One post's failure is reported on its line; it never stops the batch."""
+        try:
+            result = await action
+        except ActionRejected as err:
+            return Outcome(wf_id, "skipped", f"{err.code}: {err}")
+        except RequestInvalid as err:
+            return Outcome(wf_id, "skipped", f"the fix is invalid: {err}")
+        if isinstance(result, Outcome):
+            return result
+        return Outcome(wf_id, done or "done")
+
+
+def _ids(workflow_id: str) -> tuple[str, str]:
+    _, post_id, account_id = workflow_id.split("/", 2)
+    return post_id, account_id
+
+
+def _fixes_text(fixes: Fixes) -> str:
+    said = fixes.describe()
+    return "with " + ", ".join(said) if said else "from the original request"
+
+
+# -- the timeline ------------------------------------------------------------------------
+
+
+async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
+    """Turn history events into lines a person reads: what happened, when, and why."""
+    lines: list[str] = []
+    scheduled: dict[int, str] = {}
+    attempts: dict[int, int] = {}
+    polls = 0
+    last_poll_line = ""
+
+    def at(event: HistoryEvent) -> str:
+        return event.event_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%SZ")
+
+    async def summary_of(event: HistoryEvent) -> str:
+        if event.user_metadata.HasField("summary"):
+            [text] = await converter.decode([event.user_metadata.summary], [str])
+            return str(text)
+        return ""
+
+    def flush_polls() -> None:
+        nonlocal polls
+        if polls:
+            lines.append(f"{last_poll_line}  (status polled {polls} time(s) in all)")
+            polls = 0
+
+    for event in history.events:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            attrs = event.workflow_execution_started_event_attributes
+            [request] = await converter.decode(attrs.input.payloads, [PublishPostInput])
+            lines.append(f"{at(event)} accepted: {request.target.summary()}")
+            if request.retry_of:
+                lines.append(
+                    f"{at(event)} this run retries {request.retry_of.run_id} "
+                    f"(failed with {request.retry_of.error_code})"
+                )
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            accepted = event.workflow_execution_update_accepted_event_attributes
+            lines.append(f"{at(event)} update: {accepted.accepted_request.input.name}")
+        elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
+            timer = event.timer_started_event_attributes
+            text = await summary_of(event)
+            if text != "poll interval":
+                seconds = timer.start_to_fire_timeout.ToTimedelta()
+                lines.append(f"{at(event)} waiting: {text or 'timer'} ({seconds})")
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs_s = event.activity_task_scheduled_event_attributes
+            scheduled[event.event_id] = await summary_of(event) or attrs_s.activity_type.name
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started_attrs = event.activity_task_started_event_attributes
+            attempts[started_attrs.scheduled_event_id] = started_attrs.attempt
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            done = event.activity_task_completed_event_attributes
+            name = scheduled.get(done.scheduled_event_id, "activity")
+            if name.startswith("status of"):
+                polls += 1
+                last_poll_line = f"{at(event)} {name}: checked"
+                continue
+            flush_polls()
+            lines.append(f"{at(event)} {name}: done")
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            flush_polls()
+            failed = event.activity_task_failed_event_attributes
+            name = scheduled.get(failed.scheduled_event_id, "activity")
+            tries = attempts.get(failed.scheduled_event_id, 1)
+            code = failed.failure.application_failure_info.type or "error"
+            lines.append(
+                f"{at(event)} {name}: failed with {code} after {tries} attempt(s): "
+                f"{failed.failure.message}"
+            )
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            flush_polls()
+            lines.append(f"{at(event)} finished")
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            flush_polls()
+            failure = event.workflow_execution_failed_event_attributes.failure
+            code = failure.application_failure_info.type
+            lines.append(f"{at(event)} FAILED {code}: {failure.message}")
+            rule = rule_for(code)
+            if rule is not None and rule.remedy not in failure.message:
+                lines.append(f"  what to do: {rule.remedy}")
+    flush_polls()
+    return lines
+
+
+def render(outcomes: Sequence[Outcome]) -> str:
+    if not outcomes:
+        return "No posts match."
+    width = max(len(o.action) for o in outcomes)
+    rows = []
+    for o in outcomes:
+        code = f" [{o.error_code}]" if o.error_code else ""
+        rows.append(f"{o.action:<{width}}  {o.workflow_id}{code}  {o.reason}".rstrip())
+    done = sum(1 for o in outcomes if o.ok)
+    rows.append(f"{done} of {len(outcomes)} post(s): {outcomes[0].action if done else 'none'}")
+    return "\n".join(rows)

@@ -1,0 +1,214 @@
+"""Operators and incident responders, against the dev server and the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from simulator import Simulator
+from starter.api import PostPublisher
+from starter.media_host import MediaHost, sample_video
+from starter.operations import Fixes, Operations
+from tests.workflow_support import (
+    FAST,
+    failure_of,
+    inject,
+    recorded,
+    running_worker,
+    sim_admin,
+    state_of,
+    video_request,
+)
+from workflows.contracts import Phase
+from workflows.tiktok import Privacy
+
+
+@pytest.fixture
+async def worker(
+    dev_env: WorkflowEnvironment, simulator: Simulator, token_file: Path, task_queue: str
+) -> AsyncIterator[None]:
+    async with running_worker(dev_env.client, simulator, token_file, task_queue):
+        yield
+
+
+@pytest.fixture
+def api(dev_env: WorkflowEnvironment, task_queue: str) -> PostPublisher:
+    return PostPublisher(dev_env.client, task_queue=task_queue, settings=FAST)
+
+
+@pytest.fixture
+def video_url(media_host: MediaHost) -> str:
+    return media_host.add("ops/video.mp4", sample_video(), "video/mp4")
+
+
+def new_id(tag: str = "ops") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:8]}"
+
+
+async def visible(client: Client, query: str, expected: int = 1, within: float = 15) -> list[str]:
+    """Visibility is eventually consistent: wait until the query sees `expected` posts."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        ids = [wf.id async for wf in client.list_workflows(query)]
+        if len(ids) == expected or asyncio.get_running_loop().time() > deadline:
+            return ids
+        await asyncio.sleep(0.2)
+
+
+def fail_next_init(sim: Simulator, reason: str = "frame_rate_check_failed", count: int = 1) -> None:
+    inject(sim, "video_init", count, fail_reason=reason)
+
+
+async def failed_post(api: PostPublisher, sim: Simulator, url: str, **kw: Any) -> str:
+    fail_next_init(sim)
+    [item] = await api.submit(video_request(new_id(kw.pop("tag", "ops")), url, **kw))
+    await failure_of(api.client.get_workflow_handle(item.workflow_id))
+    return item.workflow_id
+
+
+async def test_search_attributes_follow_the_phase(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    client = api.client
+    at = datetime.now(UTC) + timedelta(days=2)
+    [scheduled] = await api.submit(video_request(new_id(), video_url, scheduled_for=at))
+    base = f"TikTokPostId = '{scheduled.post_id}'"
+    attrs = "TikTokMode = 'video_direct' AND TikTokAccountId = 'acct_demo'"
+    assert await visible(client, f"{base} AND TikTokPostState = 'SCHEDULED' AND {attrs}")
+    day = at.strftime("%Y-%m-%d")
+    assert await visible(client, f"{base} AND TikTokScheduledFor > '{day}T00:00:00Z'")
+    await api.cancel(scheduled.post_id, scheduled.account_id)
+    assert await visible(client, f"{base} AND TikTokPostState = 'CANCELLED'")
+
+    failed = await failed_post(api, simulator, video_url)
+    assert await visible(client, f"WorkflowId = '{failed}' AND TikTokPostState = 'FAILED' "
+                         "AND TikTokErrorCode = 'frame_rate_check_failed'")  # fmt: skip
+    [ok] = await api.submit(video_request(new_id(), video_url))
+    await client.get_workflow_handle(ok.workflow_id).result()
+    assert await visible(
+        client, f"WorkflowId = '{ok.workflow_id}' AND TikTokPostState = 'PUBLISHED'"
+    )
+
+
+async def test_retry_with_a_fix_publishes_once(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    sim_admin(simulator, "POST", "creators", json={
+        "access_token": "act.demo", "refresh_token": "rft.demo", "private_account": True,
+    })  # fmt: skip
+    [item] = await api.submit(video_request(new_id(), video_url))
+    handle = api.client.get_workflow_handle(item.workflow_id)
+    assert (await failure_of(handle)).type == "TT_PRIVACY_NOT_ALLOWED"
+    ops = Operations(api)
+    outcome = await ops.retry(item.workflow_id, fixes=Fixes(privacy=Privacy.SELF_ONLY))
+    assert outcome.action == "retried" and outcome.error_code == "TT_PRIVACY_NOT_ALLOWED"
+    result = await api.client.get_workflow_handle(item.workflow_id).result()
+    assert result["phase"] == "PUBLISHED"
+    [init] = recorded(simulator, "video_init")
+    assert init["body"]["post_info"]["privacy_level"] == "SELF_ONLY"
+    state = await state_of(api.client.get_workflow_handle(item.workflow_id))
+    assert any("retry of run" in line and "privacy SELF_ONLY" in line for line in state.history)
+    again = await ops.retry(item.workflow_id)
+    assert again.action == "skipped" and "finished without failing" in again.reason
+
+
+async def test_bulk_retry_retries_exactly_the_matching_posts(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    batch = new_id("batch")
+    first = await failed_post(api, simulator, video_url, tag=f"{batch}-a")
+    second = await failed_post(api, simulator, video_url, tag=f"{batch}-b")
+    inject(simulator, "video_init", action="respond", http_status=403, error_code="spam_risk_text")
+    [other] = await api.submit(video_request(new_id(f"{batch}-c"), video_url))
+    await failure_of(api.client.get_workflow_handle(other.workflow_id))
+
+    query = f"TikTokErrorCode = 'frame_rate_check_failed' AND TikTokPostId STARTS_WITH '{batch}'"
+    assert len(await visible(api.client, query + " AND ExecutionStatus = 'Failed'", 2)) == 2
+    ops = Operations(api)
+    runs_before = await _run_ids(api.client, [first, second, other.workflow_id])
+    dry = await ops.retry_matching(query, dry_run=True)
+    assert sorted(o.workflow_id for o in dry) == sorted([first, second])
+    assert {o.action for o in dry} == {"would retry"}
+    assert await _run_ids(api.client, [first, second, other.workflow_id]) == runs_before
+
+    outcomes = await ops.retry_matching(query)
+    assert sorted(o.workflow_id for o in outcomes if o.action == "retried") == [first, second]
+    for wf_id in (first, second):
+        assert (await api.client.get_workflow_handle(wf_id).result())["phase"] == "PUBLISHED"
+    runs_after = await _run_ids(api.client, [first, second, other.workflow_id])
+    assert runs_after[other.workflow_id] == runs_before[other.workflow_id]
+    assert runs_after[first] != runs_before[first]
+
+
+async def _run_ids(client: Client, ids: list[str]) -> dict[str, str]:
+    return {wf_id: (await client.get_workflow_handle(wf_id).describe()).run_id for wf_id in ids}
+
+
+async def test_ambiguous_init_needs_confirmation(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    inject(simulator, "video_init", action="drop_after_processing")
+    [item] = await api.submit(video_request(new_id(), video_url))
+    handle = api.client.get_workflow_handle(item.workflow_id)
+    assert (await failure_of(handle)).type == "AMBIGUOUS_INIT"
+    ops = Operations(api)
+    refused = await ops.retry(item.workflow_id)
+    assert refused.action == "skipped" and "--confirm-not-posted" in refused.reason
+    assert len(recorded(simulator, "video_init")) == 1
+    confirmed = await ops.retry(item.workflow_id, confirm_not_posted=True)
+    assert confirmed.action == "retried"
+    assert (await handle.result())["phase"] == "PUBLISHED"
+
+
+async def test_bulk_cancel_and_reschedule(api: PostPublisher, worker: None, video_url: str) -> None:
+    batch = new_id("sched")
+    at = datetime.now(UTC) + timedelta(days=5)
+    items = []
+    for i in range(3):
+        [item] = await api.submit(video_request(f"{batch}-{i}", video_url, scheduled_for=at))
+        items.append(item)
+    query = f"TikTokPostId STARTS_WITH '{batch}'"
+    assert len(await visible(api.client, query, 3)) == 3
+    ops = Operations(api)
+    later = at + timedelta(days=1)
+    moved = await ops.reschedule_matching(query, later)
+    assert [o.action for o in moved] == ["rescheduled"] * 3
+    state = await api.state(items[0].post_id, items[0].account_id)
+    assert state.scheduled_for == later
+
+    dry = await ops.cancel_matching(query, dry_run=True)
+    assert [o.action for o in dry] == ["would cancel"] * 3
+    assert (await api.state(items[1].post_id, items[1].account_id)).phase is Phase.SCHEDULED
+    cancelled = await ops.cancel_matching(query, reason="campaign pulled")
+    assert [o.action for o in cancelled] == ["cancelled"] * 3
+    for item in items:
+        assert (await api.state(item.post_id, item.account_id)).phase is Phase.CANCELLED
+
+
+async def test_describe_tells_the_story(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    inject(simulator, "status_fetch", action="respond", http_status=429,
+           error_code="rate_limit_exceeded")  # fmt: skip
+    [item] = await api.submit(video_request(new_id(), video_url))
+    await api.client.get_workflow_handle(item.workflow_id).result()
+    lines = await Operations(api).describe(item.workflow_id)
+    text = "\n".join(lines)
+    assert "accepted: video → @acct_demo" in lines[0]
+    assert "creator_info for acct_demo: done" in text
+    assert "init video_direct upload: done" in text
+    assert "status polled" in text
+    assert lines[-1].endswith("finished")
+
+    failed = await failed_post(api, simulator, video_url)
+    story = "\n".join(await Operations(api).describe(failed))
+    assert "FAILED frame_rate_check_failed" in story
+    assert "Re-encode the video at 23-60 fps" in story
