@@ -44,6 +44,8 @@ class Fault:
     hang_seconds: float = DEFAULT_HANG_SECONDS
     retry_after_seconds: float | None = None
     fail_reason: str | None = None
+    after: int = 0
+    """Let this many matching calls through untouched first (e.g. fail only the 2nd chunk)."""
 
     @classmethod
     def from_dict(cls, fault_id: int, data: dict[str, Any]) -> Fault:
@@ -60,6 +62,7 @@ class Fault:
             "hang_seconds",
             "retry_after_seconds",
             "fail_reason",
+            "after",
         }
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -73,18 +76,21 @@ class Fault:
         action_raw, fail_reason = data.get("action"), data.get("fail_reason")
         if (action_raw is None) == (fail_reason is None):
             raise ValueError("give exactly one of action or fail_reason")
+        after = data.get("after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise ValueError("after must be a non-negative integer")
         if fail_reason is not None:
             if endpoint not in OUTCOME_ENDPOINTS:
                 raise ValueError(f"fail_reason applies to {', '.join(OUTCOME_ENDPOINTS)} only")
             if not isinstance(fail_reason, str) or not fail_reason:
                 raise ValueError("fail_reason must be a non-empty string")
-            return cls(fault_id, endpoint, count, fail_reason=fail_reason)
+            return cls(fault_id, endpoint, count, fail_reason=fail_reason, after=after)
         try:
             action = FaultAction(str(action_raw))
         except ValueError:
             choices = ", ".join(a.value for a in FaultAction)
             raise ValueError(f"action must be one of {choices}") from None
-        fault = cls(fault_id, endpoint, count, action=action)
+        fault = cls(fault_id, endpoint, count, action=action, after=after)
         if "http_status" in data:
             status = data["http_status"]
             if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
@@ -109,6 +115,8 @@ class Fault:
             "endpoint": self.endpoint,
             "count": self.remaining,
         }
+        if self.after:
+            data["after"] = self.after
         if self.fail_reason is not None:
             data["fail_reason"] = self.fail_reason
             return data
@@ -145,6 +153,9 @@ class FaultRegistry:
         with self._lock:
             for fault in self._faults:
                 if fault.endpoint == endpoint and (fault.fail_reason is not None) == outcome:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        return None
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)

@@ -369,3 +369,18 @@ def test_upserting_a_known_token_updates_its_creator() -> None:
             assert assert_envelope(tt.post("creator_info"))["comment_disabled"] is True
             assert_envelope(tt.post("status_fetch", {"publish_id": data["publish_id"]}))
             assert len(admin.creators()) == 1
+
+
+def test_after_lets_the_first_calls_through() -> None:
+    import httpx
+
+    from simulator import Simulator, SimulatorConfig
+
+    with Simulator(SimulatorConfig(time_scale=0.01)) as sim:
+        headers = {"Authorization": "Bearer act.demo"}
+        url = f"{sim.base_url}/v2/post/publish/creator_info/query/"
+        httpx.post(f"{sim.base_url}/_sim/faults", json={
+            "endpoint": "creator_info", "after": 2, "action": "respond", "http_status": 503,
+        })  # fmt: skip
+        statuses = [httpx.post(url, headers=headers).status_code for _ in range(4)]
+    assert statuses == [200, 200, 503, 200]
