@@ -8,17 +8,25 @@ history), makes one kind of call through `TikTokClient`, and turns a `TikTokApiE
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.tiktok_client import PullFromUrl, TikTokApiError, TikTokClient
+from activities.chunks import ChunkPlan, ChunkPlanError
+from activities.failures import staging_error, to_application_error, token_error
+from activities.media_store import StagingError
+from activities.staging import MediaDelivery
+from activities.tiktok_client import (
+    InitResult,
+    PullFromUrl,
+    TikTokApiError,
+    TikTokClient,
+    VideoSource,
+)
 from activities.tokens import TokenError, TokenStore
-from workflows.contracts import InitPublishInput, InitPublishResult, StatusQuery
-from workflows.errors import Retryability, classify_error
+from workflows.contracts import ChunkUpload, InitPublishInput, InitPublishResult, StatusQuery
 from workflows.request import PublishMode, PublishTarget
 from workflows.tiktok import CreatorInfo, PublishStatus
 
@@ -66,11 +74,12 @@ def photo_post_info(target: PublishTarget) -> dict[str, Any]:
 
 
 class TikTokActivities:
-    """Bound to one client and one token store per worker."""
+    """Bound to one client, one token store and one media delivery per worker."""
 
-    def __init__(self, client: TikTokClient, tokens: TokenStore) -> None:
+    def __init__(self, client: TikTokClient, tokens: TokenStore, delivery: MediaDelivery) -> None:
         self._client = client
         self._tokens = tokens
+        self._delivery = delivery
 
     @activity.defn(name="query_creator_info")
     async def query_creator_info(self, account_id: str) -> CreatorInfo:
@@ -79,31 +88,50 @@ class TikTokActivities:
 
     @activity.defn(name="init_publish")
     async def init_publish(self, request: InitPublishInput) -> InitPublishResult:
-        """Create the post on TikTok. Only provably-failed attempts may be retried."""
+        """Create the post on TikTok from the staged media. Only provably-failed attempts may
+        be retried (see `TikTokApiError` classification)."""
         target = request.target
         kind = target.kind
-        urls = [media.url for media in target.media]
-
-        async def init(token: str) -> InitPublishResult:
-            if kind is PublishMode.VIDEO_DIRECT:
-                result = await self._client.init_direct_video(
-                    token, video_post_info(target), PullFromUrl(urls[0])
-                )
-            elif kind is PublishMode.VIDEO_INBOX:
-                result = await self._client.init_inbox_video(token, PullFromUrl(urls[0]))
+        items = request.staged.items
+        delivery = self._delivery
+        source: VideoSource = PullFromUrl("")
+        plan: ChunkPlan | None = None
+        photo_urls: list[str] = []
+        try:
+            if target.is_video:
+                source, plan = delivery.video_source_for(items[0])
             else:
-                result = await self._client.init_photo(
-                    token,
-                    post_mode="DIRECT_POST" if kind is PublishMode.PHOTO_DIRECT else "MEDIA_UPLOAD",
-                    post_info=photo_post_info(target),
-                    photo_urls=urls,
-                    cover_index=target.options.photo_cover_index,
-                )
-            return InitPublishResult(publish_id=result.publish_id, upload_url=result.upload_url)
+                photo_urls = [delivery.photo_url(item) for item in items]
+        except (StagingError, ChunkPlanError) as err:
+            retryable = isinstance(err, StagingError) and err.retryable
+            raise staging_error(err.code, str(err), retryable) from None
+
+        async def init(token: str) -> InitResult:
+            if kind is PublishMode.VIDEO_DIRECT:
+                return await self._client.init_direct_video(token, video_post_info(target), source)
+            if kind is PublishMode.VIDEO_INBOX:
+                return await self._client.init_inbox_video(token, source)
+            return await self._client.init_photo(
+                token,
+                post_mode="DIRECT_POST" if kind is PublishMode.PHOTO_DIRECT else "MEDIA_UPLOAD",
+                post_info=photo_post_info(target),
+                photo_urls=photo_urls,
+                cover_index=target.options.photo_cover_index,
+            )
 
         result = await self._call(target.account_id, init)
         log.info("tiktok.init_ok", publish_id=result.publish_id, attempt=request.attempt)
-        return result
+        upload = None
+        if result.upload_url and target.is_video and plan is not None:
+            upload = ChunkUpload(
+                key=items[0].key,
+                upload_url=result.upload_url,
+                video_size=plan.video_size,
+                chunk_size=plan.chunk_size,
+                total_chunk_count=plan.total_chunk_count,
+                content_type=items[0].mime_type,
+            )
+        return InitPublishResult(publish_id=result.publish_id, upload=upload)
 
     @activity.defn(name="fetch_publish_status")
     async def fetch_publish_status(self, query: StatusQuery) -> PublishStatus:
@@ -127,7 +155,7 @@ class TikTokActivities:
                     return await call(token)
                 except TikTokApiError as again:
                     if again.rule.refresh_token:
-                        raise _token_error(
+                        raise token_error(
                             TokenError(
                                 "TOKEN_REFRESH_FAILED",
                                 account_id,
@@ -137,43 +165,6 @@ class TikTokActivities:
                         ) from None
                     raise
         except TikTokApiError as err:
-            raise _application_error(err) from None
+            raise to_application_error(err) from None
         except TokenError as err:
-            raise _token_error(err) from None
-
-
-def _application_error(err: TikTokApiError) -> ApplicationError:
-    rule = err.rule
-    delay = err.retry_after_seconds
-    log.warning(
-        "tiktok.call_failed",
-        endpoint=err.endpoint.value,
-        code=err.code,
-        http_status=err.http_status,
-        log_id=err.log_id,
-        retryability=rule.retryability.value,
-    )
-    details = err.as_details() | {"meaning": rule.meaning, "remedy": rule.remedy}
-    return ApplicationError(
-        str(err),
-        details,
-        type=err.code,
-        non_retryable=rule.retryability is not Retryability.RETRYABLE,
-        next_retry_delay=timedelta(seconds=delay) if delay else None,
-    )
-
-
-def _token_error(err: TokenError) -> ApplicationError:
-    rule = classify_error(err.code)
-    retryability = Retryability.RETRYABLE if err.retryable else Retryability.NON_RETRYABLE
-    return ApplicationError(
-        str(err),
-        {
-            "code": err.code,
-            "retryability": retryability.value,
-            "meaning": str(err),
-            "remedy": rule.remedy,
-        },
-        type=err.code,
-        non_retryable=not err.retryable,
-    )
+            raise token_error(err) from None

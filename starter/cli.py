@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from starter import generated
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.operations import Fixes, Operations, Outcome, render
+from worker.config import ConfigError
 from workflows.contracts import PostState
 from workflows.request import RequestInvalid, workflow_id
 from workflows.tiktok import Privacy
@@ -380,6 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except UsageError as err:
         print(f"tiktok-publisher {args.command}: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except ConfigError as err:
+        print(f"Configuration error: {err}", file=sys.stderr)
         return EXIT_INVALID
     except RequestInvalid as err:
         print_problems(err, sys.stderr)

@@ -28,8 +28,10 @@ from activities.tiktok_client import TikTokClient
 from activities.tokens import FileTokenStore
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher, SubmittedTarget
+from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from starter.setup import register_search_attributes
+from worker.config import MediaSettings
 from worker.main import build_worker, configure_logging
 from workflows.contracts import TASK_QUEUE, Phase, PublishSettings
 
@@ -97,8 +99,20 @@ async def temporal_dev_server(state_dir: Path) -> AsyncIterator[str]:
         log_file.close()
 
 
+async def _connect_when_healthy(address: str, within: float = 60) -> Client:
+    """The dev server opens its port before its frontend is ready: retry until it is."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            return await Client.connect(address, data_converter=pydantic_data_converter)
+        except RuntimeError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 def sample_requests(media: MediaHost, stamp: str, now: datetime) -> list[dict[str, Any]]:
-    """Five posts that between them walk every path a newcomer should see."""
+    """Four posts that go well: a direct video, an inbox draft, a carousel, a scheduled one."""
     video = media.add("videos/launch.mp4", sample_video(), "video/mp4")
     photos = [media.add(f"photos/{i}.jpg", sample_jpeg(), "image/jpeg") for i in range(3)]
     video_media = {"url": video, "type": "video", "mimeType": "video/mp4", "durationSeconds": 12}
@@ -144,13 +158,23 @@ def sample_requests(media: MediaHost, stamp: str, now: datetime) -> list[dict[st
             media=[video_media],
             platforms=[{"accountId": DEMO_ACCOUNT, "platformOptions": {"tiktok": tiktok}}],
         ),
-        post(
-            "unverified",
-            content="Media on a host TikTok has not verified: fails with a clear code",
-            media=[{**video_media, "url": media.url("videos/launch.mp4", host="localhost")}],
-            platforms=[{"accountId": DEMO_ACCOUNT, "platformOptions": {"tiktok": tiktok}}],
-        ),
     ]
+
+
+def unverified_request(media: MediaHost, stamp: str) -> dict[str, Any]:
+    """A photo post sent while TikTok does not trust the bucket's host (see _demo)."""
+    photo = media.add("photos/unverified.jpg", sample_jpeg(), "image/jpeg")
+    return {
+        "postId": f"demo-{stamp}-unverified",
+        "content": "TikTok refuses to pull from a host not verified for the app",
+        "media": [{"url": photo, "type": "photo", "mimeType": "image/jpeg"}],
+        "platforms": [
+            {
+                "accountId": DEMO_ACCOUNT,
+                "platformOptions": {"tiktok": {"privacy": "PUBLIC_TO_EVERYONE"}},
+            }
+        ],
+    }
 
 
 def write_token_file(path: Path) -> None:
@@ -189,9 +213,11 @@ async def run_dev(*, keep_running: bool = True) -> int:
     token_file = STATE_DIR / "tokens.json"
     write_token_file(token_file)
     sim_config = SimulatorConfig(time_scale=0.5, verified_url_prefixes=["127.0.0.1"])
-    with MediaHost() as media, Simulator(sim_config) as sim:
+    with MediaHost() as media, Simulator(sim_config) as sim, moto_server() as s3:
+        bucket = create_bucket(s3, "tiktok-media")
+        os.environ.update(bucket.env())  # the worker reads MEDIA_* like any deployment
         async with temporal_dev_server(STATE_DIR) as address:
-            client = await Client.connect(address, data_converter=pydantic_data_converter)
+            client = await _connect_when_healthy(address)
             await register_search_attributes(client)
             async with TikTokClient(sim.base_url) as tiktok:
                 tokens = FileTokenStore(
@@ -200,35 +226,58 @@ async def run_dev(*, keep_running: bool = True) -> int:
                     client_key=sim_config.client_key,
                     client_secret=sim_config.client_secret,
                 )
-                worker = build_worker(client, tiktok=tiktok, tokens=tokens, task_queue=TASK_QUEUE)
+                worker = build_worker(
+                    client,
+                    tiktok=tiktok,
+                    tokens=tokens,
+                    media=MediaSettings.from_env(),
+                    task_queue=TASK_QUEUE,
+                )
                 async with worker:
-                    return await _demo(client, sim.base_url, media, keep_running=keep_running)
+                    print(f"Media bucket:     {bucket.public_base_url} (moto S3)")
+                    return await _demo(client, sim, media, keep_running=keep_running)
 
 
-async def _demo(client: Client, sim_url: str, media: MediaHost, *, keep_running: bool) -> int:
+async def _demo(client: Client, sim: Simulator, media: MediaHost, *, keep_running: bool) -> int:
     ui = f"http://localhost:{UI_PORT}"
     print(f"Temporal UI:      {ui}")
-    print(f"TikTok simulator: {sim_url}  (token act.demo)")
+    print(f"TikTok simulator: {sim.base_url}  (token act.demo)")
     publisher = PostPublisher(
         client,
         settings=PublishSettings(poll_initial_seconds=1, poll_max_seconds=5),
         ui_url=ui,
     )
-    # The media host stands in for a CDN; TikTok (the simulator) verifies only 127.0.0.1.
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     submitted: list[SubmittedTarget] = []
     for request in sample_requests(media, stamp, datetime.now(UTC)):
-        for item in await publisher.submit(request):
-            submitted.append(item)
-            print(f"submitted {item.workflow_id}\n  {item.summary}\n  {item.ui_url}")
+        submitted += await _submit(publisher, request)
     print("Following each post to its end (the scheduled one waits a minute)...")
-    phases = await asyncio.gather(*(_follow(publisher, item) for item in submitted))
+    follows = [asyncio.ensure_future(_follow(publisher, item)) for item in submitted]
+    await asyncio.gather(*follows[:3])
+    # TikTok pulls photos from our bucket, so its host must be verified for the app. Show
+    # what happens when it is not (say, the DNS record was removed): TikTok refuses the pull.
+    print("Now TikTok stops trusting the bucket's host; a photo post sent meanwhile fails:")
+    sim.update_config(verified_url_prefixes=["cdn.example.com"])
+    [unverified] = await _submit(publisher, unverified_request(media, stamp))
+    submitted.append(unverified)
+    follows.append(asyncio.ensure_future(_follow(publisher, unverified)))
+    await follows[-1]
+    sim.update_config(verified_url_prefixes=["127.0.0.1"])
+    phases = await asyncio.gather(*follows)
     print("\nResults:")
     for item, phase in zip(submitted, phases, strict=True):
         state = await publisher.state(item.post_id, item.account_id)
         detail = state.error.code if state.error else ", ".join(state.public_post_ids) or "-"
-        print(f"  {phase.value:<19} {item.workflow_id:<45} {detail}")
+        print(f"  {phase.value:<19} {item.workflow_id:<52} {detail}")
+    print(f"\nTry: .venv/bin/tiktok-publisher describe {submitted[-1].post_id} {DEMO_ACCOUNT}")
     if keep_running:
-        print(f"\nEverything is still running: browse {ui}. Press Ctrl-C to stop.")
+        print(f"Everything is still running: browse {ui}. Press Ctrl-C to stop.")
         await asyncio.Event().wait()
     return 0
+
+
+async def _submit(publisher: PostPublisher, request: dict[str, Any]) -> list[SubmittedTarget]:
+    items = await publisher.submit(request)
+    for item in items:
+        print(f"submitted {item.workflow_id}\n  {item.summary}\n  {item.ui_url}")
+    return items

@@ -19,6 +19,7 @@ from workflows.errors import (
     ENGINE_CODES,
     FAIL_REASONS,
     OAUTH_ERROR_CODES,
+    STAGING_CODES,
     TIKTOK_ERROR_CODES,
     ErrorRule,
 )
@@ -84,6 +85,10 @@ def error_codes_doc() -> str:
         "| code | meaning |",
         "|---|---|",
         *(f"| `{code}` | {CODES[code]} |" for code in sorted(CODES)),
+        "",
+        "## Media staging (copying the media into our bucket)",
+        "",
+        *_rule_table(STAGING_CODES),
         "",
         "## TikTok API errors (`error.code`)",
         "",

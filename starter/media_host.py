@@ -6,27 +6,73 @@ take a file away (`remove`) to show what happens when a source URL disappears.
 
 from __future__ import annotations
 
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def sample_video(size: int = 256 * 1024) -> bytes:
-    """Bytes that start like an MP4 (an ftyp box); the simulator does not decode media."""
-    head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+def mp4_header(total_size: int, *, duration_ms: int, width: int, height: int) -> bytes:
+    """ftyp + moov (mvhd, one video trak) + the header of an mdat running to `total_size`.
+
+    Followed by `total_size - len(header)` bytes of anything, it is a file that probes as an
+    MP4 of that duration and size: enough for staging's checks and TikTok's simulator, which
+    measure containers, not pictures.
+    """
+
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    mvhd = box(
+        b"mvhd",
+        bytes(4)
+        + struct.pack(">IIII", 0, 0, 1000, duration_ms)
+        + struct.pack(">IH", 0x10000, 256)
+        + bytes(10)
+        + matrix
+        + bytes(24)
+        + struct.pack(">I", 2),
+    )
+    tkhd = box(
+        b"tkhd",
+        b"\0\0\0\3"
+        + struct.pack(">IIIII", 0, 0, 1, 0, duration_ms)
+        + bytes(16)
+        + matrix
+        + struct.pack(">II", width << 16, height << 16),
+    )
+    hdlr = box(b"hdlr", bytes(8) + b"vide" + bytes(12) + b"video\0")
+    moov = box(b"moov", mvhd + box(b"trak", tkhd + box(b"mdia", hdlr)))
+    ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
+    mdat_size = total_size - len(ftyp) - len(moov)
+    if mdat_size < 16:
+        raise ValueError("total_size is too small for the MP4 header")
+    return ftyp + moov + struct.pack(">I4sQ", 1, b"mdat", mdat_size)
+
+
+def sample_video(
+    size: int = 256 * 1024, *, duration_seconds: float = 15, width: int = 1080, height: int = 1920
+) -> bytes:
+    """A small MP4 that probes as `duration_seconds` long at width x height."""
+    head = mp4_header(size, duration_ms=int(duration_seconds * 1000), width=width, height=height)
     return head + bytes(i % 251 for i in range(size - len(head)))
 
 
-def sample_jpeg(size: int = 32 * 1024) -> bytes:
-    head = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
+def sample_jpeg(size: int = 32 * 1024, *, width: int = 1080, height: int = 1350) -> bytes:
+    """A JPEG whose SOF0 header says width x height (the body is filler)."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + bytes(9)
+    head = b"\xff\xd8" + app0 + sof0
     return head + bytes(i % 241 for i in range(size - len(head) - 2)) + b"\xff\xd9"
 
 
 class MediaHost:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._files: dict[str, tuple[str, bytes]] = {}
+        self._hits: dict[str, int] = {}
         self._lock = threading.Lock()
-        files, lock = self._files, self._lock
+        files, hits, lock = self._files, self._hits, self._lock
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -36,8 +82,11 @@ class MediaHost:
                 self._serve(body=False)
 
             def _serve(self, *, body: bool) -> None:
+                path = self.path.split("?", 1)[0]
                 with lock:
-                    entry = files.get(self.path.split("?", 1)[0])
+                    entry = files.get(path)
+                    if body:
+                        hits[path] = hits.get(path, 0) + 1
                 if entry is None:
                     self.send_error(404)
                     return
@@ -67,6 +116,11 @@ class MediaHost:
         with self._lock:
             self._files["/" + path.lstrip("/")] = (content_type, data)
         return self.url(path)
+
+    def downloads(self, path: str) -> int:
+        """How many GET requests `path` has received (a test's proof of no re-download)."""
+        with self._lock:
+            return self._hits.get("/" + path.lstrip("/"), 0)
 
     def remove(self, path: str) -> None:
         with self._lock:

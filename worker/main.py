@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -18,10 +17,12 @@ from temporalio.worker import (
     Worker,
 )
 
+from activities.media_store import MediaStore
 from activities.publishing import TikTokActivities
+from activities.staging import MediaActivities, MediaDelivery
 from activities.tiktok_client import TikTokClient
 from activities.tokens import FileTokenStore, TokenStore
-from worker.config import WorkerSettings, connect
+from worker.config import MediaSettings, WorkerSettings, connect
 from workflows.publish_post import PublishPost
 
 log = structlog.get_logger("worker")
@@ -78,19 +79,31 @@ def build_worker(
     *,
     tiktok: TikTokClient,
     tokens: TokenStore,
+    media: MediaSettings,
     task_queue: str,
-    extra_activities: Sequence[Any] = (),
 ) -> Worker:
-    activities = TikTokActivities(tiktok, tokens)
+    store = MediaStore(
+        media.s3_client(), media.bucket, public_base_url=media.public_base_url, prefix=media.prefix
+    )
+    delivery = MediaDelivery(
+        store,
+        photo_urls=media.photo_urls,
+        video_source=media.video_source,
+        chunk_size=media.chunk_size,
+    )
+    publishing = TikTokActivities(tiktok, tokens, delivery)
+    staging = MediaActivities(store, tiktok, client)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[PublishPost],
         activities=[
-            activities.query_creator_info,
-            activities.init_publish,
-            activities.fetch_publish_status,
-            *extra_activities,
+            publishing.query_creator_info,
+            publishing.init_publish,
+            publishing.fetch_publish_status,
+            staging.stage_media,
+            staging.upload_video,
+            staging.delete_staged_media,
         ],
         interceptors=[_LogContext()],
     )
@@ -99,6 +112,7 @@ def build_worker(
 async def run_worker(settings: WorkerSettings | None = None) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight activity attempts and exit."""
     settings = settings or WorkerSettings.from_env()
+    media = MediaSettings.from_env()  # a missing setting fails here, before any work
     configure_logging(settings.log_format, settings.log_level)
     client = await connect()
     async with TikTokClient(settings.tiktok_base_url) as tiktok:
@@ -108,7 +122,13 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
             client_key=settings.client_key,
             client_secret=settings.client_secret,
         )
-        worker = build_worker(client, tiktok=tiktok, tokens=tokens, task_queue=settings.task_queue)
+        worker = build_worker(
+            client,
+            tiktok=tiktok,
+            tokens=tokens,
+            media=media,
+            task_queue=settings.task_queue,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

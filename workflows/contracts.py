@@ -66,6 +66,18 @@ class PublishSettings(BaseModel):
         description="After PUBLISH_COMPLETE, keep polling a public post this long for TikTok's "
         "public post id (it appears after moderation). The post is live either way.",
     )
+    staged_media_retention_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Keep staged media this long after a post ends well, then delete it "
+        "(failed posts keep theirs for a retry; a bucket lifecycle rule is the backstop).",
+    )
+    transfer_heartbeat_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="A staging or upload attempt silent this long is presumed dead and "
+        "retried (resuming where it stopped).",
+    )
     max_publish_attempts: int = Field(
         default=3,
         ge=1,
@@ -94,6 +106,56 @@ class PublishPostInput(BaseModel):
     retry_of: RetryOf | None = Field(
         default=None, description="Only on runs started by `retry`; null for a new post."
     )
+
+
+# -- staged media --------------------------------------------------------------------------
+
+
+class StagedItem(BaseModel):
+    """One media file in our bucket, with what its bytes really are (measured, not declared)."""
+
+    index: int
+    key: str
+    source_url_host: str = Field(description="Host of the source (never the full URL).")
+    size_bytes: int
+    mime_type: str
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    reused: bool = Field(default=False, description="Already staged by an earlier attempt.")
+
+
+class StagedMedia(BaseModel):
+    items: list[StagedItem]
+
+    @property
+    def keys(self) -> list[str]:
+        return [item.key for item in self.items]
+
+
+class MediaProgress(BaseModel):
+    """Signalled by the staging and upload activities so `state` and the UI show progress."""
+
+    step: str = Field(description="staging or uploading")
+    done_bytes: int
+    total_bytes: int | None = None
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total_bytes:
+            return None
+        return min(100, int(100 * self.done_bytes / self.total_bytes))
+
+
+class ChunkUpload(BaseModel):
+    """A FILE_UPLOAD in progress: where the bytes are and where TikTok wants them."""
+
+    key: str
+    upload_url: str
+    video_size: int
+    chunk_size: int
+    total_chunk_count: int
+    content_type: str
 
 
 class PostError(BaseModel):
@@ -131,6 +193,10 @@ class PostState(BaseModel):
     polls: int = 0
     next_poll_at: datetime | None = None
     creator_username: str | None = None
+    staged_media: list[StagedItem] = Field(default_factory=list)
+    progress: MediaProgress | None = Field(
+        default=None, description="Bytes staged or uploaded so far, while that runs."
+    )
     error: PostError | None = None
     history: list[str] = Field(
         default_factory=list, description="Human timeline: one line per step."
@@ -153,11 +219,14 @@ class PublishResult(BaseModel):
 class InitPublishInput(BaseModel):
     target: PublishTarget
     attempt: int
+    staged: StagedMedia
 
 
 class InitPublishResult(BaseModel):
     publish_id: str
-    upload_url: str | None = None
+    upload: ChunkUpload | None = Field(
+        default=None, description="Set for FILE_UPLOAD: the chunks still to send."
+    )
 
 
 class StatusQuery(BaseModel):
@@ -178,6 +247,8 @@ __all__ = [
     "PublishResult",
     "PublishSettings",
     "PublishStatus",
+    "StagedItem",
+    "StagedMedia",
     "StatusQuery",
     "workflow_id",
 ]

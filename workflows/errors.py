@@ -176,6 +176,48 @@ FAIL_REASONS: Mapping[str, ErrorRule] = _rules(
 """Every `fail_reason` of a FAILED publish (the unconfirmed extras included)."""
 
 
+STAGING_CODES: Mapping[str, ErrorRule] = _rules(
+    ErrorRule("TT_SOURCE_UNREACHABLE", R, "The media source could not be reached or failed.",
+              "The engine retries; if it persists, check the source URL works from the "
+              "worker's network.", delay_seconds=10),
+    ErrorRule("TT_SOURCE_NOT_FOUND", N, "The media source answered 404 or 410.",
+              "Fix the media URL and submit the post again."),
+    ErrorRule("TT_SOURCE_HTTP_ERROR", N, "The media source refused the download.",
+              "Make the URL downloadable without a login (a public or signed link)."),
+    ErrorRule("TT_SOURCE_URL_INVALID", N, "The media URL is not a valid http(s) URL.",
+              "Fix the media URL and submit the post again."),
+    ErrorRule("TT_SOURCE_EMPTY", N, "The media source sent an empty file.",
+              "Check the file at the source and submit the post again."),
+    ErrorRule("TT_SOURCE_IS_WEBPAGE", N,
+              "The media URL returned a web page, not the file (typical of share links).",
+              "Use a direct download link to the file (the error says how for Google Drive, "
+              "Dropbox, OneDrive and iCloud)."),
+    ErrorRule("TT_SIZE_MISMATCH", N, "The file's size differs from the sizeBytes declared.",
+              "Correct sizeBytes (or leave it out) and check the source serves the right file."),
+    ErrorRule("TT_MEDIA_TYPE_MISMATCH", N,
+              "The file's real content is not the declared type (e.g. a photo that is a video).",
+              "Fix the media item's type or the file, and submit the post again."),
+    ErrorRule("TT_MEDIA_CORRUPT", N, "The file's header could not be read as its format.",
+              "Re-export the media file and submit the post again."),
+    ErrorRule("TT_MEDIA_EMPTY", N, "The staged file is empty.",
+              "Check the file at the source and submit the post again."),
+    ErrorRule("TT_CHUNK_PLAN_INVALID", N, "No valid TikTok chunk plan exists for this size.",
+              "Check the video's size against TikTok's limits."),
+    ErrorRule("TT_UPLOAD_OFFSET_INVALID", N, "TikTok reported upload progress that is not on a "
+              "chunk boundary.", "Retry the post: a new upload starts."),
+    ErrorRule("TT_STORAGE_ERROR", R, "The media bucket failed or refused a request.",
+              "Check the bucket's configuration and credentials (MEDIA_* settings).",
+              delay_seconds=10),
+    ErrorRule("TT_STORAGE_MISCONFIGURED", N, "The media bucket settings are incomplete.",
+              "Set MEDIA_PUBLIC_BASE_URL (or MEDIA_PHOTO_URLS=presigned) on the worker."),
+    ErrorRule("TT_STAGED_OBJECT_MISSING", N, "The staged copy of the media is gone.",
+              "Submit the post again (a bucket lifecycle rule may have removed it)."),
+    ErrorRule("TT_STAGED_OBJECT_CHANGED", R, "The staged copy changed while it was being read.",
+              "The engine retries."),
+)
+"""Taking custody of the media: copying it into our bucket and reading it back."""
+
+
 ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("AMBIGUOUS_INIT", N,
               "TikTok may or may not have created the post: the upload request was sent and "
@@ -256,7 +298,7 @@ def _http_rule(status: int) -> ErrorRule:
 def classify_error(code: str | None, http_status: int | None = None) -> ErrorRule:
     """The rule for a failed call: TikTok's code first, then what the HTTP status implies."""
     if code:
-        for table in (TIKTOK_ERROR_CODES, OAUTH_ERROR_CODES, ENGINE_CODES):
+        for table in (TIKTOK_ERROR_CODES, OAUTH_ERROR_CODES, STAGING_CODES, ENGINE_CODES):
             if code in table:
                 return table[code]
         # A code TikTok added after this table was written: trust the HTTP class.
@@ -288,7 +330,7 @@ def classify_fail_reason(reason: str) -> ErrorRule:
 
 def rule_for(code: str) -> ErrorRule | None:
     """Look a stable code up in every table (for docs, the runbook and `describe`)."""
-    for table in (TIKTOK_ERROR_CODES, OAUTH_ERROR_CODES, FAIL_REASONS, ENGINE_CODES):
+    for table in (TIKTOK_ERROR_CODES, OAUTH_ERROR_CODES, FAIL_REASONS, STAGING_CODES, ENGINE_CODES):
         if code in table:
             return table[code]
     return None

@@ -19,18 +19,21 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.contracts import (
+        ChunkUpload,
         InitPublishInput,
         InitPublishResult,
+        MediaProgress,
         Phase,
         PostError,
         PostState,
         PublishPostInput,
         PublishResult,
         PublishSettings,
+        StagedMedia,
         StatusQuery,
     )
     from workflows.errors import Retryability, classify_error, classify_fail_reason
-    from workflows.request import PublishMode, PublishTarget
+    from workflows.request import MediaItem, PublishMode, PublishTarget
     from workflows.tiktok import CreatorInfo, Privacy, PublishStatus, TikTokStatus
     from workflows.validation import (
         ValidationPolicy,
@@ -54,6 +57,14 @@ INIT_RETRY = RetryPolicy(
     maximum_attempts=6,
 )
 CALL_TIMEOUT = timedelta(seconds=90)
+# Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
+TRANSFER_TIMEOUT = timedelta(hours=3)
+TRANSFER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=10,
+)
 
 
 class _PostFailed(Exception):
@@ -161,10 +172,16 @@ class PublishPost:
         try:
             # Starters validate before starting; this guards direct `temporal workflow start`.
             self._fail_on_problems(validate_target(target, ValidationPolicy()))
+            # Custody first: a week of waiting must not depend on the source URL surviving.
+            staged = await self._stage(target, request.settings)
+            measured = measured_target(target, staged)
+            self._fail_on_problems(validate_target(measured, ValidationPolicy()))
             await self._wait_until_due()
             if self._current.phase is Phase.CANCELLED:
+                await self._delete_staged(staged, request.settings, after_success=False)
                 return self._result()
-            await self._publish(request)
+            await self._publish(request, measured, staged)
+            await self._delete_staged(staged, request.settings, after_success=True)
         except _PostFailed as failed:
             self._current.error = failed.error
             self._current.finished_at = workflow.now()
@@ -206,8 +223,83 @@ class PublishPost:
             except TimeoutError:
                 pass
 
-    async def _publish(self, request: PublishPostInput) -> None:
-        target = request.target
+    async def _stage(self, target: PublishTarget, settings: PublishSettings) -> StagedMedia:
+        count = len(target.media)
+        workflow.set_current_details(f"Staging {count} media file(s) into the bucket.")
+        try:
+            staged: StagedMedia = await workflow.execute_activity(
+                "stage_media",
+                target,
+                result_type=StagedMedia,
+                start_to_close_timeout=TRANSFER_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=settings.transfer_heartbeat_seconds),
+                retry_policy=TRANSFER_RETRY,
+                summary=f"stage {count} media file(s)",
+            )
+        except ActivityError as err:
+            raise _PostFailed(_activity_error(err)) from None
+        finally:
+            self._current.progress = None
+        self._current.staged_media = list(staged.items)
+        size = sum(item.size_bytes for item in staged.items)
+        reused = " (already staged)" if all(item.reused for item in staged.items) else ""
+        self._log(f"media staged: {count} file(s), {_size(size)}{reused}")
+        return staged
+
+    async def _upload(self, upload: ChunkUpload, settings: PublishSettings) -> None:
+        """Chunks are safe to resend, so the upload retries freely (resuming each time)."""
+        workflow.set_current_details("Uploading the video to TikTok.")
+        try:
+            await workflow.execute_activity(
+                "upload_video",
+                upload,
+                start_to_close_timeout=TRANSFER_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=settings.transfer_heartbeat_seconds),
+                retry_policy=TRANSFER_RETRY,
+                summary=f"upload {upload.total_chunk_count} chunk(s)",
+            )
+        except ActivityError as err:
+            raise _PostFailed(_activity_error(err)) from None
+        finally:
+            self._current.progress = None
+        chunks = upload.total_chunk_count
+        self._log(f"uploaded {_size(upload.video_size)} in {chunks} chunk(s)")
+
+    async def _delete_staged(
+        self, staged: StagedMedia, settings: PublishSettings, *, after_success: bool
+    ) -> None:
+        """Nothing can need the media again; a FAILED post keeps it for `retry`."""
+        keep = settings.staged_media_retention_seconds if after_success else 0
+        if keep > 0:
+            await workflow.sleep(timedelta(seconds=keep), summary="keep staged media")
+        try:
+            await workflow.execute_activity(
+                "delete_staged_media",
+                staged.keys,
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=READ_RETRY,
+                summary="delete staged media",
+            )
+        except ActivityError as err:
+            # The post itself is done; a bucket lifecycle rule removes leftovers.
+            self._log(f"staged media not deleted ({_activity_error(err).code})")
+            return
+        self._log("staged media deleted")
+
+    @workflow.signal
+    def media_progress(self, progress: MediaProgress) -> None:
+        """Sent by staging and upload activities; shown in `state` and the UI's details."""
+        self._current.progress = progress
+        total = f" of {progress.total_bytes / 1e6:.1f} MB" if progress.total_bytes else ""
+        percent = f" ({progress.percent} %)" if progress.percent is not None else ""
+        workflow.set_current_details(
+            f"{progress.step.capitalize()} media: {progress.done_bytes / 1e6:.1f} MB"
+            f"{total}{percent}."
+        )
+
+    async def _publish(
+        self, request: PublishPostInput, target: PublishTarget, staged: StagedMedia
+    ) -> None:
         settings = request.settings
         state = self._current
         state.publishing_started_at = workflow.now()
@@ -218,7 +310,9 @@ class PublishPost:
         deadline = workflow.now() + timedelta(seconds=settings.publish_deadline_seconds)
 
         while True:
-            init = await self._init(target)
+            init = await self._init(target, staged)
+            if init.upload is not None:
+                await self._upload(init.upload, settings)
             status = await self._poll_until_final(target, init.publish_id, deadline, settings)
             if status.status is TikTokStatus.PUBLISH_COMPLETE:
                 self._finish(Phase.PUBLISHED, "published on TikTok")
@@ -257,7 +351,7 @@ class PublishPost:
         self._fail_on_problems(check_against_creator(target, creator))
         return creator
 
-    async def _init(self, target: PublishTarget) -> InitPublishResult:
+    async def _init(self, target: PublishTarget, staged: StagedMedia) -> InitPublishResult:
         state = self._current
         state.init_attempts += 1
         state.publish_id = None
@@ -266,7 +360,7 @@ class PublishPost:
         try:
             init: InitPublishResult = await workflow.execute_activity(
                 "init_publish",
-                InitPublishInput(target=target, attempt=state.init_attempts),
+                InitPublishInput(target=target, attempt=state.init_attempts, staged=staged),
                 result_type=InitPublishResult,
                 start_to_close_timeout=CALL_TIMEOUT,
                 retry_policy=INIT_RETRY,
@@ -482,5 +576,28 @@ def _require_aware(at: datetime | None) -> None:
         )
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
 def _fmt(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def measured_target(target: PublishTarget, staged: StagedMedia) -> PublishTarget:
+    """The target as its bytes really are: measured type, size, duration and dimensions
+    replace what the request declared (declared values stay where nothing was measured)."""
+    media: list[MediaItem] = []
+    for item, facts in zip(target.media, staged.items, strict=True):
+        media.append(
+            item.model_copy(
+                update={
+                    "mime_type": facts.mime_type,
+                    "size_bytes": facts.size_bytes,
+                    "duration_seconds": facts.duration_seconds or item.duration_seconds,
+                    "width": facts.width or item.width,
+                    "height": facts.height or item.height,
+                }
+            )
+        )
+    return target.model_copy(update={"media": media})

@@ -1,0 +1,280 @@
+"""Custody of the media: copy it into our bucket at submit time, send it to TikTok from there.
+
+`stage_media` streams each source URL into S3 (constant memory), then measures what arrived
+(real type, duration, dimensions) so the workflow checks facts, not declarations. It is
+idempotent: an object a previous attempt or an earlier run finished is reused, not
+downloaded again. `upload_video` sends a staged video to TikTok's upload URL in TikTok's
+chunks, resuming after a crash from the last chunk TikTok acknowledged. Blocking S3 and HTTP
+work runs in a thread; the activity's own loop heartbeats and reports progress to the
+workflow (a `media_progress` signal), which is what the `state` query and the UI show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.chunks import ChunkPlan, ChunkPlanError, plan_chunks
+from activities.failures import staging_error, to_application_error
+from activities.media_probe import MediaFacts, MediaProbeError, probe
+from activities.media_store import MediaStore, StagingError, reject_web_pages
+from activities.tiktok_client import (
+    FileUpload,
+    PullFromUrl,
+    TikTokApiError,
+    TikTokClient,
+    VideoSource,
+)
+from workflows.contracts import ChunkUpload, MediaProgress, StagedItem, StagedMedia
+from workflows.request import MediaItem, MediaType, PublishTarget
+from workflows.validation import TIKTOK_MAX_PHOTO_BYTES, TIKTOK_MAX_VIDEO_BYTES
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+PROGRESS_SIGNAL = "media_progress"
+
+
+@dataclass(frozen=True)
+class MediaDelivery:
+    """How TikTok receives staged media (worker configuration, not workflow state)."""
+
+    store: MediaStore
+    photo_urls: str = "public"
+    video_source: str = "file_upload"
+    chunk_size: int = 10_000_000
+    presign_seconds: int = 3 * 3600
+
+    def video_source_for(self, item: StagedItem) -> tuple[VideoSource, ChunkPlan | None]:
+        if self.video_source == "pull_from_url":
+            return PullFromUrl(self.store.public_url(item.key)), None
+        plan = plan_chunks(item.size_bytes, self.chunk_size)
+        return FileUpload(plan.video_size, plan.chunk_size, plan.total_chunk_count), plan
+
+    def photo_url(self, item: StagedItem) -> str:
+        if self.photo_urls == "presigned":
+            return self.store.presigned_url(item.key, self.presign_seconds)
+        return self.store.public_url(item.key)
+
+
+class MediaActivities:
+    def __init__(
+        self,
+        store: MediaStore,
+        tiktok: TikTokClient,
+        temporal: Client | None = None,
+        *,
+        progress_interval: float = 2.0,
+    ) -> None:
+        self._store = store
+        self._tiktok = tiktok
+        self._temporal = temporal
+        self._interval = progress_interval
+        self._http = httpx.Client(follow_redirects=True)
+
+    def close(self) -> None:
+        self._http.close()
+
+    @activity.defn(name="stage_media")
+    async def stage_media(self, target: PublishTarget) -> StagedMedia:
+        """Copy every media file of the post into the bucket and measure it."""
+        total = sum(item.size_bytes or 0 for item in target.media) or None
+        reporter = _Reporter(self._temporal, "staging", total, self._interval)
+        items: list[StagedItem] = []
+        for index, item in enumerate(target.media):
+            progress = functools.partial(_offset_progress, reporter, reporter.done)
+            staged = await reporter.run(
+                functools.partial(self._stage_one, target, index, item, progress)
+            )
+            items.append(staged)
+            progress(staged.size_bytes)
+        log.info("media.staged", items=len(items), reused=sum(i.reused for i in items))
+        return StagedMedia(items=items)
+
+    @activity.defn(name="upload_video")
+    async def upload_video(self, upload: ChunkUpload) -> int:
+        """Send the staged video to TikTok chunk by chunk; resume from TikTok's progress."""
+        plan = ChunkPlan(upload.video_size, upload.chunk_size, upload.total_chunk_count)
+        details = activity.info().heartbeat_details
+        done = int(details[0]) if details else 0
+        reporter = _Reporter(self._temporal, "uploading", plan.video_size, self._interval)
+        reporter.set(done)
+        try:
+            index = plan.chunk_index_for_offset(done)
+            while index < plan.total_chunk_count:
+                first, last = plan.chunk_range(index)
+                data = await reporter.run(
+                    functools.partial(self._store.read_range, upload.key, first, last)
+                )
+                ack = await reporter.during(
+                    self._tiktok.upload_chunk(
+                        upload.upload_url,
+                        data,
+                        first_byte=first,
+                        total_bytes=plan.video_size,
+                        content_type=upload.content_type,
+                    )
+                )
+                reporter.set(ack.uploaded_bytes)
+                activity.heartbeat(ack.uploaded_bytes)
+                if ack.complete:
+                    break
+                # Normally the next chunk; after a crash TikTok's 416 tells us where it is.
+                index = plan.chunk_index_for_offset(ack.uploaded_bytes)
+            await reporter.flush()
+        except TikTokApiError as err:
+            raise to_application_error(err) from None
+        except (StagingError, ChunkPlanError) as err:
+            retryable = isinstance(err, StagingError) and err.retryable
+            raise staging_error(err.code, str(err), retryable) from None
+        log.info("media.uploaded", bytes=plan.video_size, chunks=plan.total_chunk_count)
+        return plan.video_size
+
+    @activity.defn(name="delete_staged_media")
+    async def delete_staged_media(self, keys: list[str]) -> None:
+        """Remove staged objects once nothing can need them again (idempotent)."""
+        try:
+            await asyncio.to_thread(self._store.delete, keys)
+        except StagingError as err:
+            raise staging_error(err.code, str(err), retryable=err.retryable) from None
+
+    # -- one file ----------------------------------------------------------------------
+
+    def _stage_one(
+        self,
+        target: PublishTarget,
+        index: int,
+        item: MediaItem,
+        progress: Callable[[int], None],
+    ) -> StagedItem:
+        """Runs in a thread: blocking boto3 and httpx calls."""
+        key = self._store.object_key(
+            target.post_id, target.account_id, index, item.url, _extension(item)
+        )
+        field = f"media[{index}]"
+        try:
+            existing = self._store.head(key)
+            reused = existing is not None and existing.matches_source(item.url)
+            if existing is not None and reused:
+                size = existing.size
+                progress(size)
+            else:
+                limit = TIKTOK_MAX_VIDEO_BYTES if item.is_video else TIKTOK_MAX_PHOTO_BYTES
+                stored = self._store.stream_from_url(
+                    self._http,
+                    item.url,
+                    key,
+                    max_bytes=limit,
+                    expected_size=item.size_bytes,
+                    on_progress=progress,
+                    first_bytes_check=reject_web_pages(item.url),
+                )
+                size = stored.size
+            facts = probe(self._store.reader(key))
+        except StagingError as err:
+            raise staging_error(err.code, f"{field}: {err.message}", err.retryable) from None
+        except MediaProbeError as err:
+            raise staging_error(err.code, f"{field}: {err.message}", False) from None
+        _check_kind(item, facts, field)
+        return StagedItem(
+            index=index,
+            key=key,
+            source_url_host=urlsplit(item.url).hostname or "",
+            size_bytes=size,
+            mime_type=facts.mime_type,
+            duration_seconds=facts.duration_seconds,
+            width=facts.width,
+            height=facts.height,
+            reused=reused,
+        )
+
+
+def _check_kind(item: MediaItem, facts: MediaFacts, field: str) -> None:
+    """The bytes must be what the request says they are (a photo is an image, ...)."""
+    declared = "video" if item.type is MediaType.VIDEO else "photo"
+    actual_ok = facts.kind.is_video if item.is_video else facts.kind.is_image
+    if not actual_ok:
+        raise staging_error(
+            "TT_MEDIA_TYPE_MISMATCH",
+            f"{field}: declared a {declared}, but the file is {facts.kind.value} "
+            f"({facts.mime_type}). Fix the media item's type or the file.",
+            False,
+        )
+
+
+def _extension(item: MediaItem) -> str:
+    suffix = PurePosixPath(urlsplit(item.url).path).suffix.lower().lstrip(".")
+    if suffix.isalnum() and 0 < len(suffix) <= 5:
+        return suffix
+    return "mp4" if item.is_video else "jpg"
+
+
+def _offset_progress(reporter: _Reporter, base: int, done: int) -> None:
+    reporter.set(base + done)
+
+
+class _Reporter:
+    """Progress of one activity: heartbeats every tick, signals the workflow now and then."""
+
+    def __init__(
+        self, temporal: Client | None, step: str, total: int | None, interval: float
+    ) -> None:
+        self._temporal = temporal
+        self._step = step
+        self._total = total
+        self._interval = interval
+        self.done = 0
+        self._sent: int | None = None
+        self._last_signal = 0.0
+
+    def set(self, done: int) -> None:
+        self.done = done  # called from the worker thread too: an int store is atomic
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run blocking `work` in a thread, heartbeating and reporting while it runs."""
+        return await self.during(asyncio.to_thread(work))
+
+    async def during(self, work: Awaitable[T]) -> T:
+        """Await `work`, heartbeating meanwhile: a slow transfer is alive, not dead."""
+        task = asyncio.ensure_future(work)
+        try:
+            while True:
+                finished, _ = await asyncio.wait({task}, timeout=self._interval)
+                activity.heartbeat(self.done)
+                if finished:
+                    return task.result()
+                await self._signal()
+        finally:
+            task.cancel()
+
+    async def flush(self) -> None:
+        await self._signal(force=True)
+
+    async def _signal(self, *, force: bool = False) -> None:
+        if self._temporal is None or self.done == self._sent:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_signal < self._interval:
+            return
+        info = activity.info()
+        if not info.workflow_id:
+            return
+        handle = self._temporal.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+        progress = MediaProgress(step=self._step, done_bytes=self.done, total_bytes=self._total)
+        try:
+            await handle.signal(PROGRESS_SIGNAL, progress)
+        except Exception as err:  # progress is a courtesy: never fail the transfer for it
+            log.info("media.progress_not_sent", error=type(err).__name__)
+            return
+        self._sent, self._last_signal = self.done, now

@@ -1,0 +1,91 @@
+"""A real S3 endpoint on loopback (moto in server mode) for the local stack and the tests.
+
+boto3 talks to it over HTTP exactly as it would to AWS S3, Cloudflare R2 or MinIO; nothing
+is patched. Objects under the staging prefix are publicly readable, as a bucket that TikTok
+pulls photos from must be.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class LocalBucket:
+    endpoint_url: str
+    bucket: str
+
+    @property
+    def public_base_url(self) -> str:
+        return f"{self.endpoint_url}/{self.bucket}"
+
+    def client(self) -> Any:
+        return s3_client(self.endpoint_url)
+
+    def env(self) -> dict[str, str]:
+        """The worker settings that point at this bucket."""
+        return {
+            "MEDIA_BUCKET": self.bucket,
+            "MEDIA_S3_ENDPOINT_URL": self.endpoint_url,
+            "MEDIA_PUBLIC_BASE_URL": self.public_base_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+
+
+def s3_client(endpoint_url: str) -> Any:
+    """A boto3 S3 client for an S3-compatible endpoint, with dummy credentials."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        region_name=REGION,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+    )
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's S3 in a thread of this process, on a free loopback port: yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def create_bucket(endpoint_url: str, bucket: str, public_prefix: str = "staged/") -> LocalBucket:
+    client = s3_client(endpoint_url)
+    client.create_bucket(Bucket=bucket)
+    allow_public_read(client, bucket, public_prefix)
+    return LocalBucket(endpoint_url, bucket)
+
+
+def allow_public_read(client: Any, bucket: str, prefix: str = "") -> None:
+    """A bucket policy letting anyone GET objects under `prefix`: how a bucket that TikTok
+    pulls photos from is set up on AWS (on R2: a public bucket or custom domain)."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
+    }
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
