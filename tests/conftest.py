@@ -7,6 +7,7 @@ installed next to this interpreter by `make test`; nothing is downloaded at run 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator, SimulatorConfig
+from starter.local_s3 import LocalBucket, create_bucket, moto_server
 from starter.media_host import MediaHost
 from starter.setup import register_search_attributes
 from workflows import search_attributes
@@ -55,6 +57,24 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_bucket() -> Iterator[LocalBucket]:
+    """A real S3 endpoint (moto server) for staged media, configured through the same
+    MEDIA_* variables a deployment sets, so every worker in the tests finds it."""
+    with moto_server() as endpoint:
+        bucket = create_bucket(endpoint, "tiktok-media")
+        saved = {key: os.environ.get(key) for key in bucket.env()}
+        os.environ.update(bucket.env())
+        try:
+            yield bucket
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -77,7 +78,14 @@ async def test_inbox_draft_is_delivered_to_the_inbox(
     await save_history(handle, "inbox_draft_delivered")
     assert result.phase is Phase.DELIVERED_TO_INBOX
     [init] = recorded(simulator, "inbox_video_init")
-    assert init["body"] == {"source_info": {"source": "PULL_FROM_URL", "video_url": video_url}}
+    assert init["body"] == {
+        "source_info": {
+            "source": "FILE_UPLOAD",
+            "video_size": 256 * 1024,
+            "chunk_size": 256 * 1024,
+            "total_chunk_count": 1,
+        }
+    }
     assert recorded(simulator, "video_init") == []
 
 
@@ -96,7 +104,11 @@ async def test_photo_carousel_is_published(
     [init] = recorded(simulator, "content_init")
     body = init["body"]
     assert body["media_type"] == "PHOTO" and body["post_mode"] == "DIRECT_POST"
-    assert body["source_info"]["photo_images"] == urls
+    # TikTok pulls the staged copies from our bucket, not the customer's URLs.
+    staged = body["source_info"]["photo_images"]
+    assert len(staged) == 3 and all(
+        u.startswith(os.environ["MEDIA_PUBLIC_BASE_URL"] + "/staged/") for u in staged
+    )
     assert body["post_info"]["title"] == "Carousel"
     assert body["post_info"]["description"] == "three photos"
 
@@ -194,9 +206,10 @@ async def test_url_ownership_unverified_names_the_remedy(
     worker: None,
     media_host: MediaHost,
 ) -> None:
-    media_host.add("e2e/unverified.mp4", sample_video(), "video/mp4")
-    url = media_host.url("e2e/unverified.mp4", host="unverified.example")
-    handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), url)))
+    """TikTok pulls photos from our bucket; if its host is not verified, TikTok says so."""
+    simulator.update_config(verified_url_prefixes=["media.example.com"])
+    urls = [media_host.add("e2e/unverified.jpg", sample_jpeg(), "image/jpeg")]
+    handle = await start(dev_env.client, task_queue, target_of(photo_request(post_id(), urls)))
     error = await failure_of(handle)
     await save_history(handle, "url_ownership_unverified")
     assert error.type == "url_ownership_unverified"

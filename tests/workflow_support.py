@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -20,6 +21,7 @@ from activities.tiktok_client import TikTokClient
 from activities.tokens import FileTokenStore
 from simulator import Simulator
 from starter.api import PostPublisher
+from worker.config import MediaSettings
 from worker.main import build_worker
 from workflows.contracts import PostState, PublishPostInput, PublishResult, PublishSettings
 from workflows.request import PublishTarget, parse_post
@@ -101,13 +103,23 @@ def inject(sim: Simulator, endpoint: str, count: int = 1, **spec: Any) -> None:
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    client: Client, sim: Simulator, token_file: Path, task_queue: str
+    client: Client,
+    sim: Simulator,
+    token_file: Path,
+    task_queue: str,
+    **media: Any,
 ) -> AsyncIterator[None]:
+    """A worker on the simulator and the tests' bucket (MEDIA_* from the environment);
+    `media` overrides MediaSettings fields (e.g. chunk_size, video_source)."""
+    settings = dataclasses.replace(MediaSettings.from_env(), **media)
     async with TikTokClient(sim.base_url, timeout=httpx.Timeout(5.0)) as tiktok:
         tokens = FileTokenStore(
             token_file, tiktok, client_key="sim-client-key", client_secret="sim-client-secret"
         )
-        async with build_worker(client, tiktok=tiktok, tokens=tokens, task_queue=task_queue):
+        worker = build_worker(
+            client, tiktok=tiktok, tokens=tokens, media=settings, task_queue=task_queue
+        )
+        async with worker:
             yield
 
 
