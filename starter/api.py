@@ -79,6 +79,9 @@ class ListedPost:
     status: str
     start_time: datetime | None
     close_time: datetime | None
+    post_state: str | None = None
+    """TikTokPostState: the post's phase (the run's status says only how Temporal sees it)."""
+    error_code: str | None = None
 
 
 class PostPublisher:
@@ -212,6 +215,8 @@ class PostPublisher:
                     status=status.name if isinstance(status, WorkflowExecutionStatus) else "",
                     start_time=execution.start_time,
                     close_time=execution.close_time,
+                    post_state=execution.typed_search_attributes.get(sa.POST_STATE),
+                    error_code=execution.typed_search_attributes.get(sa.ERROR_CODE),
                 )
             )
         return posts

@@ -119,8 +119,11 @@ async def _list(args: argparse.Namespace) -> int:
     publisher = await PostPublisher.connect()
     posts = await publisher.list_posts(args.query, limit=args.limit)
     for post in posts:
-        started = post.start_time.isoformat() if post.start_time else "-"
-        print(f"{post.status:<11} {started:<33} {post.workflow_id}")
+        started = post.start_time.strftime("%Y-%m-%d %H:%M:%SZ") if post.start_time else "-"
+        print(
+            f"{post.post_state or '-':<19} {post.status:<10} {started:<21} {post.workflow_id}"
+            f"{'  ' + post.error_code if post.error_code else ''}"
+        )
     if not posts:
         print("No posts match.")
     return EXIT_OK
@@ -412,10 +415,15 @@ def console_main() -> None:
     outlive the event loop and abort a finishing process ("PyGILState_Release ... finalizing",
     temporalio/sdk-python#300), which would turn a successful command into exit 134.
     """
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `tiktok-publisher list | head`: the reader left; not an error
+        code = EXIT_OK
+    try:
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -206,6 +207,19 @@ async def _follow(publisher: PostPublisher, item: SubmittedTarget) -> Phase:
 
 
 async def run_dev(*, keep_running: bool = True) -> int:
+    """Run the stack; Ctrl-C (SIGINT) or SIGTERM stops everything it started."""
+    stack = asyncio.ensure_future(_run_stack(keep_running=keep_running))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stack.cancel)
+    try:
+        return await stack
+    except asyncio.CancelledError:
+        print("Stopped: worker, Temporal dev server, simulator, S3 and media host are down.")
+        return 0
+
+
+async def _run_stack(*, keep_running: bool) -> int:
     # The demo prints each post's own timeline; worker logs would repeat it, noisily.
     configure_logging("console", os.environ.get("LOG_LEVEL", "ERROR"))
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)

@@ -171,7 +171,8 @@ async def test_list_shows_posts(env: dict[str, str], worker: None, video_url: st
         if wf_id in listed.out:
             break
         await asyncio.sleep(0.2)
-    assert "RUNNING" in listed.out and wf_id in listed.out
+    row = next(line for line in listed.out.splitlines() if wf_id in line)
+    assert row.split()[:2] == ["DRAFT", "RUNNING"], "the post's own state, then the run's"
 
 
 async def test_cannot_reach_temporal_is_one_clear_line(tmp_path: Path) -> None:
@@ -227,3 +228,53 @@ async def test_worker_logs_json_and_stops_cleanly_on_sigterm(
     assert all(line["workflow_id"].endswith("/acct_demo") for line in activity_lines)
     text = json.dumps(lines)
     assert "act.demo" not in text and "rft.demo" not in text and "sim-client-secret" not in text
+
+
+def test_a_reader_that_leaves_early_is_not_an_error() -> None:
+    """`tiktok-publisher ... | head`: the pipe closes; no traceback, no failure."""
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        ran = subprocess.run(
+            [CLI, "schema"], stdout=write_end, stderr=subprocess.PIPE, timeout=60, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert ran.returncode == 0
+    assert b"Traceback" not in ran.stderr
+
+
+async def test_dev_stack_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    """The README's main command: it starts the stack, and a signal takes it all down."""
+    import socket
+
+    def port_open(port: int) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    if port_open(7233):
+        pytest.skip("a Temporal server already listens on 7233 (the stack would reuse it)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "MEDIA_"))}
+    process = await asyncio.create_subprocess_exec(
+        CLI, "dev", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen: list[str] = []
+    try:
+        while not any("Following each post" in line for line in seen):
+            raw = await asyncio.wait_for(process.stdout.readline(), timeout=120)
+            assert raw, "the stack exited early:\n" + "".join(seen)
+            seen.append(raw.decode())
+        assert port_open(7233)
+        process.send_signal(signal.SIGTERM)
+        rest, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "Stopped:" in rest.decode()
+    assert not port_open(7233), "the Temporal dev server it started is down"
+    assert (tmp_path / ".temporal" / "temporal.db").exists(), "state is kept in a file"
