@@ -177,7 +177,20 @@ class MediaStore:
         if not _EXTENSION.fullmatch(extension):
             raise ValueError(f"not a file extension: {ext!r}")
         name = f"{index}-{url_sha256(source_url)[:16]}.{extension}"
-        return f"{self.prefix}{_key_segment(post_id)}/{_key_segment(account_id)}/{name}"
+        return f"{self.target_prefix(post_id, account_id)}{name}"
+
+    def target_prefix(self, post_id: str, account_id: str) -> str:
+        """Where every object of one post target lives (what a cleanup removes)."""
+        return f"{self.prefix}{_key_segment(post_id)}/{_key_segment(account_id)}/"
+
+    def keys_under(self, prefix: str) -> list[str]:
+        try:
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        except (BotoCoreError, ClientError) as exc:
+            raise self._storage_error(exc, f"list {prefix}") from exc
 
     def head(self, key: str) -> StoredObject | None:
         """The object's size, type and our metadata; None if there is no such object."""

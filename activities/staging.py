@@ -15,6 +15,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TypeVar
@@ -36,7 +37,13 @@ from activities.tiktok_client import (
     TikTokClient,
     VideoSource,
 )
-from workflows.contracts import ChunkUpload, MediaProgress, StagedItem, StagedMedia
+from workflows.contracts import (
+    ChunkUpload,
+    MediaProgress,
+    StagedItem,
+    StagedMedia,
+    StagedTarget,
+)
 from workflows.request import MediaItem, MediaType, PublishTarget
 from workflows.validation import TIKTOK_MAX_PHOTO_BYTES, TIKTOK_MAX_VIDEO_BYTES
 
@@ -75,22 +82,28 @@ class MediaActivities:
         tiktok: TikTokClient,
         temporal: Client | None = None,
         *,
-        progress_interval: float = 2.0,
+        transfer_threads: int = 16,
     ) -> None:
         self._store = store
         self._tiktok = tiktok
         self._temporal = temporal
-        self._interval = progress_interval
         self._http = httpx.Client(follow_redirects=True)
+        # Long copies get their own threads, so they never starve the token store or the
+        # upload's reads sharing asyncio's small default pool.
+        self._threads = ThreadPoolExecutor(transfer_threads, thread_name_prefix="media")
 
     def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
         self._http.close()
+
+    def _reporter(self, step: str, total: int | None) -> _Reporter:
+        return _Reporter(self._temporal, step, total, self._threads)
 
     @activity.defn(name="stage_media")
     async def stage_media(self, target: PublishTarget) -> StagedMedia:
         """Copy every media file of the post into the bucket and measure it."""
         total = sum(item.size_bytes or 0 for item in target.media) or None
-        reporter = _Reporter(self._temporal, "staging", total, self._interval)
+        reporter = self._reporter("staging", total)
         items: list[StagedItem] = []
         for index, item in enumerate(target.media):
             progress = functools.partial(_offset_progress, reporter, reporter.done)
@@ -108,7 +121,7 @@ class MediaActivities:
         plan = ChunkPlan(upload.video_size, upload.chunk_size, upload.total_chunk_count)
         details = activity.info().heartbeat_details
         done = int(details[0]) if details else 0
-        reporter = _Reporter(self._temporal, "uploading", plan.video_size, self._interval)
+        reporter = self._reporter("uploading", plan.video_size)
         reporter.set(done)
         try:
             index = plan.chunk_index_for_offset(done)
@@ -142,10 +155,17 @@ class MediaActivities:
         return plan.video_size
 
     @activity.defn(name="delete_staged_media")
-    async def delete_staged_media(self, keys: list[str]) -> None:
-        """Remove staged objects once nothing can need them again (idempotent)."""
+    async def delete_staged_media(self, target: StagedTarget) -> int:
+        """Remove every staged object of the target, however far staging got (idempotent)."""
+        prefix = self._store.target_prefix(target.post_id, target.account_id)
+
+        def delete() -> int:
+            keys = self._store.keys_under(prefix)
+            self._store.delete(keys)
+            return len(keys)
+
         try:
-            await asyncio.to_thread(self._store.delete, keys)
+            return await asyncio.get_running_loop().run_in_executor(self._threads, delete)
         except StagingError as err:
             raise staging_error(err.code, str(err), retryable=err.retryable) from None
 
@@ -224,39 +244,57 @@ def _offset_progress(reporter: _Reporter, base: int, done: int) -> None:
     reporter.set(base + done)
 
 
+class TransferStopped(Exception):
+    """The activity attempt ended (timeout, cancel): its thread stops copying."""
+
+
 class _Reporter:
-    """Progress of one activity: heartbeats every tick, signals the workflow now and then."""
+    """Progress of one activity: heartbeats every tick, signals the workflow now and then.
+
+    Signals are rare on purpose (every SIGNAL_SECONDS at most): each one is history, and a
+    transfer of hours must not fill a workflow's history with progress.
+    """
+
+    TICK_SECONDS = 2.0
+    SIGNAL_SECONDS = 15.0
 
     def __init__(
-        self, temporal: Client | None, step: str, total: int | None, interval: float
+        self, temporal: Client | None, step: str, total: int | None, threads: ThreadPoolExecutor
     ) -> None:
         self._temporal = temporal
         self._step = step
         self._total = total
-        self._interval = interval
+        self._threads = threads
         self.done = 0
         self._sent: int | None = None
-        self._last_signal = 0.0
+        self._last_signal = time.monotonic()
+        self._stopped = False
 
     def set(self, done: int) -> None:
-        self.done = done  # called from the worker thread too: an int store is atomic
+        """Called from the copying thread too: stops it once the attempt is over."""
+        if self._stopped:
+            raise TransferStopped("the activity attempt ended")
+        self.done = done  # an int store is atomic
 
     async def run(self, work: Callable[[], T]) -> T:
-        """Run blocking `work` in a thread, heartbeating and reporting while it runs."""
-        return await self.during(asyncio.to_thread(work))
+        """Run blocking `work` in a transfer thread, heartbeating and reporting meanwhile."""
+        loop = asyncio.get_running_loop()
+        return await self.during(loop.run_in_executor(self._threads, work))
 
     async def during(self, work: Awaitable[T]) -> T:
         """Await `work`, heartbeating meanwhile: a slow transfer is alive, not dead."""
         task = asyncio.ensure_future(work)
         try:
             while True:
-                finished, _ = await asyncio.wait({task}, timeout=self._interval)
+                finished, _ = await asyncio.wait({task}, timeout=self.TICK_SECONDS)
                 activity.heartbeat(self.done)
                 if finished:
                     return task.result()
                 await self._signal()
         finally:
-            task.cancel()
+            if not task.done():
+                self._stopped = True  # the thread sees it at its next progress report
+                task.cancel()
 
     async def flush(self) -> None:
         await self._signal(force=True)
@@ -265,7 +303,7 @@ class _Reporter:
         if self._temporal is None or self.done == self._sent:
             return
         now = time.monotonic()
-        if not force and now - self._last_signal < self._interval:
+        if not force and now - self._last_signal < self.SIGNAL_SECONDS:
             return
         info = activity.info()
         if not info.workflow_id:
