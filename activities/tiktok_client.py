@@ -258,8 +258,19 @@ class TikTokClient:
             Endpoint.STATUS_FETCH, access_token, {"publish_id": publish_id}
         )
         raw_ids = data.get("publicaly_available_post_id") or data.get("publicly_available_post_id")
+        raw_status = str(data.get("status", ""))
+        try:
+            status = TikTokStatus.parse(raw_status)
+        except ValueError:
+            # A status TikTok added after this client was written: not an answer we can act
+            # on, and not a failure of the post. Reads retry, so polling carries on.
+            raise TikTokApiError(
+                endpoint=Endpoint.STATUS_FETCH,
+                rule=self._for_endpoint(Endpoint.STATUS_FETCH, classify_error("BAD_RESPONSE")),
+                message=f"unknown publish status {raw_status!r}",
+            ) from None
         return PublishStatus(
-            status=TikTokStatus.parse(str(data.get("status", ""))),
+            status=status,
             fail_reason=str(data.get("fail_reason") or ""),
             # TikTok documents int64 ids; keep them as strings so no JSON layer rounds them.
             public_post_ids=tuple(str(i) for i in (raw_ids or [])),
@@ -291,12 +302,19 @@ class TikTokClient:
         except httpx.HTTPError as exc:
             raise self._transport_error(Endpoint.UPLOAD, exc) from None
         uploaded = _uploaded_bytes(response.headers.get("content-range"))
-        if response.status_code in (200, 201, 206, 416):
+        if response.status_code in (200, 201, 206) or (
+            response.status_code == 416 and uploaded is not None
+        ):
             if uploaded is None:
-                uploaded = last_byte + 1 if response.status_code != 416 else first_byte
+                uploaded = last_byte + 1
             complete = response.status_code in (200, 201) or uploaded >= total_bytes
             return ChunkAck(uploaded_bytes=uploaded, total_bytes=total_bytes, complete=complete)
-        if response.status_code == 403:
+        if response.status_code == 416:
+            # Out of step and TikTok does not say where it is: resending blindly would loop.
+            rule = classify_error("UPLOAD_REJECTED")
+        elif response.status_code == 429:
+            rule = classify_error("rate_limit_exceeded")
+        elif response.status_code == 403:
             rule = classify_error("UPLOAD_URL_EXPIRED")
         elif response.status_code >= 500:
             # A chunk PUT is safe to repeat: TikTok answers 416 with its progress if it has it.

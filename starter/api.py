@@ -127,23 +127,12 @@ class PostPublisher:
         wf_id = workflow_id(target.post_id, target.account_id)
         existed = await self._exists(wf_id)
         try:
-            handle = await self.client.start_workflow(
-                WORKFLOW_TYPE,
+            handle = await self.start_run(
                 PublishPostInput(target=target, settings=settings or self.settings),
-                id=wf_id,
-                task_queue=self.task_queue,
                 # A running post attaches; a finished one is never started again by a
                 # resubmission (retrying a failed post is an explicit, separate action).
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=target.summary(),
-                search_attributes=sa.initial(
-                    post_id=target.post_id,
-                    account_id=target.account_id,
-                    mode=target.kind.value,
-                    state=Phase.DRAFT.value if target.system_draft else Phase.SCHEDULED.value,
-                    scheduled_for=target.scheduled_for,
-                ),
             )
             run_id = handle.result_run_id or ""
         except RPCError as err:
@@ -160,6 +149,33 @@ class PostPublisher:
             created=not existed,
             ui_url=self.workflow_url(wf_id),
             summary=target.summary(),
+        )
+
+    async def start_run(
+        self,
+        request: PublishPostInput,
+        *,
+        id_conflict_policy: WorkflowIDConflictPolicy,
+        id_reuse_policy: WorkflowIDReusePolicy,
+    ) -> WorkflowHandle[Any, Any]:
+        """Start a PublishPost run with its summary and search attributes set from the start
+        (so it is findable before its first task runs)."""
+        target = request.target
+        return await self.client.start_workflow(
+            WORKFLOW_TYPE,
+            request,
+            id=target.workflow_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=id_conflict_policy,
+            id_reuse_policy=id_reuse_policy,
+            static_summary=target.summary(),
+            search_attributes=sa.initial(
+                post_id=target.post_id,
+                account_id=target.account_id,
+                mode=target.kind.value,
+                state=Phase.DRAFT.value if target.system_draft else Phase.SCHEDULED.value,
+                scheduled_for=target.scheduled_for,
+            ),
         )
 
     def handle(self, post_id: str, account_id: str) -> WorkflowHandle[Any, Any]:
@@ -249,6 +265,11 @@ class PostPublisher:
 
     async def run_status(self, wf_id: str) -> str | None:
         """RUNNING, COMPLETED, FAILED, ... of the latest run, or None when there is none."""
+        latest = await self.latest_run(wf_id)
+        return latest[0] if latest else None
+
+    async def latest_run(self, wf_id: str) -> tuple[str, str] | None:
+        """(status, run id) of the latest run, or None when there is none."""
         request = DescribeWorkflowExecutionRequest(
             namespace=self.client.namespace, execution=WorkflowExecution(workflow_id=wf_id)
         )
@@ -258,5 +279,6 @@ class PostPublisher:
             if err.status is RPCStatusCode.NOT_FOUND:
                 return None
             raise
-        status = response.workflow_execution_info.status
-        return WorkflowExecutionStatus(status).name if status else "UNKNOWN"
+        info = response.workflow_execution_info
+        status = WorkflowExecutionStatus(info.status).name if info.status else "UNKNOWN"
+        return status, info.execution.run_id

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from temporalio.service import RPCError
+
 from starter import generated
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.operations import Fixes, Operations, Outcome, render
@@ -175,7 +177,9 @@ async def _retry(args: argparse.Namespace) -> int:
         outcome = await ops.retry(workflow_id(args.post_id, args.account_id), **options)
         print(render([outcome]))
         return EXIT_OK if outcome.ok else EXIT_REJECTED
-    return _report(await ops.retry_matching(query, dry_run=args.dry_run, **options))
+    if args.confirm_not_posted:
+        raise UsageError("--confirm-not-posted is a per-post decision: retry such posts one by one")
+    return _report(await ops.retry_matching(query, dry_run=args.dry_run, fixes=fixes))
 
 
 async def _describe(args: argparse.Namespace) -> int:
@@ -187,8 +191,10 @@ async def _describe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report(outcomes: list[Outcome]) -> int:
+def _report(outcomes: list[Outcome], limit: int = 1000) -> int:
     print(render(outcomes))
+    if len(outcomes) >= limit:
+        print(f"Stopped at {limit} posts: run the command again for the rest.", file=sys.stderr)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_REJECTED
 
 
@@ -397,6 +403,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ActionRejected as err:
         print(f"Refused ({err.code}): {err}", file=sys.stderr)
         return EXIT_REJECTED
+    except RPCError as err:
+        print(f"Temporal refused the request ({err.status.name}): {err.message}", file=sys.stderr)
+        return EXIT_FAILED
     except RuntimeError as err:
         if "Failed client connect" in str(err) or "connect" in str(err).lower():
             print(

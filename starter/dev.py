@@ -25,15 +25,13 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.tiktok_client import TikTokClient
-from activities.tokens import FileTokenStore
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher, SubmittedTarget
 from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from starter.setup import register_search_attributes
-from worker.config import MediaSettings
-from worker.main import build_worker, configure_logging
+from worker.config import MediaSettings, WorkerSettings
+from worker.main import configure_logging, running_worker
 from workflows.contracts import TASK_QUEUE, Phase, PublishSettings
 
 STATE_DIR = Path(".temporal")
@@ -233,23 +231,16 @@ async def _run_stack(*, keep_running: bool) -> int:
         async with temporal_dev_server(STATE_DIR) as address:
             client = await _connect_when_healthy(address)
             await register_search_attributes(client)
-            async with TikTokClient(sim.base_url) as tiktok:
-                tokens = FileTokenStore(
-                    token_file,
-                    tiktok,
-                    client_key=sim_config.client_key,
-                    client_secret=sim_config.client_secret,
-                )
-                worker = build_worker(
-                    client,
-                    tiktok=tiktok,
-                    tokens=tokens,
-                    media=MediaSettings.from_env(),
-                    task_queue=TASK_QUEUE,
-                )
-                async with worker:
-                    print(f"Media bucket:     {bucket.public_base_url} (moto S3)")
-                    return await _demo(client, sim, media, keep_running=keep_running)
+            settings = WorkerSettings(
+                tiktok_base_url=sim.base_url,
+                client_key=sim_config.client_key,
+                client_secret=sim_config.client_secret,
+                token_file=str(token_file),
+                task_queue=TASK_QUEUE,
+            )
+            async with running_worker(client, settings, MediaSettings.from_env()):
+                print(f"Media bucket:     {bucket.public_base_url} (moto S3)")
+                return await _demo(client, sim, media, keep_running=keep_running)
 
 
 async def _demo(client: Client, sim: Simulator, media: MediaHost, *, keep_running: bool) -> int:

@@ -6,7 +6,7 @@ it works with no worker running and never needs a database of its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,8 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from starter.api import ActionRejected, PostNotFound, PostPublisher
-from workflows import search_attributes as sa
-from workflows.contracts import WORKFLOW_TYPE, Phase, PublishPostInput, RetryOf
+from workflows.contracts import WORKFLOW_TYPE, PublishPostInput, RetryOf
 from workflows.errors import rule_for
 from workflows.request import RequestInvalid
 from workflows.tiktok import Privacy
@@ -68,6 +67,7 @@ class FailedRun:
     request: PublishPostInput
     error_code: str
     error_message: str
+    may_be_live: bool = False
     events: list[HistoryEvent] = field(default_factory=list)
 
 
@@ -85,11 +85,21 @@ class Operations:
         fixes: Fixes = Fixes(),
         confirm_not_posted: bool = False,
         dry_run: bool = False,
+        expected_run_id: str | None = None,
     ) -> Outcome:
-        """Start a new run of a FAILED post from its original request, with optional fixes."""
-        status = await self.publisher.run_status(workflow_id)
-        if status is None:
+        """Start a new run of a FAILED post from its original request, with optional fixes.
+
+        `expected_run_id`: act only if that run is still the post's latest (bulk retries
+        select runs by query; an older run of the same post must not stand for the latest).
+        """
+        latest = await self.publisher.latest_run(workflow_id)
+        if latest is None:
             raise PostNotFound(workflow_id)
+        status, run_id = latest
+        if expected_run_id is not None and run_id != expected_run_id:
+            return Outcome(
+                workflow_id, "skipped", "not retried: the matched run is not the post's latest"
+            )
         if status != "FAILED":
             why = {
                 "RUNNING": "it is still running (cancel or reschedule it instead)",
@@ -97,13 +107,13 @@ class Operations:
             }.get(status, f"its run ended {status}, not FAILED")
             return Outcome(workflow_id, "skipped", f"not retried: {why}")
         failed = await self._failed_run(workflow_id)
-        if failed.error_code == "AMBIGUOUS_INIT" and not confirm_not_posted:
+        if failed.may_be_live and not confirm_not_posted:
             return Outcome(
                 workflow_id,
                 "skipped",
-                "not retried: TikTok may already have this post (AMBIGUOUS_INIT). Check the "
-                "creator's profile and inbox; if it is not there, retry with "
-                "--confirm-not-posted.",
+                f"not retried: TikTok may already have this post ({failed.error_code} after "
+                "the upload was sent). Check the creator's profile and inbox; if it is not "
+                "there, retry this post with --confirm-not-posted.",
                 failed.error_code,
                 failed.run_id,
             )
@@ -130,22 +140,11 @@ class Operations:
             ),
         )
         try:
-            handle = await self.client.start_workflow(
-                WORKFLOW_TYPE,
+            handle = await self.publisher.start_run(
                 request,
-                id=workflow_id,
-                task_queue=self.publisher.task_queue,
                 # Only a FAILED run may be replaced: a published post can never be re-run.
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                static_summary=fixed.summary(),
-                search_attributes=sa.initial(
-                    post_id=fixed.post_id,
-                    account_id=fixed.account_id,
-                    mode=fixed.kind.value,
-                    state=Phase.DRAFT.value if fixed.system_draft else Phase.SCHEDULED.value,
-                    scheduled_for=fixed.scheduled_for,
-                ),
             )
         except WorkflowAlreadyStartedError:
             return Outcome(workflow_id, "skipped", "not retried: another run started meanwhile")
@@ -162,16 +161,21 @@ class Operations:
         dry_run: bool = False,
         limit: int = 1000,
     ) -> list[Outcome]:
-        """Retry every FAILED post the visibility query matches."""
-        ids = await self._matching(f"({query}) AND ExecutionStatus = 'Failed'", limit)
+        """Retry every FAILED post the visibility query matches.
+
+        Confirming "not posted" is a per-post judgement, so it is refused in bulk.
+        """
+        if confirm_not_posted:
+            raise ValueError(
+                "--confirm-not-posted is a per-post decision: retry such posts one at a time"
+            )
+        runs = await self._matching_runs(f"({query}) AND ExecutionStatus = 'Failed'", limit)
         return [
             await self._guarded(
                 wf_id,
-                self.retry(
-                    wf_id, fixes=fixes, confirm_not_posted=confirm_not_posted, dry_run=dry_run
-                ),
+                self.retry(wf_id, fixes=fixes, dry_run=dry_run, expected_run_id=run_id),
             )
-            for wf_id in ids
+            for wf_id, run_id in runs
         ]
 
     # -- bulk cancel and reschedule ---------------------------------------------------
@@ -179,33 +183,41 @@ class Operations:
     async def cancel_matching(
         self, query: str, *, reason: str | None = None, dry_run: bool = False, limit: int = 1000
     ) -> list[Outcome]:
-        outcomes = []
-        for wf_id in await self._matching(f"({query}) AND ExecutionStatus = 'Running'", limit):
-            post_id, account_id = _ids(wf_id)
-            if dry_run:
-                outcomes.append(Outcome(wf_id, "would cancel"))
-                continue
-            outcomes.append(
-                await self._guarded(
-                    wf_id, self.publisher.cancel(post_id, account_id, reason), "cancelled"
-                )
-            )
-        return outcomes
+        """Cancel every running post the query matches (refused ones are listed, not fatal)."""
+        return await self._each_running(
+            query,
+            limit,
+            "cancel",
+            None if dry_run else lambda post, acct: self.publisher.cancel(post, acct, reason),
+        )
 
     async def reschedule_matching(
         self, query: str, at: datetime, *, dry_run: bool = False, limit: int = 1000
     ) -> list[Outcome]:
+        """Move every running post the query matches to `at`."""
+        return await self._each_running(
+            query,
+            limit,
+            "reschedule",
+            None if dry_run else lambda post, acct: self.publisher.reschedule(post, acct, at),
+        )
+
+    async def _each_running(
+        self,
+        query: str,
+        limit: int,
+        verb: str,
+        act: Callable[[str, str], Awaitable[Any]] | None,
+    ) -> list[Outcome]:
+        """Apply `act` to each running match; with `act` None (dry run) only list them."""
         outcomes = []
         for wf_id in await self._matching(f"({query}) AND ExecutionStatus = 'Running'", limit):
-            post_id, account_id = _ids(wf_id)
-            if dry_run:
-                outcomes.append(Outcome(wf_id, "would reschedule"))
+            if act is None:
+                outcomes.append(Outcome(wf_id, f"would {verb}"))
                 continue
-            outcomes.append(
-                await self._guarded(
-                    wf_id, self.publisher.reschedule(post_id, account_id, at), "rescheduled"
-                )
-            )
+            post_id, account_id = _ids(wf_id)
+            done = {"cancel": "cancelled", "reschedule": "rescheduled"}[verb]
+            outcomes.append(await self._guarded(wf_id, act(post_id, account_id), done))
         return outcomes
 
     # -- describe ------------------------------------------------------------------------
@@ -224,18 +236,29 @@ class Operations:
         converter = self.client.data_converter
         started = history.events[0].workflow_execution_started_event_attributes
         [request] = await converter.decode(started.input.payloads, [PublishPostInput])
-        code, message = "UNKNOWN", ""
+        code, message, may_be_live = "UNKNOWN", "", True  # unknown: assume the worst
         for event in reversed(history.events):
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
                 failure = event.workflow_execution_failed_event_attributes.failure
-                code = failure.application_failure_info.type or "UNKNOWN"
+                info = failure.application_failure_info
+                code = info.type or "UNKNOWN"
                 message = failure.message
+                details = await converter.decode(info.details.payloads) if info.details else []
+                if details and isinstance(details[0], dict):
+                    may_be_live = bool(details[0].get("may_be_live"))
                 break
-        return FailedRun(history.run_id, request, code, message, list(history.events))
+        return FailedRun(history.run_id, request, code, message, may_be_live, list(history.events))
 
     async def _matching(self, query: str, limit: int) -> list[str]:
+        return [wf_id for wf_id, _ in await self._matching_runs(query, limit)]
+
+    async def _matching_runs(self, query: str, limit: int) -> list[tuple[str, str]]:
+        """(workflow id, run id) per matching post, newest run first, each post once."""
         full = f"WorkflowType = '{WORKFLOW_TYPE}' AND {query}"
-        return [wf.id async for wf in self.client.list_workflows(full, limit=limit)]
+        seen: dict[str, str] = {}
+        async for wf in self.client.list_workflows(full, limit=limit):
+            seen.setdefault(wf.id, wf.run_id)
+        return list(seen.items())
 
     async def _guarded(self, wf_id: str, action: Any, done: str | None = None) -> Outcome:
         """One post's failure is reported on its line; it never stops the batch."""
@@ -331,6 +354,20 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
                 f"{at(event)} {name}: failed with {code} after {tries} attempt(s): "
                 f"{failed.failure.message}"
             )
+        elif kind in (
+            EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+        ):
+            flush_polls()
+            if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+                ended = event.activity_task_timed_out_event_attributes
+                what = "timed out (worker lost or too slow)"
+            else:
+                ended = event.activity_task_canceled_event_attributes  # type: ignore[assignment]
+                what = "was cancelled"
+            name = scheduled.get(ended.scheduled_event_id, "activity")
+            tries = attempts.get(ended.scheduled_event_id, 1)
+            lines.append(f"{at(event)} {name}: {what} after {tries} attempt(s)")
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             flush_polls()
             lines.append(f"{at(event)} finished")

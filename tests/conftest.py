@@ -21,6 +21,7 @@ from simulator import Simulator, SimulatorConfig
 from starter.local_s3 import LocalBucket, create_bucket, moto_server
 from starter.media_host import MediaHost
 from starter.setup import register_search_attributes
+from tests.workflow_support import running_worker
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
@@ -108,6 +109,15 @@ def token_file(tmp_path: Path) -> Path:
         )
     )
     return path
+
+
+@pytest.fixture
+async def worker(
+    dev_env: WorkflowEnvironment, simulator: Simulator, token_file: Path, task_queue: str
+) -> AsyncIterator[None]:
+    """The product's worker on the dev server, this test's simulator and the test bucket."""
+    async with running_worker(dev_env.client, simulator, token_file, task_queue):
+        yield
 
 
 @pytest.fixture

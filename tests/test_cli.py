@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
-from tests.workflow_support import recorded, running_worker, video_request
+from tests.workflow_support import recorded, video_request
 from workflows.contracts import PostState
 
 CLI = str(Path(sys.executable).parent / "tiktok-publisher")
@@ -57,14 +56,6 @@ async def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> 
 @pytest.fixture
 def env(dev_env: WorkflowEnvironment, task_queue: str) -> dict[str, str]:
     return cli_env(dev_env, task_queue)
-
-
-@pytest.fixture
-async def worker(
-    dev_env: WorkflowEnvironment, simulator: Simulator, token_file: Path, task_queue: str
-) -> AsyncIterator[None]:
-    async with running_worker(dev_env.client, simulator, token_file, task_queue):
-        yield
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,21 +20,12 @@ from tests.workflow_support import (
     failure_of,
     inject,
     recorded,
-    running_worker,
     sim_admin,
     state_of,
     video_request,
 )
 from workflows.contracts import Phase
 from workflows.tiktok import Privacy
-
-
-@pytest.fixture
-async def worker(
-    dev_env: WorkflowEnvironment, simulator: Simulator, token_file: Path, task_queue: str
-) -> AsyncIterator[None]:
-    async with running_worker(dev_env.client, simulator, token_file, task_queue):
-        yield
 
 
 @pytest.fixture
@@ -212,3 +201,33 @@ async def test_describe_tells_the_story(
     story = "\n".join(await Operations(api).describe(failed))
     assert "FAILED frame_rate_check_failed" in story
     assert "Re-encode the video at 23-60 fps" in story
+
+
+async def test_a_maybe_live_failure_needs_confirmation_and_bulk_cannot_confirm(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    inject(simulator, "status_fetch", action="respond", http_status=400,
+           error_code="invalid_publish_id")  # fmt: skip
+    [item] = await api.submit(video_request(new_id(), video_url))
+    await failure_of(api.client.get_workflow_handle(item.workflow_id))
+    ops = Operations(api)
+    refused = await ops.retry(item.workflow_id)
+    assert refused.action == "skipped" and "may already have this post" in refused.reason
+    with pytest.raises(ValueError, match="per-post decision"):
+        await ops.retry_matching(f"WorkflowId = '{item.workflow_id}'", confirm_not_posted=True)
+    assert (await ops.retry(item.workflow_id, confirm_not_posted=True)).action == "retried"
+
+
+async def test_bulk_retry_skips_a_post_whose_latest_run_is_not_the_matched_one(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    wf_id = await failed_post(api, simulator, video_url)
+    ops = Operations(api)
+    [first_run] = await visible(api.client, f"WorkflowId = '{wf_id}'")
+    old = (await api.client.get_workflow_handle(wf_id).describe()).run_id
+    fail_next_init(simulator, "spam_risk_text")  # the retry fails too, differently
+    assert (await ops.retry(wf_id)).action == "retried"
+    await failure_of(api.client.get_workflow_handle(wf_id))
+    stale = await ops.retry(wf_id, expected_run_id=old)
+    assert stale.action == "skipped" and "not the post's latest" in stale.reason
+    assert first_run == wf_id

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,9 @@ from simulator import Simulator, SimulatorConfig
 from starter.api import ActionRejected
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from tests.workflow_support import (
+    FAST,
     failure_of,
+    inject,
     photo_request,
     publisher,
     recorded,
@@ -38,14 +42,6 @@ def post_id() -> str:
 @pytest.fixture
 def video_url(media_host: MediaHost) -> str:
     return media_host.add("e2e/video.mp4", sample_video(), "video/mp4")
-
-
-@pytest.fixture
-async def worker(
-    dev_env: WorkflowEnvironment, simulator: Simulator, token_file: Path, task_queue: str
-) -> AsyncIterator[None]:
-    async with running_worker(dev_env.client, simulator, token_file, task_queue):
-        yield
 
 
 async def test_direct_video_is_published(
@@ -379,3 +375,72 @@ async def test_reschedule_is_refused_once_publishing_began(
             await handle.result()
     assert err.value.code == "INVALID_PHASE"
     assert "publishing has already begun" in str(err.value)
+
+
+async def test_an_init_that_times_out_is_ambiguous_and_never_repeated(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    """Temporal itself must not retry an init whose attempt timed out: it may have landed."""
+    inject(simulator, "video_init", action="hang", hang_seconds=4)
+    settings = FAST.model_copy(update={"init_timeout_seconds": 1.5})
+    handle = await start(
+        dev_env.client, task_queue, target_of(video_request(post_id(), video_url)), settings
+    )
+    error = await failure_of(handle)
+    assert error.type == "AMBIGUOUS_INIT"
+    state = await state_of(handle)
+    assert state.error is not None and state.error.may_be_live
+    await asyncio.sleep(5)  # longer than any retry backoff would wait
+    assert len(recorded(simulator, "video_init")) == 1
+
+
+async def test_a_failure_after_init_is_flagged_as_maybe_live(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    inject(simulator, "status_fetch", action="respond", http_status=400,
+           error_code="invalid_publish_id")  # fmt: skip
+    handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
+    error = await failure_of(handle)
+    state = await state_of(handle)
+    assert error.type == "invalid_publish_id"
+    assert state.publish_id and state.error is not None and state.error.may_be_live
+
+
+async def test_cancel_during_staging_stops_it_and_stays_cancelled(
+    dev_env: WorkflowEnvironment, simulator: Simulator, task_queue: str, worker: None
+) -> None:
+    with socket.socket() as silent:  # accepts connections, never answers: a stuck CDN
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/stuck.mp4"
+        api = publisher(dev_env.client, task_queue)
+        later = datetime.now(UTC) + timedelta(days=1)
+        [item] = await api.submit(video_request(post_id(), url, scheduled_for=later))
+        handle = dev_env.client.get_workflow_handle(item.workflow_id)
+        await asyncio.sleep(1.5)  # staging is now waiting on the silent source
+        await api.cancel(item.post_id, item.account_id, "changed our mind")
+        result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert result["phase"] == "CANCELLED"
+    state = await state_of(handle)
+    assert state.error is None and state.phase is Phase.CANCELLED
+    assert recorded(simulator, "creator_info") == []
+
+
+async def test_reschedule_to_the_past_is_refused(
+    dev_env: WorkflowEnvironment, task_queue: str, worker: None, video_url: str
+) -> None:
+    api = publisher(dev_env.client, task_queue)
+    later = datetime.now(UTC) + timedelta(days=1)
+    [item] = await api.submit(video_request(post_id(), video_url, scheduled_for=later))
+    with pytest.raises(ActionRejected) as err:
+        await api.reschedule(item.post_id, item.account_id, datetime.now(UTC) - timedelta(hours=1))
+    assert err.value.code == "TIME_IN_PAST"
+    await api.cancel(item.post_id, item.account_id)

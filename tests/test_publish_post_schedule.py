@@ -25,6 +25,7 @@ from tests.workflow_support import (
     state_of,
     target_of,
     video_request,
+    wait_for,
 )
 from workflows.contracts import Phase
 
@@ -147,6 +148,7 @@ async def test_system_draft_waits_for_publish_now(
     target = target_of(video_request(post_id(), video_url, system_draft=True))
     async with running_worker(env.client, simulator, token_file, task_queue):
         handle = await start(env.client, task_queue, target)
+        await wait_for(handle, lambda s: bool(s.staged_media))  # custody first, even drafts
         await env.sleep(timedelta(days=30))
         state = await state_of(handle)
         assert state.phase is Phase.DRAFT

@@ -8,11 +8,9 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
@@ -45,14 +43,6 @@ def new_id() -> str:
 def staged_keys(bucket: LocalBucket, post_id: str) -> list[str]:
     listing = bucket.client().list_objects_v2(Bucket=bucket.bucket, Prefix=f"staged/{post_id}/")
     return [obj["Key"] for obj in listing.get("Contents", [])]
-
-
-@pytest.fixture
-async def worker(
-    dev_env: WorkflowEnvironment, simulator: Simulator, token_file: Path, task_queue: str
-) -> AsyncIterator[None]:
-    async with running_worker(dev_env.client, simulator, token_file, task_queue):
-        yield
 
 
 async def test_source_that_disappears_after_staging_still_publishes(

@@ -386,3 +386,16 @@ def test_unknown_code_trusts_http_class() -> None:
     assert classify_error("new_code", 400).retryability is Retryability.NON_RETRYABLE
     assert classify_error(None, 429).retryability is Retryability.RETRYABLE
     assert Endpoint.VIDEO_INIT.creates and not Endpoint.STATUS_FETCH.creates
+
+
+async def test_chunk_rate_limit_is_retryable(client: TikTokClient, simulator: Simulator) -> None:
+    size = 6_000_000
+    init = await client.init_direct_video(
+        TOKEN, POST_INFO, FileUpload(video_size=size, chunk_size=size, total_chunk_count=1)
+    )
+    assert init.upload_url
+    fault(simulator, "upload", action="respond", http_status=429, error_code="")
+    with pytest.raises(TikTokApiError) as err:
+        await client.upload_chunk(init.upload_url, b"\0" * size, first_byte=0, total_bytes=size)
+    assert err.value.code == "rate_limit_exceeded"
+    assert err.value.retryability is Retryability.RETRYABLE

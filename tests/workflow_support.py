@@ -17,12 +17,10 @@ import httpx
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
-from activities.tiktok_client import TikTokClient
-from activities.tokens import FileTokenStore
 from simulator import Simulator
 from starter.api import PostPublisher
-from worker.config import MediaSettings
-from worker.main import build_worker
+from worker import main as worker_main
+from worker.config import MediaSettings, WorkerSettings
 from workflows.contracts import PostState, PublishPostInput, PublishResult, PublishSettings
 from workflows.request import PublishTarget, parse_post
 
@@ -109,18 +107,20 @@ async def running_worker(
     task_queue: str,
     **media: Any,
 ) -> AsyncIterator[None]:
-    """A worker on the simulator and the tests' bucket (MEDIA_* from the environment);
-    `media` overrides MediaSettings fields (e.g. chunk_size, video_source)."""
-    settings = dataclasses.replace(MediaSettings.from_env(), **media)
-    async with TikTokClient(sim.base_url, timeout=httpx.Timeout(5.0)) as tiktok:
-        tokens = FileTokenStore(
-            token_file, tiktok, client_key="sim-client-key", client_secret="sim-client-secret"
-        )
-        worker = build_worker(
-            client, tiktok=tiktok, tokens=tokens, media=settings, task_queue=task_queue
-        )
-        async with worker:
-            yield
+    """The product's worker on the simulator and the tests' bucket (MEDIA_* from the
+    environment); `media` overrides MediaSettings fields (e.g. chunk_size, video_source)."""
+    settings = WorkerSettings(
+        tiktok_base_url=sim.base_url,
+        client_key="sim-client-key",
+        client_secret="sim-client-secret",
+        token_file=str(token_file),
+        task_queue=task_queue,
+    )
+    media_settings = dataclasses.replace(MediaSettings.from_env(), **media)
+    async with worker_main.running_worker(
+        client, settings, media_settings, tiktok_timeout=httpx.Timeout(5.0)
+    ):
+        yield
 
 
 async def start(

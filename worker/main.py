@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
+import httpx
 import structlog
 from temporalio.client import Client
 from temporalio.worker import (
@@ -21,7 +25,7 @@ from activities.media_store import MediaStore
 from activities.publishing import TikTokActivities
 from activities.staging import MediaActivities, MediaDelivery
 from activities.tiktok_client import TikTokClient
-from activities.tokens import FileTokenStore, TokenStore
+from activities.tokens import FileTokenStore
 from worker.config import MediaSettings, WorkerSettings, connect
 from workflows.publish_post import PublishPost
 
@@ -74,39 +78,59 @@ class _BindActivityContext(ActivityInboundInterceptor):
             return await super().execute_activity(input)
 
 
-def build_worker(
+@contextlib.asynccontextmanager
+async def running_worker(
     client: Client,
-    *,
-    tiktok: TikTokClient,
-    tokens: TokenStore,
+    settings: WorkerSettings,
     media: MediaSettings,
-    task_queue: str,
-) -> Worker:
-    store = MediaStore(
-        media.s3_client(), media.bucket, public_base_url=media.public_base_url, prefix=media.prefix
-    )
-    delivery = MediaDelivery(
-        store,
-        photo_urls=media.photo_urls,
-        video_source=media.video_source,
-        chunk_size=media.chunk_size,
-    )
-    publishing = TikTokActivities(tiktok, tokens, delivery)
-    staging = MediaActivities(store, tiktok, client)
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[PublishPost],
-        activities=[
-            publishing.query_creator_info,
-            publishing.init_publish,
-            publishing.fetch_publish_status,
-            staging.stage_media,
-            staging.upload_video,
-            staging.delete_staged_media,
-        ],
-        interceptors=[_LogContext()],
-    )
+    *,
+    tiktok_timeout: httpx.Timeout | None = None,
+) -> AsyncIterator[Worker]:
+    """A polling worker with everything it owns (HTTP clients, token store, bucket), all
+    closed on exit. The CLI's worker, the local stack and the tests all run this."""
+    async with TikTokClient(settings.tiktok_base_url, timeout=tiktok_timeout) as tiktok:
+        tokens = FileTokenStore(
+            settings.token_file,
+            tiktok,
+            client_key=settings.client_key,
+            client_secret=settings.client_secret,
+        )
+        store = MediaStore(
+            media.s3_client(),
+            media.bucket,
+            public_base_url=media.public_base_url,
+            prefix=media.prefix,
+        )
+        delivery = MediaDelivery(
+            store,
+            photo_urls=media.photo_urls,
+            video_source=media.video_source,
+            chunk_size=media.chunk_size,
+        )
+        publishing = TikTokActivities(tiktok, tokens, delivery)
+        staging = MediaActivities(store, tiktok, client)
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=[PublishPost],
+            activities=[
+                publishing.query_creator_info,
+                publishing.init_publish,
+                publishing.fetch_publish_status,
+                staging.stage_media,
+                staging.upload_video,
+                staging.delete_staged_media,
+            ],
+            interceptors=[_LogContext()],
+            # On SIGTERM, let an upload init in flight finish rather than cancel it: an
+            # abandoned init can only end AMBIGUOUS_INIT. Long transfers resume elsewhere.
+            graceful_shutdown_timeout=timedelta(seconds=100),
+        )
+        try:
+            async with worker:
+                yield worker
+        finally:
+            staging.close()
 
 
 async def run_worker(settings: WorkerSettings | None = None) -> None:
@@ -115,20 +139,7 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
     media = MediaSettings.from_env()  # a missing setting fails here, before any work
     configure_logging(settings.log_format, settings.log_level)
     client = await connect()
-    async with TikTokClient(settings.tiktok_base_url) as tiktok:
-        tokens = FileTokenStore(
-            settings.token_file,
-            tiktok,
-            client_key=settings.client_key,
-            client_secret=settings.client_secret,
-        )
-        worker = build_worker(
-            client,
-            tiktok=tiktok,
-            tokens=tokens,
-            media=media,
-            task_queue=settings.task_queue,
-        )
+    async with running_worker(client, settings, media):
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -139,7 +150,6 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
             namespace=client.namespace,
             tiktok_base_url=settings.tiktok_base_url,
         )
-        async with worker:
-            await stop.wait()
-            log.info("worker.stopping")
-        log.info("worker.stopped")
+        await stop.wait()
+        log.info("worker.stopping")
+    log.info("worker.stopped")

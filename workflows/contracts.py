@@ -72,6 +72,12 @@ class PublishSettings(BaseModel):
         description="Keep staged media this long after a post ends well, then delete it "
         "(failed posts keep theirs for a retry; a bucket lifecycle rule is the backstop).",
     )
+    init_timeout_seconds: float = Field(
+        default=90,
+        gt=0,
+        description="Longest wait for one upload init (token refresh included). An init "
+        "still unanswered then ends the post AMBIGUOUS_INIT: it may have reached TikTok.",
+    )
     transfer_heartbeat_seconds: float = Field(
         default=60,
         gt=0,
@@ -133,6 +139,13 @@ class StagedMedia(BaseModel):
         return [item.key for item in self.items]
 
 
+class StagedTarget(BaseModel):
+    """Names the staged objects of one post target (for cleanup)."""
+
+    post_id: str
+    account_id: str
+
+
 class MediaProgress(BaseModel):
     """Signalled by the staging and upload activities so `state` and the UI show progress."""
 
@@ -165,6 +178,11 @@ class PostError(BaseModel):
     message: str
     remedy: str = ""
     retryable: bool = False
+    may_be_live: bool = Field(
+        default=False,
+        description="TikTok may have the post (an init was sent and TikTok never reported the "
+        "upload FAILED): `retry` then needs --confirm-not-posted.",
+    )
     field: str | None = None
     http_status: int | None = None
     log_id: str | None = None

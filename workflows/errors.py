@@ -245,6 +245,13 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "Retry the post; if it repeats, report a bug with the log id."),
     ErrorRule("CANCELLED", N, "The post was cancelled before it was published.",
               "Nothing to do; submit it again to publish it."),
+    ErrorRule("INVALID_PHASE", N, "The post refused the action in its current phase (for "
+              "example cancel after publishing began).",
+              "Check the post's state; once publishing has begun it can no longer be stopped."),
+    ErrorRule("POST_CLOSED", N, "The post's run has already ended.",
+              "Use retry for a FAILED post; a published or cancelled post cannot be changed."),
+    ErrorRule("TIME_IN_PAST", N, "A reschedule or schedule named a time already passed.",
+              "Give a future time (with a UTC offset), or use publish-now."),
 )
 """Failures the engine itself names (no TikTok code exists for them)."""
 # fmt: on

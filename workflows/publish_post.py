@@ -9,12 +9,14 @@ reported the previous upload FAILED (which never went live).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
@@ -30,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         PublishResult,
         PublishSettings,
         StagedMedia,
+        StagedTarget,
         StatusQuery,
     )
     from workflows.errors import Retryability, classify_error, classify_fail_reason
@@ -48,15 +51,13 @@ READ_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=8,
 )
-# Init creates a post. The activity marks every outcome that might have taken effect as
-# non-retryable, so Temporal only ever repeats an init that provably did nothing.
-INIT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    maximum_attempts=6,
-)
-CALL_TIMEOUT = timedelta(seconds=90)
+# Init creates a post and TikTok gives it no idempotency key, so Temporal must never repeat
+# it on its own: a timed-out or crashed attempt may have reached TikTok. Each execution gets
+# one attempt; the workflow itself tries again only after failures the error table says
+# provably did nothing (a connection refused, a TikTok error envelope, a 429).
+INIT_ONCE = RetryPolicy(maximum_attempts=1)
+INIT_MAX_TRIES = 6
+CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
 # Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
 TRANSFER_TIMEOUT = timedelta(hours=3)
 TRANSFER_RETRY = RetryPolicy(
@@ -82,6 +83,8 @@ class PublishPost:
         target = request.target
         self._target: PublishTarget = target
         self._wake = False
+        self._call_timeout = request.settings.init_timeout_seconds
+        self._staging: asyncio.Task[StagedMedia] | None = None
         self._state = PostState(
             workflow_id=workflow.info().workflow_id,
             post_id=target.post_id,
@@ -147,6 +150,8 @@ class PublishPost:
     async def cancel(self, reason: str | None = None) -> PostState:
         """Cancel a post that has not started publishing. Nothing reaches TikTok."""
         self._enter(Phase.CANCELLED, f"cancelled{': ' + reason if reason else ''}")
+        if self._staging is not None and not self._staging.done():
+            self._staging.cancel()  # stop copying media nobody will publish
         self._current.finished_at = workflow.now()
         return self._current
 
@@ -178,11 +183,20 @@ class PublishPost:
             self._fail_on_problems(validate_target(measured, ValidationPolicy()))
             await self._wait_until_due()
             if self._current.phase is Phase.CANCELLED:
-                await self._delete_staged(staged, request.settings, after_success=False)
+                await self._delete_staged(request.settings, after_success=False)
                 return self._result()
             await self._publish(request, measured, staged)
-            await self._delete_staged(staged, request.settings, after_success=True)
+            await self._delete_staged(request.settings, after_success=True)
         except _PostFailed as failed:
+            if self._current.phase is Phase.CANCELLED:
+                # Cancelled while staging: the customer's decision stands over the failure,
+                # and whatever was copied before the cancel goes.
+                self._log(f"staging stopped ({failed.error.code}) by the cancel")
+                await self._delete_staged(request.settings, after_success=False)
+                return self._result()
+            if self._current.publish_id and self._current.tiktok_status != "FAILED":
+                # TikTok has this upload and never said it failed: it may be live.
+                failed.error.may_be_live = True
             self._current.error = failed.error
             self._current.finished_at = workflow.now()
             workflow.upsert_search_attributes([sa.ERROR_CODE.value_set(failed.error.code)])
@@ -226,8 +240,9 @@ class PublishPost:
     async def _stage(self, target: PublishTarget, settings: PublishSettings) -> StagedMedia:
         count = len(target.media)
         workflow.set_current_details(f"Staging {count} media file(s) into the bucket.")
-        try:
-            staged: StagedMedia = await workflow.execute_activity(
+        # A task, so that `cancel` can stop a copy in progress instead of waiting for it.
+        self._staging = asyncio.ensure_future(
+            workflow.execute_activity(
                 "stage_media",
                 target,
                 result_type=StagedMedia,
@@ -235,11 +250,24 @@ class PublishPost:
                 heartbeat_timeout=timedelta(seconds=settings.transfer_heartbeat_seconds),
                 retry_policy=TRANSFER_RETRY,
                 summary=f"stage {count} media file(s)",
+                # On cancel, wait until the copy has really stopped (its multipart upload
+                # aborted) before cleaning up, so nothing is written after the cleanup.
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
+        )
+        try:
+            staged: StagedMedia = await self._staging
         except ActivityError as err:
             raise _PostFailed(_activity_error(err)) from None
+        except asyncio.CancelledError:
+            if self._current.phase is not Phase.CANCELLED:
+                raise
+            raise _PostFailed(
+                PostError(code="CANCELLED", message="Cancelled while the media was being staged.")
+            ) from None
         finally:
             self._current.progress = None
+            self._staging = None
         self._current.staged_media = list(staged.items)
         size = sum(item.size_bytes for item in staged.items)
         reused = " (already staged)" if all(item.reused for item in staged.items) else ""
@@ -265,17 +293,16 @@ class PublishPost:
         chunks = upload.total_chunk_count
         self._log(f"uploaded {_size(upload.video_size)} in {chunks} chunk(s)")
 
-    async def _delete_staged(
-        self, staged: StagedMedia, settings: PublishSettings, *, after_success: bool
-    ) -> None:
+    async def _delete_staged(self, settings: PublishSettings, *, after_success: bool) -> None:
         """Nothing can need the media again; a FAILED post keeps it for `retry`."""
         keep = settings.staged_media_retention_seconds if after_success else 0
         if keep > 0:
             await workflow.sleep(timedelta(seconds=keep), summary="keep staged media")
+        target = StagedTarget(post_id=self._target.post_id, account_id=self._target.account_id)
         try:
             await workflow.execute_activity(
                 "delete_staged_media",
-                staged.keys,
+                target,
                 start_to_close_timeout=CALL_TIMEOUT,
                 retry_policy=READ_RETRY,
                 summary="delete staged media",
@@ -356,31 +383,51 @@ class PublishPost:
         state.init_attempts += 1
         state.publish_id = None
         state.tiktok_status = None
-        workflow.set_current_details(f"Starting the TikTok upload (attempt {state.init_attempts}).")
-        try:
-            init: InitPublishResult = await workflow.execute_activity(
-                "init_publish",
-                InitPublishInput(target=target, attempt=state.init_attempts, staged=staged),
-                result_type=InitPublishResult,
-                start_to_close_timeout=CALL_TIMEOUT,
-                retry_policy=INIT_RETRY,
-                summary=f"init {target.kind.value} upload",
+        for attempt in range(1, INIT_MAX_TRIES + 1):
+            workflow.set_current_details(
+                f"Starting the TikTok upload (publish attempt {state.init_attempts}, "
+                f"try {attempt})."
             )
-        except ActivityError as err:
-            error = _activity_error(err)
-            if _retryability(err) is Retryability.AMBIGUOUS:
-                ambiguous = classify_error("AMBIGUOUS_INIT")
-                error = PostError(
-                    code=ambiguous.code,
-                    message=ambiguous.meaning,
-                    remedy=ambiguous.remedy,
-                    details=[{"cause": error.model_dump(mode="json")}],
+            try:
+                init: InitPublishResult = await workflow.execute_activity(
+                    "init_publish",
+                    InitPublishInput(target=target, attempt=state.init_attempts, staged=staged),
+                    result_type=InitPublishResult,
+                    start_to_close_timeout=timedelta(seconds=self._call_timeout),
+                    retry_policy=INIT_ONCE,
+                    summary=f"init {target.kind.value} upload",
                 )
-            raise _PostFailed(error) from None
-        # Recorded before anything else can happen: from here on this target has a post.
-        state.publish_id = init.publish_id
-        self._log(f"init ok: publish_id {init.publish_id}")
-        return init
+            except ActivityError as err:
+                error = _activity_error(err)
+                retryability = _retryability(err)
+                if retryability is Retryability.RETRYABLE and attempt < INIT_MAX_TRIES:
+                    delay = _retry_delay(err, attempt)
+                    self._log(f"init refused ({error.code}), nothing was created; again in {delay}")
+                    await workflow.sleep(delay, summary=f"init again after {error.code}")
+                    continue
+                if retryability in (
+                    Retryability.RETRYABLE,
+                    Retryability.NON_RETRYABLE,
+                    Retryability.LATER,
+                ):
+                    raise _PostFailed(error) from None
+                # Ambiguous, a timeout, a crashed worker, an unexpected exception: TikTok may
+                # have created the post. A person decides; nothing retries it blindly.
+                ambiguous = classify_error("AMBIGUOUS_INIT")
+                raise _PostFailed(
+                    PostError(
+                        code=ambiguous.code,
+                        message=ambiguous.meaning,
+                        remedy=ambiguous.remedy,
+                        may_be_live=True,
+                        details=[{"cause": error.model_dump(mode="json")}],
+                    )
+                ) from None
+            # Recorded before anything else can happen: from here on this target has a post.
+            state.publish_id = init.publish_id
+            self._log(f"init ok: publish_id {init.publish_id}")
+            return init
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def _poll_until_final(
         self,
@@ -434,6 +481,11 @@ class PublishPost:
                 )
             except ActivityError as err:
                 error = _activity_error(err)
+                if live_since is not None:
+                    # Already PUBLISH_COMPLETE: only the public id is missing. The post is
+                    # live; failing it now would invite a duplicate by retry.
+                    self._log(f"public post id not fetched ({error.code}); the post is live")
+                    return PublishStatus(status=TikTokStatus.PUBLISH_COMPLETE)
                 if not error.retryable:
                     raise _PostFailed(error) from None
                 # The activity exhausted its retries; the post may still be fine. Keep polling.
@@ -558,6 +610,16 @@ def _activity_error(err: ActivityError) -> PostError:
     )
 
 
+def _retry_delay(err: ActivityError, attempt: int) -> timedelta:
+    """TikTok's own delay where it gave one, else 2 s doubling per try."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        details = cause.details[0]
+        if isinstance(details, dict) and details.get("retry_after_seconds"):
+            return timedelta(seconds=float(details["retry_after_seconds"]))
+    return timedelta(seconds=2**attempt)
+
+
 def _retryability(err: ActivityError) -> Retryability | None:
     cause = err.cause
     if isinstance(cause, ApplicationError) and cause.details:
@@ -568,10 +630,19 @@ def _retryability(err: ActivityError) -> Retryability | None:
 
 
 def _require_aware(at: datetime | None) -> None:
-    if at is not None and at.tzinfo is None:
+    """A new time must be explicit and ahead: a typo in a bulk --at must not publish now."""
+    if at is None:
+        return
+    if at.tzinfo is None:
         raise ApplicationError(
             "The time needs a UTC offset (for example 2026-12-01T09:00:00Z).",
-            type="TT_FIELD_INVALID",
+            type="TT_TIMEZONE_REQUIRED",
+            non_retryable=True,
+        )
+    if at < workflow.now():
+        raise ApplicationError(
+            f"{_fmt(at)} is in the past; give a future time, or use publish_now.",
+            type="TIME_IN_PAST",
             non_retryable=True,
         )
 
@@ -581,7 +652,7 @@ def _size(n: int) -> str:
 
 
 def _fmt(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M:%SZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def measured_target(target: PublishTarget, staged: StagedMedia) -> PublishTarget:
