@@ -181,10 +181,7 @@ async def test_non_retryable_tiktok_error_fails_with_its_code(
     http_status = 403 if code.startswith(forbidden) else 400
     if code == "scope_not_authorized":
         http_status = 401
-    sim_admin(simulator, "POST", "faults", json={
-        "endpoint": "video_init", "count": 1, "action": "respond",
-        "http_status": http_status, "error_code": code,
-    })  # fmt: skip
+    inject(simulator, "video_init", action="respond", http_status=http_status, error_code=code)
     handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
     error = await failure_of(handle)
     assert error.type == code
@@ -232,10 +229,7 @@ async def test_rate_limits_and_server_errors_are_retried(
     http_status: int,
     code: str,
 ) -> None:
-    sim_admin(simulator, "POST", "faults", json={
-        "endpoint": endpoint, "count": 1, "action": "respond",
-        "http_status": http_status, "error_code": code,
-    })  # fmt: skip
+    inject(simulator, endpoint, action="respond", http_status=http_status, error_code=code)
     handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
     assert (await handle.result()).phase is Phase.PUBLISHED
     calls = recorded(simulator, endpoint)
@@ -251,9 +245,7 @@ async def test_ambiguous_init_is_never_retried(
     worker: None,
     video_url: str,
 ) -> None:
-    sim_admin(simulator, "POST", "faults", json={
-        "endpoint": "video_init", "count": 1, "action": "drop_after_processing",
-    })  # fmt: skip
+    inject(simulator, "video_init", action="drop_after_processing")
     handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
     error = await failure_of(handle)
     await save_history(handle, "ambiguous_init")
@@ -271,9 +263,7 @@ async def test_retryable_fail_reason_uploads_again(
     worker: None,
     video_url: str,
 ) -> None:
-    sim_admin(simulator, "POST", "faults", json={
-        "endpoint": "video_init", "count": 1, "fail_reason": "internal",
-    })  # fmt: skip
+    inject(simulator, "video_init", fail_reason="internal")
     handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
     result = await handle.result()
     state = await state_of(handle)
@@ -289,9 +279,7 @@ async def test_content_fail_reason_fails_without_retry(
     worker: None,
     video_url: str,
 ) -> None:
-    sim_admin(simulator, "POST", "faults", json={
-        "endpoint": "video_init", "count": 1, "fail_reason": "frame_rate_check_failed",
-    })  # fmt: skip
+    inject(simulator, "video_init", fail_reason="frame_rate_check_failed")
     handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
     error = await failure_of(handle)
     await save_history(handle, "fail_reason_frame_rate")
