@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
@@ -40,8 +40,8 @@ from workflows.contracts import (
     PublishSettings,
     workflow_id,
 )
-from workflows.request import PublishTarget, parse_post
-from workflows.validation import ValidationPolicy
+from workflows.request import PublishTarget, RequestInvalid, parse_post
+from workflows.validation import Problem, ValidationPolicy
 
 DEFAULT_UI_URL = "http://localhost:8233"
 
@@ -93,19 +93,36 @@ class PostPublisher:
         policy: ValidationPolicy | None = None,
         settings: PublishSettings | None = None,
         ui_url: str = DEFAULT_UI_URL,
+        pull_base_url: str | None = None,
+        verified_url_prefixes: tuple[str, ...] = (),
+        video_source: str = "file_upload",
     ) -> None:
         self.client = client
         self.task_queue = task_queue
         self.policy = policy or ValidationPolicy()
         self.settings = settings or PublishSettings()
         self.ui_url = ui_url.rstrip("/")
+        self.pull_base_url = pull_base_url
+        """Where TikTok will pull staged media from (the bucket's public or S3 URL)."""
+        self.verified = ValidationPolicy(verified_url_prefixes=verified_url_prefixes)
+        self.video_source = video_source
 
     @classmethod
     async def connect(cls, **kwargs: Any) -> PostPublisher:
         """Connect with Temporal's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...); the
         task queue and UI address come from TIKTOK_TASK_QUEUE and TEMPORAL_UI_URL."""
-        kwargs.setdefault("task_queue", os.environ.get("TIKTOK_TASK_QUEUE", TASK_QUEUE))
-        kwargs.setdefault("ui_url", os.environ.get("TEMPORAL_UI_URL", DEFAULT_UI_URL))
+        env = os.environ
+        kwargs.setdefault("task_queue", env.get("TIKTOK_TASK_QUEUE", TASK_QUEUE))
+        kwargs.setdefault("ui_url", env.get("TEMPORAL_UI_URL", DEFAULT_UI_URL))
+        kwargs.setdefault(
+            "pull_base_url",
+            env.get("MEDIA_PUBLIC_BASE_URL") or env.get("MEDIA_S3_ENDPOINT_URL") or None,
+        )
+        prefixes = env.get("TIKTOK_VERIFIED_URL_PREFIXES", "")
+        kwargs.setdefault(
+            "verified_url_prefixes", tuple(p.strip() for p in prefixes.split(",") if p.strip())
+        )
+        kwargs.setdefault("video_source", env.get("TIKTOK_VIDEO_SOURCE", "file_upload"))
         return cls(await connect(), **kwargs)
 
     def workflow_url(self, wf_id: str) -> str:
@@ -119,7 +136,30 @@ class PostPublisher:
         before anything starts.
         """
         post = parse_post(request, policy=self.policy)
+        problems = self.delivery_problems(post.targets)
+        if problems:
+            raise RequestInvalid(problems)
         return [await self.start_target(target) for target in post.targets]
+
+    def delivery_problems(self, targets: list[PublishTarget]) -> list[Problem]:
+        """TikTok pulls staged photos (and PULL_FROM_URL videos) from our bucket's URL: if
+        that host is not among the verified ones, say so now, not at publish time."""
+        if not self.pull_base_url or not self.verified.verified_url_prefixes:
+            return []
+        pulled = any(not t.is_video or self.video_source == "pull_from_url" for t in targets)
+        if not pulled or self.verified.covers(self.pull_base_url.rstrip("/") + "/"):
+            return []
+        host = urlsplit(self.pull_base_url).hostname or self.pull_base_url
+        return [
+            Problem(
+                "TT_DOMAIN_UNVERIFIED",
+                "media",
+                f"TikTok would pull this post's media from {host} (the media bucket's URL), "
+                "which is not in TIKTOK_VERIFIED_URL_PREFIXES. Verify that domain or URL "
+                "prefix for the app in the TikTok developer portal and add it there, or "
+                "TikTok will refuse the post with url_ownership_unverified.",
+            )
+        ]
 
     async def start_target(
         self, target: PublishTarget, *, settings: PublishSettings | None = None

@@ -22,9 +22,11 @@ from tests.workflow_support import (
     recorded,
     sim_admin,
     state_of,
+    target_of,
     video_request,
 )
 from workflows.contracts import Phase
+from workflows.request import RequestInvalid
 from workflows.tiktok import Privacy
 
 
@@ -231,3 +233,36 @@ async def test_bulk_retry_skips_a_post_whose_latest_run_is_not_the_matched_one(
     stale = await ops.retry(wf_id, expected_run_id=old)
     assert stale.action == "skipped" and "not the post's latest" in stale.reason
     assert first_run == wf_id
+
+
+async def test_submit_refuses_media_tiktok_would_pull_from_an_unverified_host(
+    dev_env: WorkflowEnvironment, task_queue: str, video_url: str
+) -> None:
+    checked = PostPublisher(
+        dev_env.client,
+        task_queue=task_queue,
+        pull_base_url="https://bucket.storage.example.net/tiktok-media",
+        verified_url_prefixes=("media.acme.com",),
+    )
+    photo = {"postId": new_id(), "content": "x", "media": [
+        {"url": "https://cdn.example.com/a.jpg", "type": "photo"}],
+        "platforms": [{"accountId": "acct_demo", "platformOptions": {
+            "tiktok": {"privacy": "SELF_ONLY"}}}]}  # fmt: skip
+    with pytest.raises(RequestInvalid) as err:
+        await checked.submit(photo)
+    [problem] = err.value.problems
+    assert (
+        problem.code == "TT_DOMAIN_UNVERIFIED" and "bucket.storage.example.net" in problem.message
+    )
+    visible_ids = [wf.id async for wf in dev_env.client.list_workflows(
+        f"WorkflowId = 'tiktok-post/{photo['postId']}/acct_demo'")]  # fmt: skip
+    assert visible_ids == [], "nothing was started"
+    # Videos go FILE_UPLOAD from the bucket: TikTok pulls nothing, so nothing to verify.
+    assert checked.delivery_problems([target_of(video_request(new_id(), video_url))]) == []
+    verified = PostPublisher(
+        dev_env.client,
+        task_queue=task_queue,
+        pull_base_url="https://media.acme.com/tiktok-media",
+        verified_url_prefixes=("acme.com",),
+    )
+    assert verified.delivery_problems([target_of(photo)]) == []
