@@ -9,7 +9,6 @@ import structlog
 from temporalio.exceptions import ApplicationError
 
 from activities.tiktok_client import TikTokApiError
-from activities.tokens import TokenError
 from workflows.errors import Retryability, classify_error
 
 log = structlog.get_logger(__name__)
@@ -37,26 +36,11 @@ def to_application_error(err: TikTokApiError) -> ApplicationError:
     )
 
 
-def token_error(err: TokenError) -> ApplicationError:
-    rule = classify_error(err.code)
-    retryability = Retryability.RETRYABLE if err.retryable else Retryability.NON_RETRYABLE
-    return ApplicationError(
-        str(err),
-        {
-            "code": err.code,
-            "retryability": retryability.value,
-            "meaning": str(err),
-            "remedy": rule.remedy,
-        },
-        type=err.code,
-        non_retryable=not err.retryable,
-    )
-
-
-def staging_error(code: str, message: str, retryable: bool) -> ApplicationError:
+def engine_error(code: str, message: str, *, retryable: bool) -> ApplicationError:
+    """Our own failures (tokens, staging, storage), in the same shape as TikTok's: the code
+    as type, and details saying whether retrying helps, what it means and what to do."""
     rule = classify_error(code)
-    """Staging and storage failures, in the same shape as TikTok's."""
-    log.warning("media.staging_failed", code=code, retryable=retryable)
+    log.warning("activity.failed", code=code, retryable=retryable)
     return ApplicationError(
         message,
         {

@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.chunks import ChunkPlan, ChunkPlanError
-from activities.failures import staging_error, to_application_error, token_error
+from activities.failures import engine_error, to_application_error
 from activities.media_store import StagingError
 from activities.staging import MediaDelivery
 from activities.tiktok_client import (
@@ -104,7 +104,7 @@ class TikTokActivities:
                 photo_urls = [delivery.photo_url(item) for item in items]
         except (StagingError, ChunkPlanError) as err:
             retryable = isinstance(err, StagingError) and err.retryable
-            raise staging_error(err.code, str(err), retryable) from None
+            raise engine_error(err.code, str(err), retryable=retryable) from None
 
         async def init(token: str) -> InitResult:
             if kind is PublishMode.VIDEO_DIRECT:
@@ -155,16 +155,14 @@ class TikTokActivities:
                     return await call(token)
                 except TikTokApiError as again:
                     if again.rule.refresh_token:
-                        raise token_error(
-                            TokenError(
-                                "TOKEN_REFRESH_FAILED",
-                                account_id,
-                                "TikTok rejected the freshly refreshed token",
-                                retryable=False,
-                            )
+                        raise engine_error(
+                            "TOKEN_REFRESH_FAILED",
+                            f"TOKEN_REFRESH_FAILED: account {account_id}: TikTok rejected the "
+                            "freshly refreshed token",
+                            retryable=False,
                         ) from None
                     raise
         except TikTokApiError as err:
             raise to_application_error(err) from None
         except TokenError as err:
-            raise token_error(err) from None
+            raise engine_error(err.code, str(err), retryable=err.retryable) from None

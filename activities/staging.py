@@ -27,7 +27,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.chunks import ChunkPlan, ChunkPlanError, plan_chunks
-from activities.failures import staging_error, to_application_error
+from activities.failures import engine_error, to_application_error
 from activities.media_probe import MediaFacts, MediaProbeError, probe
 from activities.media_store import MediaStore, StagingError, reject_web_pages
 from activities.tiktok_client import (
@@ -150,7 +150,7 @@ class MediaActivities:
             raise to_application_error(err) from None
         except (StagingError, ChunkPlanError) as err:
             retryable = isinstance(err, StagingError) and err.retryable
-            raise staging_error(err.code, str(err), retryable) from None
+            raise engine_error(err.code, str(err), retryable=retryable) from None
         log.info("media.uploaded", bytes=plan.video_size, chunks=plan.total_chunk_count)
         return plan.video_size
 
@@ -167,7 +167,7 @@ class MediaActivities:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._threads, delete)
         except StagingError as err:
-            raise staging_error(err.code, str(err), retryable=err.retryable) from None
+            raise engine_error(err.code, str(err), retryable=err.retryable) from None
 
     # -- one file ----------------------------------------------------------------------
 
@@ -203,9 +203,11 @@ class MediaActivities:
                 size = stored.size
             facts = probe(self._store.reader(key))
         except StagingError as err:
-            raise staging_error(err.code, f"{field}: {err.message}", err.retryable) from None
+            raise engine_error(
+                err.code, f"{field}: {err.message}", retryable=err.retryable
+            ) from None
         except MediaProbeError as err:
-            raise staging_error(err.code, f"{field}: {err.message}", False) from None
+            raise engine_error(err.code, f"{field}: {err.message}", retryable=False) from None
         _check_kind(item, facts, field)
         return StagedItem(
             index=index,
@@ -225,11 +227,11 @@ def _check_kind(item: MediaItem, facts: MediaFacts, field: str) -> None:
     declared = "video" if item.type is MediaType.VIDEO else "photo"
     actual_ok = facts.kind.is_video if item.is_video else facts.kind.is_image
     if not actual_ok:
-        raise staging_error(
+        raise engine_error(
             "TT_MEDIA_TYPE_MISMATCH",
             f"{field}: declared a {declared}, but the file is {facts.kind.value} "
             f"({facts.mime_type}). Fix the media item's type or the file.",
-            False,
+            retryable=False,
         )
 
 

@@ -134,10 +134,6 @@ class StagedItem(BaseModel):
 class StagedMedia(BaseModel):
     items: list[StagedItem]
 
-    @property
-    def keys(self) -> list[str]:
-        return [item.key for item in self.items]
-
 
 class StagedTarget(BaseModel):
     """Names the staged objects of one post target (for cleanup)."""

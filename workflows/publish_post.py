@@ -201,11 +201,10 @@ class PublishPost:
             self._current.finished_at = workflow.now()
             workflow.upsert_search_attributes([sa.ERROR_CODE.value_set(failed.error.code)])
             self._enter(Phase.FAILED, f"failed: {failed.error.code}")
-            workflow.set_current_details(
-                f"FAILED {failed.error.code}: {failed.error.message} {failed.error.remedy}"
-            )
+            explained = f"{failed.error.code}: {failed.error.message} {failed.error.remedy}"
+            workflow.set_current_details(f"FAILED {explained}")
             raise ApplicationError(
-                f"{failed.error.code}: {failed.error.message} {failed.error.remedy}".strip(),
+                explained.strip(),
                 failed.error.model_dump(mode="json"),
                 type=failed.error.code,
                 non_retryable=True,
@@ -317,11 +316,10 @@ class PublishPost:
     def media_progress(self, progress: MediaProgress) -> None:
         """Sent by staging and upload activities; shown in `state` and the UI's details."""
         self._current.progress = progress
-        total = f" of {progress.total_bytes / 1e6:.1f} MB" if progress.total_bytes else ""
+        total = f" of {_size(progress.total_bytes)}" if progress.total_bytes else ""
         percent = f" ({progress.percent} %)" if progress.percent is not None else ""
         workflow.set_current_details(
-            f"{progress.step.capitalize()} media: {progress.done_bytes / 1e6:.1f} MB"
-            f"{total}{percent}."
+            f"{progress.step.capitalize()} media: {_size(progress.done_bytes)}{total}{percent}."
         )
 
     async def _publish(
