@@ -8,6 +8,7 @@ history), makes one kind of call through `TikTokClient`, and turns a `TikTokApiE
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -25,7 +26,7 @@ from activities.tiktok_client import (
     TikTokClient,
     VideoSource,
 )
-from activities.tokens import TokenError, TokenStore
+from activities.tokens import AccountTokens, TokenError
 from workflows.contracts import ChunkUpload, InitPublishInput, InitPublishResult, StatusQuery
 from workflows.request import PublishMode, PublishTarget
 from workflows.tiktok import CreatorInfo, PublishStatus
@@ -76,7 +77,9 @@ def photo_post_info(target: PublishTarget) -> dict[str, Any]:
 class TikTokActivities:
     """Bound to one client, one token store and one media delivery per worker."""
 
-    def __init__(self, client: TikTokClient, tokens: TokenStore, delivery: MediaDelivery) -> None:
+    def __init__(
+        self, client: TikTokClient, tokens: AccountTokens, delivery: MediaDelivery
+    ) -> None:
         self._client = client
         self._tokens = tokens
         self._delivery = delivery
@@ -143,14 +146,21 @@ class TikTokActivities:
     async def _call(self, account_id: str, call: Callable[[str], Awaitable[T]]) -> T:
         """Run `call` with the account's token; refresh once if TikTok rejects the token."""
         try:
-            token = await self._tokens.access_token(account_id)
+            stored = await self._tokens.store.load(account_id)
+            if stored.expires_at is not None and stored.expires_at - timedelta(
+                minutes=5
+            ) <= datetime.now(UTC):
+                await self._tokens.refresh(account_id, unless_changed_from=stored.fingerprint)
+                stored = await self._tokens.store.load(account_id)
+            token = stored.access_token
             try:
                 return await call(token)
             except TikTokApiError as err:
                 if not err.rule.refresh_token:
                     raise
                 log.info("tiktok.token_rejected", account_id=account_id, code=err.code)
-                token = await self._tokens.refresh_after_rejection(account_id, token)
+                await self._tokens.refresh(account_id, unless_changed_from=stored.fingerprint)
+                token = await self._tokens.access_token(account_id)
                 try:
                     return await call(token)
                 except TikTokApiError as again:

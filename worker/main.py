@@ -25,7 +25,7 @@ from activities.media_store import MediaStore
 from activities.publishing import TikTokActivities
 from activities.staging import MediaActivities, MediaDelivery
 from activities.tiktok_client import TikTokClient
-from activities.tokens import FileTokenStore
+from activities.tokens import AccountTokens, FileTokenStore
 from worker.config import MediaSettings, WorkerSettings, connect
 from workflows.publish_post import PublishPost
 
@@ -89,8 +89,8 @@ async def running_worker(
     """A polling worker with everything it owns (HTTP clients, token store, bucket), all
     closed on exit. The CLI's worker, the local stack and the tests all run this."""
     async with TikTokClient(settings.tiktok_base_url, timeout=tiktok_timeout) as tiktok:
-        tokens = FileTokenStore(
-            settings.token_file,
+        tokens = AccountTokens(
+            FileTokenStore(settings.token_file),
             tiktok,
             client_key=settings.client_key,
             client_secret=settings.client_secret,
