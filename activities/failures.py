@@ -9,6 +9,7 @@ import structlog
 from temporalio.exceptions import ApplicationError
 
 from activities.tiktok_client import TikTokApiError
+from activities.tokens import TokenError
 from workflows.errors import Retryability, classify_error
 
 log = structlog.get_logger(__name__)
@@ -53,3 +54,12 @@ def engine_error(code: str, message: str, *, retryable: bool) -> ApplicationErro
         non_retryable=not retryable,
         next_retry_delay=timedelta(seconds=rule.delay_seconds) if rule.delay_seconds else None,
     )
+
+
+def token_error(err: TokenError) -> ApplicationError:
+    """A token problem (missing, not renewable) as the workflow expects it: the code, and
+    whether the account must be reconnected."""
+    failure = engine_error(err.code, str(err), retryable=err.retryable)
+    if failure.details and err.needs_reconnect:
+        failure.details[0]["needs_reconnect"] = True
+    return failure

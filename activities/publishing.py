@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.chunks import ChunkPlan, ChunkPlanError
-from activities.failures import engine_error, to_application_error
+from activities.failures import engine_error, to_application_error, token_error
 from activities.media_store import StagingError
 from activities.staging import MediaDelivery
 from activities.tiktok_client import (
@@ -26,13 +26,20 @@ from activities.tiktok_client import (
     TikTokClient,
     VideoSource,
 )
-from activities.tokens import AccountTokens, TokenError
-from workflows.contracts import ChunkUpload, InitPublishInput, InitPublishResult, StatusQuery
+from activities.tokens import AccountTokens, StoredToken, TokenError
+from workflows.contracts import (
+    ChunkUpload,
+    CreatorInfoQuery,
+    InitPublishInput,
+    InitPublishResult,
+    StatusQuery,
+)
 from workflows.request import PublishMode, PublishTarget
 from workflows.tiktok import CreatorInfo, PublishStatus
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+RENEW_AHEAD = timedelta(minutes=5)
 
 
 def video_post_info(target: PublishTarget) -> dict[str, Any]:
@@ -89,6 +96,13 @@ class TikTokActivities:
         """What the creator allows right now (privacy options, interactions, max duration)."""
         return await self._call(account_id, lambda token: self._client.query_creator_info(token))
 
+    @activity.defn(name="creator_info")
+    async def creator_info(self, query: CreatorInfoQuery) -> CreatorInfo:
+        """creator_info as a paced call: what the creator allows right now."""
+        return await self._call(
+            query.account_id, lambda token: self._client.query_creator_info(token), paced=True
+        )
+
     @activity.defn(name="init_publish")
     async def init_publish(self, request: InitPublishInput) -> InitPublishResult:
         """Create the post on TikTok from the staged media. Only provably-failed attempts may
@@ -122,7 +136,7 @@ class TikTokActivities:
                 cover_index=target.options.photo_cover_index,
             )
 
-        result = await self._call(target.account_id, init)
+        result = await self._call(target.account_id, init, paced=request.paced)
         log.info("tiktok.init_ok", publish_id=result.publish_id, attempt=request.attempt)
         upload = None
         if result.upload_url and target.is_video and plan is not None:
@@ -140,39 +154,58 @@ class TikTokActivities:
     async def fetch_publish_status(self, query: StatusQuery) -> PublishStatus:
         """One status/fetch call; the workflow owns the polling rhythm."""
         return await self._call(
-            query.account_id, lambda token: self._client.fetch_status(token, query.publish_id)
+            query.account_id,
+            lambda token: self._client.fetch_status(token, query.publish_id),
+            paced=query.paced,
         )
 
-    async def _call(self, account_id: str, call: Callable[[str], Awaitable[T]]) -> T:
-        """Run `call` with the account's token; refresh once if TikTok rejects the token."""
+    async def _call(
+        self, account_id: str, call: Callable[[str], Awaitable[T]], *, paced: bool = False
+    ) -> T:
+        """Run `call` with the account's stored token.
+
+        Paced calls (the account entity grants every one) never renew a token here: a
+        rejection goes back to the workflow with the rejected token's fingerprint, the post
+        reports it, and the entity renews the token once for every worker. Unpaced calls
+        (only runs started before the entity existed) still renew once by themselves.
+        """
         try:
             stored = await self._tokens.store.load(account_id)
-            if stored.expires_at is not None and stored.expires_at - timedelta(
-                minutes=5
-            ) <= datetime.now(UTC):
-                await self._tokens.refresh(account_id, unless_changed_from=stored.fingerprint)
-                stored = await self._tokens.store.load(account_id)
-            token = stored.access_token
-            try:
-                return await call(token)
-            except TikTokApiError as err:
-                if not err.rule.refresh_token:
-                    raise
-                log.info("tiktok.token_rejected", account_id=account_id, code=err.code)
-                await self._tokens.refresh(account_id, unless_changed_from=stored.fingerprint)
-                token = await self._tokens.access_token(account_id)
+            if paced:
                 try:
-                    return await call(token)
-                except TikTokApiError as again:
-                    if again.rule.refresh_token:
-                        raise engine_error(
-                            "TOKEN_REFRESH_FAILED",
-                            f"TOKEN_REFRESH_FAILED: account {account_id}: TikTok rejected the "
-                            "freshly refreshed token",
-                            retryable=False,
-                        ) from None
-                    raise
+                    return await call(stored.access_token)
+                except TikTokApiError as err:
+                    failure = to_application_error(err)
+                    if err.rule.refresh_token and failure.details:
+                        failure.details[0]["rejected_fingerprint"] = stored.fingerprint
+                    raise failure from None
+            return await self._call_renewing(account_id, stored, call)
         except TikTokApiError as err:
             raise to_application_error(err) from None
         except TokenError as err:
-            raise engine_error(err.code, str(err), retryable=err.retryable) from None
+            raise token_error(err) from None
+
+    async def _call_renewing(
+        self, account_id: str, stored: StoredToken, call: Callable[[str], Awaitable[T]]
+    ) -> T:
+        if stored.expires_at is not None and stored.expires_at - RENEW_AHEAD <= datetime.now(UTC):
+            await self._tokens.refresh(account_id, unless_changed_from=stored.fingerprint)
+            stored = await self._tokens.store.load(account_id)
+        try:
+            return await call(stored.access_token)
+        except TikTokApiError as err:
+            if not err.rule.refresh_token:
+                raise
+            log.info("tiktok.token_rejected", account_id=account_id, code=err.code)
+            await self._tokens.refresh(account_id, unless_changed_from=stored.fingerprint)
+            token = await self._tokens.access_token(account_id)
+            try:
+                return await call(token)
+            except TikTokApiError as again:
+                if again.rule.refresh_token:
+                    raise engine_error(
+                        "TOKEN_REFRESH_FAILED",
+                        f"account {account_id}: TikTok rejected the freshly refreshed token",
+                        retryable=False,
+                    ) from None
+                raise

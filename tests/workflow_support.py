@@ -14,13 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from simulator import Simulator
 from starter.api import PostPublisher
 from worker import main as worker_main
 from worker.config import MediaSettings, WorkerSettings
+from workflows.account_contracts import AccountSettings, account_workflow_id
 from workflows.contracts import PostState, PublishPostInput, PublishResult, PublishSettings
 from workflows.request import PublishTarget, parse_post
 
@@ -105,6 +112,7 @@ async def running_worker(
     sim: Simulator,
     token_file: Path,
     task_queue: str,
+    account_settings: AccountSettings | None = None,
     **media: Any,
 ) -> AsyncIterator[None]:
     """The product's worker on the simulator and the tests' bucket (MEDIA_* from the
@@ -117,10 +125,34 @@ async def running_worker(
         task_queue=task_queue,
     )
     media_settings = dataclasses.replace(MediaSettings.from_env(), **media)
-    async with worker_main.running_worker(
-        client, settings, media_settings, tiktok_timeout=httpx.Timeout(5.0)
-    ):
-        yield
+    try:
+        async with worker_main.running_worker(
+            client,
+            settings,
+            media_settings,
+            tiktok_timeout=httpx.Timeout(5.0),
+            account_settings=account_settings,
+        ):
+            yield
+    finally:
+        await end_account_entities(client, task_queue, token_file)
+
+
+async def end_account_entities(client: Client, task_queue: str, token_file: Path) -> None:
+    """Account entities live as long as their account; a test's end is theirs, so that the
+    next test (another task queue, same account id) starts its own."""
+    try:
+        accounts = list(json.loads(token_file.read_text()).get("accounts", {}))
+    except (OSError, ValueError):
+        accounts = []
+    for account in accounts:
+        handle = client.get_workflow_handle(account_workflow_id(account))
+        with contextlib.suppress(RPCError):
+            described = await handle.describe()
+            if described.status == WorkflowExecutionStatus.RUNNING and (
+                described.task_queue == task_queue
+            ):
+                await handle.terminate("test finished")
 
 
 async def start(

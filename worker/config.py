@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
 
+from workflows.account_contracts import AccountSettings
 from workflows.contracts import TASK_QUEUE
 
 
@@ -108,6 +109,32 @@ class MediaSettings:
 
 class ConfigError(ValueError):
     """A setting is missing or wrong; the message names it."""
+
+
+ACCOUNT_ENV_PREFIX = "TIKTOK_ACCOUNT_"
+
+
+def account_settings_from_env(env: Mapping[str, str] | None = None) -> AccountSettings:
+    """Pacing settings of every account entity: `TIKTOK_ACCOUNT_<FIELD>` (for example
+    TIKTOK_ACCOUNT_INIT_PER_MINUTE=6, TIKTOK_ACCOUNT_DAILY_POST_CAP=15)."""
+    env = os.environ if env is None else env
+    values: dict[str, str] = {}
+    for name in AccountSettings.model_fields:
+        raw = env.get(ACCOUNT_ENV_PREFIX + name.upper())
+        if raw not in (None, ""):
+            values[name] = raw
+    try:
+        return AccountSettings.model_validate(values)
+    except ValueError as err:
+        from pydantic import ValidationError
+
+        if not isinstance(err, ValidationError):
+            raise
+        problems = "; ".join(
+            f"{ACCOUNT_ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in err.errors()
+        )
+        raise ConfigError(problems) from None
 
 
 def temporal_connect_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:

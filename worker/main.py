@@ -21,12 +21,15 @@ from temporalio.worker import (
     Worker,
 )
 
+from activities.accounts import AccountActivities
 from activities.media_store import MediaStore
 from activities.publishing import TikTokActivities
 from activities.staging import MediaActivities, MediaDelivery
 from activities.tiktok_client import TikTokClient
 from activities.tokens import AccountTokens, FileTokenStore
-from worker.config import MediaSettings, WorkerSettings, connect
+from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
+from workflows.account import TikTokAccount
+from workflows.account_contracts import AccountSettings
 from workflows.publish_post import PublishPost
 
 log = structlog.get_logger("worker")
@@ -85,6 +88,7 @@ async def running_worker(
     media: MediaSettings,
     *,
     tiktok_timeout: httpx.Timeout | None = None,
+    account_settings: AccountSettings | None = None,
 ) -> AsyncIterator[Worker]:
     """A polling worker with everything it owns (HTTP clients, token store, bucket), all
     closed on exit. The CLI's worker, the local stack and the tests all run this."""
@@ -108,18 +112,24 @@ async def running_worker(
             chunk_size=media.chunk_size,
         )
         publishing = TikTokActivities(tiktok, tokens, delivery)
+        accounts = AccountActivities(tokens, account_settings or account_settings_from_env())
         staging = MediaActivities(store, tiktok, client)
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[PublishPost],
+            workflows=[PublishPost, TikTokAccount],
             activities=[
+                publishing.creator_info,
                 publishing.query_creator_info,
                 publishing.init_publish,
                 publishing.fetch_publish_status,
                 staging.stage_media,
                 staging.upload_video,
                 staging.delete_staged_media,
+                accounts.load_account_settings,
+                accounts.inspect_account_token,
+                accounts.refresh_account_token,
+                accounts.request_account_slot,
             ],
             interceptors=[_LogContext()],
             # On SIGTERM, let an upload init in flight finish rather than cancel it: an

@@ -14,6 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ACCOUNT_WORKFLOW_TYPE = "TikTokAccount"
 
+#: Signals of the TikTokAccount entity (sent by posts and starters) and the one it sends back
+#: to a post (PublishPost.account_answer).
+REQUEST_SLOT = "request_slot"
+CALL_OUTCOME = "call_outcome"
+WITHDRAW_SLOT = "withdraw_slot"
+ANSWER_SIGNAL = "account_answer"
+
 
 def account_workflow_id(account_id: str) -> str:
     return f"tiktok-account/{account_id}"
@@ -145,6 +152,20 @@ class SlotRequest(BaseModel):
     )
 
 
+class RefreshRequest(BaseModel):
+    """Renew one account's tokens, unless they changed since the caller looked."""
+
+    account_id: str
+    unless_changed_from: str | None = None
+
+
+class AccountSlotInput(BaseModel):
+    """The post's first slot request, delivered by signal-with-start (an activity)."""
+
+    account_id: str
+    slot: SlotRequest
+
+
 class SlotAnswer(BaseModel):
     """The entity's answer to a SlotRequest (signal `account_answer` to the post)."""
 
@@ -173,6 +194,11 @@ class CallOutcome(BaseModel):
         description="On a rejected token: the fingerprint of the token TikTok refused.",
     )
     publish_id: str | None = Field(default=None, description="Set by a successful init.")
+    may_have_taken_effect: bool = Field(
+        default=False,
+        description="A failed init whose request may have reached TikTok: it keeps counting "
+        "against the daily cap.",
+    )
 
 
 class CapWindow(BaseModel):

@@ -11,7 +11,9 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.exceptions import ApplicationError
 
+from workflows.errors import Retryability
 from workflows.request import PublishTarget, workflow_id
 from workflows.tiktok import CreatorInfo, PublishStatus
 
@@ -83,6 +85,25 @@ class PublishSettings(BaseModel):
         gt=0,
         description="A staging or upload attempt silent this long is presumed dead and "
         "retried (resuming where it stopped).",
+    )
+    max_quota_wait_seconds: float = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="Longest wait for a posting cap (daily posts, inbox shares, the app's "
+        "active-user cap) to reopen; then the post ends QUOTA_WAIT_EXCEEDED.",
+    )
+    max_reconnect_wait_seconds: float = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="Longest wait for an account in NEEDS_RECONNECT to be connected again "
+        "before the post's first init; then it ends ACCOUNT_NEEDS_RECONNECT. A post TikTok "
+        "already has waits until its publish deadline instead.",
+    )
+    account_resend_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="Ask the account entity again when a slot request stays unanswered this "
+        "long (it ignores duplicates).",
     )
     max_publish_attempts: int = Field(
         default=3,
@@ -167,6 +188,41 @@ class ChunkUpload(BaseModel):
     content_type: str
 
 
+class FailureDetails(BaseModel):
+    """What every activity failure of the engine carries as its ApplicationError details:
+    written by the activities, read by the workflows through this one model."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: str = ""
+    retryability: Retryability | None = None
+    meaning: str = ""
+    remedy: str = ""
+    endpoint: str | None = None
+    http_status: int | None = None
+    log_id: str | None = None
+    retry_after_seconds: float | None = None
+    message: str = ""
+    needs_reconnect: bool = Field(
+        default=False, description="The account's tokens cannot be renewed: reconnect it."
+    )
+    rejected_fingerprint: str | None = Field(
+        default=None, description="Fingerprint of an access token TikTok refused."
+    )
+
+    @classmethod
+    def of(cls, error: BaseException | None) -> FailureDetails | None:
+        """The details of an ApplicationError (directly or as an activity's cause)."""
+        cause = getattr(error, "cause", None) if not isinstance(error, ApplicationError) else error
+        if not isinstance(cause, ApplicationError):
+            return None
+        raw = cause.details[0] if cause.details else None
+        details = cls.model_validate(raw) if isinstance(raw, dict) else cls()
+        if not details.code:
+            details.code = cause.type or "ACTIVITY_FAILED"
+        return details
+
+
 class PostError(BaseModel):
     """Why a post failed: a stable code, a sentence, and whether a retry can help."""
 
@@ -207,6 +263,14 @@ class PostState(BaseModel):
     polls: int = 0
     next_poll_at: datetime | None = None
     creator_username: str | None = None
+    waiting_for: str | None = Field(
+        default=None,
+        description="What the post waits for before its next TikTok call (a WaitReason: "
+        "daily_post_cap, rate_limited, needs_reconnect, ...), or null.",
+    )
+    waiting_until: datetime | None = Field(
+        default=None, description="When that wait should end, where it is known."
+    )
     staged_media: list[StagedItem] = Field(default_factory=list)
     progress: MediaProgress | None = Field(
         default=None, description="Bytes staged or uploaded so far, while that runs."
@@ -234,6 +298,15 @@ class InitPublishInput(BaseModel):
     target: PublishTarget
     attempt: int
     staged: StagedMedia
+    paced: bool = Field(
+        default=False,
+        description="Paced by the account entity: a rejected token is reported, not renewed "
+        "by the activity (False only on runs started before the account entity).",
+    )
+
+
+class CreatorInfoQuery(BaseModel):
+    account_id: str
 
 
 class InitPublishResult(BaseModel):
@@ -246,6 +319,7 @@ class InitPublishResult(BaseModel):
 class StatusQuery(BaseModel):
     account_id: str
     publish_id: str
+    paced: bool = False
 
 
 __all__ = [

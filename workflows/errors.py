@@ -76,7 +76,8 @@ TIKTOK_ERROR_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("scope_permission_missed", N, "The account did not grant the scope this call needs.",
               "Ask the creator to reconnect the account granting video.publish and video.upload."),
     ErrorRule("access_token_invalid", R, "The access token expired or was revoked.",
-              "The engine refreshes it once; if that fails, the creator must reconnect.",
+              "The account entity renews the token; if a post still ended with this, ask the "
+              "creator to reconnect the account, then retry the post.",
               delay_seconds=0, refresh_token=True),
     ErrorRule("scope_not_authorized", N, "The account did not authorise this scope.",
               "Ask the creator to reconnect the account granting video.publish and video.upload."),
@@ -105,9 +106,11 @@ TIKTOK_ERROR_CODES: Mapping[str, ErrorRule] = _rules(
               "The chosen privacy is not one the creator can use now.",
               "Pick a privacy from the creator's current options and retry with --privacy."),
     ErrorRule("rate_limit_exceeded", R, "Too many calls with this token in the last minute.",
-              "The engine backs off and retries by itself.", delay_seconds=10),
+              "The account entity paces calls and waits out a 429; a post that still ended with "
+              "this can be retried once TikTok accepts calls again.", delay_seconds=10),
     ErrorRule("internal_error", R, "TikTok had an internal error.",
-              "The engine retries with backoff.", delay_seconds=2),
+              "The engine's retries did not get through; retry the post later.",
+              delay_seconds=2),
 )
 """Every `error.code` of TikTok's envelope. Our code is TikTok's own code."""
 
@@ -128,9 +131,11 @@ OAUTH_ERROR_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("unsupported_grant_type", N, "TikTok does not support this grant type.",
               "Report a bug: the engine built a bad OAuth request."),
     ErrorRule("server_error", R, "TikTok's OAuth server failed.",
-              "The engine retries with backoff.", delay_seconds=2),
+              "The account entity tries the renewal again by itself; nothing to do unless "
+              "it persists (then check TikTok's status).", delay_seconds=2),
     ErrorRule("temporarily_unavailable", R, "TikTok's OAuth server is busy.",
-              "The engine retries with backoff.", delay_seconds=5),
+              "The account entity tries the renewal again by itself; nothing to do unless "
+              "it persists (then check TikTok's status).", delay_seconds=5),
 )
 """Errors of /v2/oauth/token/, which answers flat JSON rather than the envelope."""
 
@@ -145,12 +150,14 @@ FAIL_REASONS: Mapping[str, ErrorRule] = _rules(
     ErrorRule("picture_size_check_failed", N, "The media's dimensions are outside TikTok's limits.",
               "Resize (video sides 360-4096 px, photos up to 1080p) and retry."),
     ErrorRule("internal", R, "TikTok failed while processing the upload.",
-              "The engine uploads again (the failed upload did not go live).", delay_seconds=30),
+              "The failed upload did not go live; the engine's new uploads failed too: retry "
+              "the post later.", delay_seconds=30),
     ErrorRule("video_pull_failed", R, "TikTok could not download the video from its URL.",
-              "Check the media URL is reachable over https without redirects; the engine retries.",
+              "Check the media URL is reachable over https without redirects, then retry the post.",
               delay_seconds=30),
     ErrorRule("photo_pull_failed", R, "TikTok could not download a photo from its URL.",
-              "Check the photo URLs are reachable over https, no redirects; the engine retries.",
+              "Check the photo URLs are reachable over https without redirects, then retry the "
+              "post.",
               delay_seconds=30),
     ErrorRule("publish_cancelled", N, "The upload was cancelled.",
               "Nothing to do unless the cancel was a mistake: then retry the post."),
@@ -178,8 +185,8 @@ FAIL_REASONS: Mapping[str, ErrorRule] = _rules(
 
 STAGING_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("TT_SOURCE_UNREACHABLE", R, "The media source could not be reached or failed.",
-              "The engine retries; if it persists, check the source URL works from the "
-              "worker's network.", delay_seconds=10),
+              "Check that the source URL works from the worker's network, then retry the post.",
+              delay_seconds=10),
     ErrorRule("TT_SOURCE_NOT_FOUND", N, "The media source answered 404 or 410.",
               "Fix the media URL and submit the post again."),
     ErrorRule("TT_SOURCE_HTTP_ERROR", N, "The media source refused the download.",
@@ -213,7 +220,8 @@ STAGING_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("TT_STAGED_OBJECT_MISSING", N, "The staged copy of the media is gone.",
               "Submit the post again (a bucket lifecycle rule may have removed it)."),
     ErrorRule("TT_STAGED_OBJECT_CHANGED", R, "The staged copy changed while it was being read.",
-              "The engine retries."),
+              "Something else writes to the bucket's staging prefix: stop it, then retry the "
+              "post."),
 )
 """Taking custody of the media: copying it into our bucket and reading it back."""
 
@@ -232,13 +240,30 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "Fix the token file (see README: token store format) and restart the worker."),
     ErrorRule("TOKEN_REFRESH_FAILED", N, "The account's token could not be refreshed.",
               "Ask the creator to reconnect the account, then retry the post."),
+    ErrorRule("ACCOUNT_NEEDS_RECONNECT", N,
+              "The account's tokens could not be renewed, and it was not connected again "
+              "within the longest reconnect wait.",
+              "Reconnect the account (see README: Accounts), then retry the post."),
+    ErrorRule("QUOTA_WAIT_EXCEEDED", N,
+              "A TikTok posting cap did not reopen within the longest quota wait.",
+              "Check the account's caps with `tiktok-publisher account show ACCOUNT_ID`; "
+              "retry the post with a later --at, or raise PublishSettings."
+              "max_quota_wait_seconds."),
+    ErrorRule("PUBLISH_UNCONFIRMED", N,
+              "TikTok has this publish but gave no final word before the deadline: the post "
+              "may be live.",
+              "Open the creator's TikTok profile (and inbox, for drafts). If the post is "
+              "there, nothing is needed; if it is not, run `tiktok-publisher retry POST_ID "
+              "ACCOUNT_ID --confirm-not-posted`."),
     ErrorRule("CONNECT_FAILED", R, "TikTok could not be reached; nothing was sent.",
-              "The engine retries with backoff.", delay_seconds=2),
+              "Check that the worker reaches TIKTOK_API_BASE_URL, then retry the post.",
+              delay_seconds=2),
     ErrorRule("NO_RESPONSE", A,
               "The request was sent but no answer came back; it may have taken effect.",
-              "Reads are retried; an upload init is not, and ends as AMBIGUOUS_INIT."),
+              "Check the creator's profile before retrying: see the runbook, AMBIGUOUS_INIT."),
     ErrorRule("BAD_RESPONSE", R, "TikTok answered with something that is not its JSON envelope.",
-              "The engine retries; if it persists, check TIKTOK_API_BASE_URL.", delay_seconds=5),
+              "Check TIKTOK_API_BASE_URL points at TikTok, then retry the post.",
+              delay_seconds=5),
     ErrorRule("UPLOAD_URL_EXPIRED", N, "TikTok's upload URL expired (valid one hour).",
               "Retry the post: a new upload starts."),
     ErrorRule("UPLOAD_REJECTED", N, "TikTok refused an uploaded chunk.",
@@ -264,7 +289,8 @@ def _http_rule(status: int) -> ErrorRule:
             code,
             R,
             "TikTok is rate limiting this token.",
-            "The engine backs off and retries by itself.",
+            "The account entity paces calls and waits out a 429; retry a post that still "
+            "ended with this.",
             delay_seconds=10,
         )
     if status == 401:
@@ -272,7 +298,8 @@ def _http_rule(status: int) -> ErrorRule:
             code,
             R,
             "TikTok did not accept the access token.",
-            "The engine refreshes it once; if that fails, the creator must reconnect.",
+            "The account entity renews the token; if a post still ended with this, ask the "
+            "creator to reconnect the account.",
             delay_seconds=0,
             refresh_token=True,
         )
@@ -283,7 +310,7 @@ def _http_rule(status: int) -> ErrorRule:
             code,
             A,
             f"TikTok answered HTTP {status} without an error envelope.",
-            "Reads are retried; an upload init ends as AMBIGUOUS_INIT.",
+            "Check the creator's profile before retrying: see the runbook, AMBIGUOUS_INIT.",
             delay_seconds=5,
         )
     if status >= 500:
@@ -291,7 +318,7 @@ def _http_rule(status: int) -> ErrorRule:
             code,
             A,
             f"TikTok answered HTTP {status}.",
-            "Reads are retried; an upload init ends as AMBIGUOUS_INIT.",
+            "Check the creator's profile before retrying: see the runbook, AMBIGUOUS_INIT.",
             delay_seconds=5,
         )
     return ErrorRule(

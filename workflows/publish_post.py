@@ -10,8 +10,9 @@ reported the previous upload FAILED (which never went live).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -19,9 +20,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from activities.publishing import TikTokActivities
     from workflows import search_attributes as sa
+    from workflows.account_contracts import CallKind, CapKind, SlotAnswer
+    from workflows.account_link import AccountLink, WaitEnded
     from workflows.contracts import (
         ChunkUpload,
+        CreatorInfoQuery,
+        FailureDetails,
         InitPublishInput,
         InitPublishResult,
         MediaProgress,
@@ -36,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         StatusQuery,
     )
     from workflows.errors import Retryability, classify_error, classify_fail_reason
+    from workflows.pacing import ACCOUNT_CODES, BANNED_CODE
     from workflows.request import MediaItem, PublishMode, PublishTarget
     from workflows.tiktok import CreatorInfo, Privacy, PublishStatus, TikTokStatus
     from workflows.validation import (
@@ -43,6 +50,8 @@ with workflow.unsafe.imports_passed_through():
         check_against_creator,
         validate_target,
     )
+
+T = TypeVar("T")
 
 # Reads are safe to repeat, so they retry generously; Temporal keeps the backoff durable.
 READ_RETRY = RetryPolicy(
@@ -57,6 +66,12 @@ READ_RETRY = RetryPolicy(
 # provably did nothing (a connection refused, a TikTok error envelope, a 429).
 INIT_ONCE = RetryPolicy(maximum_attempts=1)
 INIT_MAX_TRIES = 6
+#: Paced calls get one attempt per slot: every try, retries included, is granted by the
+#: account entity, so no retry can overrun TikTok's per-minute budget.
+ONCE = RetryPolicy(maximum_attempts=1)
+READ_TRIES = 8
+#: Posts started before the account entity existed keep their own path on replay.
+ACCOUNT_PACING = "account-entity-pacing"
 CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
 # Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
 TRANSFER_TIMEOUT = timedelta(hours=3)
@@ -66,6 +81,10 @@ TRANSFER_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=2),
     maximum_attempts=10,
 )
+
+
+class _DeadlineReached(Exception):
+    """The publish deadline passed while the post waited for the account."""
 
 
 class _PostFailed(Exception):
@@ -85,6 +104,14 @@ class PublishPost:
         self._wake = False
         self._call_timeout = request.settings.init_timeout_seconds
         self._staging: asyncio.Task[StagedMedia] | None = None
+        self._paced = False
+        self._link = AccountLink(
+            account_id=target.account_id,
+            cap=CapKind.INBOX if target.options.inbox else CapKind.DIRECT,
+            due_at=lambda: self._current.scheduled_for or self._current.accepted_at,
+            on_wait=self._show_wait,
+            resend_after=timedelta(seconds=request.settings.account_resend_seconds),
+        )
         self._state = PostState(
             workflow_id=workflow.info().workflow_id,
             post_id=target.post_id,
@@ -322,6 +349,11 @@ class PublishPost:
             f"{progress.step.capitalize()} media: {_size(progress.done_bytes)}{total}{percent}."
         )
 
+    @workflow.signal(name="account_answer")
+    def account_answer(self, answer: SlotAnswer) -> None:
+        """The account entity's answer to a slot request: go ahead, or what to wait for."""
+        self._link.answer(answer)
+
     async def _publish(
         self, request: PublishPostInput, target: PublishTarget, staged: StagedMedia
     ) -> None:
@@ -329,13 +361,15 @@ class PublishPost:
         state = self._current
         state.publishing_started_at = workflow.now()
         self._enter(Phase.PUBLISHING, "publishing started")
+        # Every TikTok call of this run asks the account entity for a slot first.
+        self._paced = workflow.patched(ACCOUNT_PACING)
 
-        creator = await self._check_creator(target)
+        creator = await self._check_creator(target, settings)
         state.creator_username = creator.username
         deadline = workflow.now() + timedelta(seconds=settings.publish_deadline_seconds)
 
         while True:
-            init = await self._init(target, staged)
+            init = await self._init(target, staged, settings)
             if init.upload is not None:
                 await self._upload(init.upload, settings)
             status = await self._poll_until_final(target, init.publish_id, deadline, settings)
@@ -359,38 +393,148 @@ class PublishPost:
             self._log(f"TikTok failed the upload ({rule.code}); trying again in {delay}")
             await workflow.sleep(delay, summary=f"retry after {rule.code}")
 
-    async def _check_creator(self, target: PublishTarget) -> CreatorInfo:
+    async def _check_creator(self, target: PublishTarget, settings: PublishSettings) -> CreatorInfo:
         workflow.set_current_details("Checking the creator's TikTok settings.")
         try:
-            creator: CreatorInfo = await workflow.execute_activity(
-                "query_creator_info",
-                target.account_id,
-                result_type=CreatorInfo,
-                start_to_close_timeout=CALL_TIMEOUT,
-                retry_policy=READ_RETRY,
-                summary=f"creator_info for {target.account_id}",
-            )
+            if self._paced:
+                creator = await self._paced_read(
+                    CallKind.CREATOR_INFO,
+                    settings,
+                    lambda: workflow.execute_activity_method(
+                        TikTokActivities.creator_info,
+                        CreatorInfoQuery(account_id=target.account_id),
+                        start_to_close_timeout=CALL_TIMEOUT,
+                        retry_policy=ONCE,
+                        summary=f"creator_info for {target.account_id}",
+                    ),
+                )
+            else:
+                creator = await workflow.execute_activity(
+                    "query_creator_info",
+                    target.account_id,
+                    result_type=CreatorInfo,
+                    start_to_close_timeout=CALL_TIMEOUT,
+                    retry_policy=READ_RETRY,
+                    summary=f"creator_info for {target.account_id}",
+                )
         except ActivityError as err:
             raise _PostFailed(_activity_error(err)) from None
         self._log(f"creator check: @{creator.username}")
         self._fail_on_problems(check_against_creator(target, creator))
         return creator
 
-    async def _init(self, target: PublishTarget, staged: StagedMedia) -> InitPublishResult:
+    async def _paced_read(
+        self,
+        call: CallKind,
+        settings: PublishSettings,
+        run: Callable[[], Awaitable[T]],
+        *,
+        give_up_at: datetime | None = None,
+    ) -> T:
+        """A read (creator_info, status) granted by the account: what the account must
+        handle (429, caps, a rejected token) is reported and asked again, never counted as
+        the post's failure; other retryable failures are tried again, bounded."""
+        tries = 0
+        while True:
+            await self._slot(call, settings, give_up_at=give_up_at)
+            try:
+                return await run()
+            except ActivityError as err:
+                details = FailureDetails.of(err)
+                if details is None:
+                    raise
+                if await self._report_account_code(call, details):
+                    continue
+                tries += 1
+                if details.retryability is Retryability.NON_RETRYABLE or tries >= READ_TRIES:
+                    raise
+                await workflow.sleep(
+                    timedelta(seconds=min(2**tries, 60)), summary=f"{call.value} again"
+                )
+
+    async def _report_account_code(self, call: CallKind, details: FailureDetails) -> bool:
+        """Hand a failure that is the account's business to the entity. True if it was."""
+        if details.code not in ACCOUNT_CODES:
+            return False
+        await self._link.outcome(
+            call,
+            code=details.code,
+            retry_after_seconds=details.retry_after_seconds,
+            rejected_fingerprint=details.rejected_fingerprint,
+        )
+        if details.code == BANNED_CODE:
+            return False  # the account is BANNED now; this post fails with TikTok's own word
+        self._log(f"{call.value}: {details.code}; the account handles it and the post waits")
+        return True
+
+    async def _slot(
+        self, call: CallKind, settings: PublishSettings, *, give_up_at: datetime | None = None
+    ) -> None:
+        """Wait for the account's permission; a wait that ends the post fails it here."""
+        try:
+            await self._link.slot(
+                call,
+                give_up_at=give_up_at,
+                quota_limit=timedelta(seconds=settings.max_quota_wait_seconds),
+                reconnect_limit=(
+                    None if give_up_at else timedelta(seconds=settings.max_reconnect_wait_seconds)
+                ),
+            )
+        except WaitEnded as ended:
+            if ended.code == "DEADLINE":
+                raise _DeadlineReached() from None
+            rule = classify_error(ended.code)
+            waited = (
+                f" (waiting since {_fmt(ended.since)} for {ended.reason.value})"
+                if ended.reason
+                else ""
+            )
+            raise _PostFailed(
+                PostError(code=rule.code, message=f"{rule.meaning}{waited}", remedy=rule.remedy)
+            ) from None
+
+    def _show_wait(self, answer: SlotAnswer | None) -> None:
+        """What the post waits for, in `state`, the UI's details and TikTokWaitingFor."""
+        state = self._current
+        reason = answer.waiting_for.value if answer and answer.waiting_for else None
+        if reason != state.waiting_for:
+            workflow.upsert_search_attributes(
+                [sa.WAITING_FOR.value_set(reason) if reason else sa.WAITING_FOR.value_unset()]
+            )
+            self._log(f"waiting for {reason}" if reason else "account wait over")
+        state.waiting_for = reason
+        state.waiting_until = answer.until if answer and reason else None
+        if reason:
+            until = f" until {_fmt(state.waiting_until)}" if state.waiting_until else ""
+            workflow.set_current_details(
+                f"Waiting for {reason}{until} (account {self._target.account_id})."
+            )
+
+    async def _init(
+        self, target: PublishTarget, staged: StagedMedia, settings: PublishSettings
+    ) -> InitPublishResult:
         state = self._current
         state.init_attempts += 1
         state.publish_id = None
         state.tiktok_status = None
-        for attempt in range(1, INIT_MAX_TRIES + 1):
+        attempt = 0
+        while attempt < INIT_MAX_TRIES:
+            attempt += 1
+            if self._paced:
+                await self._slot(CallKind.INIT, settings)
             workflow.set_current_details(
                 f"Starting the TikTok upload (publish attempt {state.init_attempts}, "
                 f"try {attempt})."
             )
             try:
-                init: InitPublishResult = await workflow.execute_activity(
-                    "init_publish",
-                    InitPublishInput(target=target, attempt=state.init_attempts, staged=staged),
-                    result_type=InitPublishResult,
+                init = await workflow.execute_activity_method(
+                    TikTokActivities.init_publish,
+                    InitPublishInput(
+                        target=target,
+                        attempt=state.init_attempts,
+                        staged=staged,
+                        paced=self._paced,
+                    ),
                     start_to_close_timeout=timedelta(seconds=self._call_timeout),
                     retry_policy=INIT_ONCE,
                     summary=f"init {target.kind.value} upload",
@@ -398,6 +542,17 @@ class PublishPost:
             except ActivityError as err:
                 error = _activity_error(err)
                 retryability = _retryability(err)
+                details = FailureDetails.of(err)
+                if self._paced and details is not None:
+                    if await self._report_account_code(CallKind.INIT, details):
+                        attempt -= 1  # TikTok refused outright; the account's wait is no try
+                        continue
+                    await self._link.outcome(
+                        CallKind.INIT,
+                        code=details.code,
+                        may_have_taken_effect=retryability
+                        not in (Retryability.RETRYABLE, Retryability.NON_RETRYABLE),
+                    )
                 if retryability is Retryability.RETRYABLE and attempt < INIT_MAX_TRIES:
                     delay = _retry_delay(err, attempt)
                     self._log(f"init refused ({error.code}), nothing was created; again in {delay}")
@@ -424,6 +579,8 @@ class PublishPost:
             # Recorded before anything else can happen: from here on this target has a post.
             state.publish_id = init.publish_id
             self._log(f"init ok: publish_id {init.publish_id}")
+            if self._paced:
+                await self._link.outcome(CallKind.INIT, code=None, publish_id=init.publish_id)
             return init
         raise AssertionError("unreachable")  # the loop returns or raises
 
@@ -450,15 +607,7 @@ class PublishPost:
                 self._log("deadline reached while waiting for the public post id; the post is live")
                 return PublishStatus(status=TikTokStatus.PUBLISH_COMPLETE)
             if now >= deadline:
-                timeout = classify_error("PUBLISH_TIMEOUT")
-                raise _PostFailed(
-                    PostError(
-                        code=timeout.code,
-                        message=f"{timeout.meaning} Last TikTok status: "
-                        f"{state.tiktok_status or 'none'} (publish_id {publish_id}).",
-                        remedy=timeout.remedy,
-                    )
-                )
+                raise _PostFailed(self._unconfirmed(publish_id))
             wait = min(interval, (deadline - now).total_seconds())
             state.next_poll_at = now + timedelta(seconds=wait)
             workflow.set_current_details(
@@ -469,14 +618,9 @@ class PublishPost:
             interval = min(interval * settings.poll_backoff, settings.poll_max_seconds)
             state.polls += 1
             try:
-                status: PublishStatus = await workflow.execute_activity(
-                    "fetch_publish_status",
-                    StatusQuery(account_id=target.account_id, publish_id=publish_id),
-                    result_type=PublishStatus,
-                    start_to_close_timeout=CALL_TIMEOUT,
-                    retry_policy=READ_RETRY,
-                    summary=f"status of {publish_id}",
-                )
+                status = await self._fetch_status(target, publish_id, deadline, settings)
+            except _DeadlineReached:
+                continue  # the loop's deadline check decides what the post is now
             except ActivityError as err:
                 error = _activity_error(err)
                 if live_since is not None:
@@ -484,9 +628,10 @@ class PublishPost:
                     # live; failing it now would invite a duplicate by retry.
                     self._log(f"public post id not fetched ({error.code}); the post is live")
                     return PublishStatus(status=TikTokStatus.PUBLISH_COMPLETE)
-                if not error.retryable:
+                if not error.retryable and not self._paced:
                     raise _PostFailed(error) from None
-                # The activity exhausted its retries; the post may still be fine. Keep polling.
+                # TikTok has this publish and never said FAILED: whatever goes wrong with the
+                # asking (tokens, the network, TikTok itself), keep asking until the deadline.
                 self._log(f"status check failed ({error.code}); polling continues")
                 continue
             state.next_poll_at = None
@@ -507,6 +652,48 @@ class PublishPost:
                 return status
             if status.is_terminal:
                 return status
+
+    async def _fetch_status(
+        self,
+        target: PublishTarget,
+        publish_id: str,
+        deadline: datetime,
+        settings: PublishSettings,
+    ) -> PublishStatus:
+        query = StatusQuery(account_id=target.account_id, publish_id=publish_id, paced=self._paced)
+        if not self._paced:
+            status: PublishStatus = await workflow.execute_activity_method(
+                TikTokActivities.fetch_publish_status,
+                query,
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=READ_RETRY,
+                summary=f"status of {publish_id}",
+            )
+            return status
+        return await self._paced_read(
+            CallKind.STATUS,
+            settings,
+            lambda: workflow.execute_activity_method(
+                TikTokActivities.fetch_publish_status,
+                query,
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=ONCE,
+                summary=f"status of {publish_id}",
+            ),
+            give_up_at=deadline,
+        )
+
+    def _unconfirmed(self, publish_id: str) -> PostError:
+        """The deadline passed without TikTok's final word on a publish it has."""
+        code = "PUBLISH_UNCONFIRMED" if self._paced else "PUBLISH_TIMEOUT"
+        rule = classify_error(code)
+        return PostError(
+            code=rule.code,
+            message=f"{rule.meaning} Last TikTok status: "
+            f"{self._current.tiktok_status or 'none'} (publish_id {publish_id}).",
+            remedy=rule.remedy,
+            may_be_live=True,
+        )
 
     # -- helpers -------------------------------------------------------------------------
 

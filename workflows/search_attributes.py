@@ -31,6 +31,11 @@ MODE = SearchAttributeKey.for_keyword("TikTokMode")
 """video_direct, video_inbox, photo_direct or photo_inbox."""
 ERROR_CODE = SearchAttributeKey.for_keyword("TikTokErrorCode")
 """The stable code of a FAILED post (TikTok's own code where there is one)."""
+WAITING_FOR = SearchAttributeKey.for_keyword("TikTokWaitingFor")
+"""What a post waits for before its next TikTok call (daily_post_cap, needs_reconnect, ...);
+empty while it waits for nothing."""
+ACCOUNT_HEALTH = SearchAttributeKey.for_keyword("TikTokAccountHealth")
+"""On TikTokAccount entities: ACTIVE, NEEDS_RECONNECT, BANNED or PAUSED."""
 
 ALL: Sequence[SearchAttributeKey[str] | SearchAttributeKey[datetime]] = (
     POST_STATE,
@@ -39,6 +44,8 @@ ALL: Sequence[SearchAttributeKey[str] | SearchAttributeKey[datetime]] = (
     SCHEDULED_FOR,
     MODE,
     ERROR_CODE,
+    WAITING_FOR,
+    ACCOUNT_HEALTH,
 )
 
 
