@@ -6,6 +6,7 @@ installed next to this interpreter by `make test`; nothing is downloaded at run 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator, SimulatorConfig
@@ -123,3 +125,19 @@ async def worker(
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4()}"
+
+
+@pytest.fixture(autouse=True)
+async def _end_account_entities(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Account entities outlive posts by design; a test's end is theirs. Otherwise the next
+    test's post (another task queue, the same account id) would reach an entity whose task
+    queue no worker polls any more."""
+    yield
+    if "dev_env" not in request.fixturenames:
+        return
+    env: WorkflowEnvironment = request.getfixturevalue("dev_env")
+    query = "WorkflowType = 'TikTokAccount' AND ExecutionStatus = 'Running'"
+    async for execution in env.client.list_workflows(query):
+        handle = env.client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        with contextlib.suppress(RPCError):
+            await handle.terminate("test finished")

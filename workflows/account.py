@@ -145,7 +145,7 @@ class TikTokAccount:
             health=book.health,
             health_reason=book.health_reason,
             queued=len(book.waiting),
-            queued_by_reason=book.queued_by_reason(),
+            queued_by_reason=book.queued_by_reason(now),
             next_free_slot=book.next_free_slots(now),
             posts_last_24h=book.counted(CapKind.DIRECT, now),
             inbox_shares_last_24h=book.counted(CapKind.INBOX, now),
@@ -177,6 +177,9 @@ class TikTokAccount:
             self._log("account entity started")
         shown_health: AccountHealth | None = None
         while True:
+            # Cleared before deciding: whatever a signal brings while this turn awaits
+            # (answers, token steps) wakes the next turn instead of being lost.
+            self._dirty = False
             if self._check_token or self._reconnect_check_due():
                 await self._inspect_token()
             if self._refresh_is_due():
@@ -200,7 +203,6 @@ class TikTokAccount:
                 ),
                 default=None,
             )
-            self._dirty = False
             timeout = max(wake_at - now, timedelta(seconds=0.1)) if wake_at else None
             try:
                 await workflow.wait_condition(
@@ -340,7 +342,7 @@ class TikTokAccount:
             if self._token and self._token.expires_at
             else ""
         )
-        reasons = ", ".join(f"{k} {v}" for k, v in sorted(book.queued_by_reason().items()))
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(book.queued_by_reason(now).items()))
         workflow.set_current_details(
             f"{book.health.value}{': ' + book.health_reason if book.health_reason else ''}. "
             f"Posts queued: {waiting}{' (' + reasons + ')' if reasons else ''}. "

@@ -339,10 +339,12 @@ class AccountBook(BaseModel):
     def counted(self, cap: CapKind, now: datetime) -> int:
         return len(self._counted(cap, now))
 
-    def queued_by_reason(self) -> dict[str, int]:
+    def queued_by_reason(self, now: datetime) -> dict[str, int]:
+        """What the queued requests wait for right now (pacing: only their budget)."""
         counts: dict[str, int] = {}
         for item in self.waiting:
-            key = (item.told or WaitReason.PACING).value
+            blocked = self._blocker(item.request, now)
+            key = (blocked[0] if blocked else WaitReason.PACING).value
             counts[key] = counts.get(key, 0) + 1
         return counts
 

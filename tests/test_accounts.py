@@ -1,0 +1,495 @@
+"""The account entity with real workflows on the real (dev) Temporal server.
+
+Windows are scaled: a "minute" of TikTok's budget is 2 s and a "day" of its caps is 6 s,
+which every duration of the entity and the post takes as a setting. (The time-skipping test
+server rejects workflow-task completions whenever a signal arrived meanwhile, which an entity
+that trades signals with fifty posts does all the time; the real server accepts them.)
+
+TikTok is a fake here, one class of activities with the real names, so each test gives TikTok
+exactly the behaviour it needs (a cap, a 429 storm, a revoked token) and reads back when each
+call happened (the activity's scheduled time, in server time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.accounts import AccountActivities
+from activities.failures import engine_error, to_application_error
+from activities.tiktok_client import Endpoint, TikTokApiError
+from tests.workflow_support import target_of, video_request
+from workflows.account import TikTokAccount
+from workflows.account_contracts import (
+    AccountHealth,
+    AccountSettings,
+    AccountState,
+    RefreshRequest,
+    TokenFacts,
+    account_workflow_id,
+)
+from workflows.contracts import (
+    ChunkUpload,
+    CreatorInfoQuery,
+    InitPublishInput,
+    InitPublishResult,
+    Phase,
+    PostState,
+    PublishPostInput,
+    PublishResult,
+    PublishSettings,
+    StagedItem,
+    StagedMedia,
+    StagedTarget,
+    StatusQuery,
+)
+from workflows.errors import classify_error
+from workflows.pacing import AccountInput
+from workflows.publish_post import PublishPost
+from workflows.request import PublishTarget
+from workflows.tiktok import CreatorInfo, Privacy, PublishStatus, TikTokStatus
+
+SETTINGS = PublishSettings(poll_initial_seconds=0.2, poll_max_seconds=0.5)
+MINUTE = 2.0  # TikTok's per-minute window, scaled
+DAY = 6.0  # TikTok's 24 h cap window, scaled
+SCALED = AccountSettings(
+    window_seconds=MINUTE,
+    safety_margin_seconds=0.2,
+    rate_limit_pause_seconds=0.5,
+    cap_window_seconds=DAY,
+    cap_probe_seconds=2,
+    reconnect_check_seconds=30,
+)
+
+
+def scaled(**changes: Any) -> AccountSettings:
+    return SCALED.model_copy(update=changes)
+
+
+def tiktok_error(
+    code: str, endpoint: Endpoint = Endpoint.VIDEO_INIT, **kw: Any
+) -> ApplicationError:
+    status = {"rate_limit_exceeded": 429, "access_token_invalid": 401}.get(code, 403)
+    kw.setdefault("retry_after_seconds", 0.1)  # TikTok sends none: the account's pause rules
+    return to_application_error(
+        TikTokApiError(endpoint=endpoint, rule=classify_error(code), http_status=status, **kw)
+    )
+
+
+class FakeTikTok:
+    """TikTok and the token store as the tests need them; every call is recorded with its
+    workflow time (the activity's scheduled time on the time-skipping server)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, datetime, str]] = []
+        self.daily_cap: int | None = None
+        self.direct_posts: list[datetime] = []
+        self.init_errors: list[str] = []
+        self.creator_errors: list[str] = []
+        self.status_errors: list[str] = []
+        self.final_status = TikTokStatus.PUBLISH_COMPLETE
+        self.refresh_fails_with_reconnect = False
+        self.expires_in: timedelta | None = None
+        self.generation = 1
+        self.refreshes = 0
+
+    def _now(self) -> datetime:
+        return activity.info().current_attempt_scheduled_time
+
+    def _record(self, name: str) -> datetime:
+        now = self._now()
+        self.calls.append((name, now, activity.info().workflow_id or ""))
+        return now
+
+    def times(self, name: str) -> list[datetime]:
+        return [t for n, t, _ in self.calls if n == name]
+
+    @activity.defn(name="stage_media")
+    async def stage_media(self, target: PublishTarget) -> StagedMedia:
+        return StagedMedia(
+            items=[
+                StagedItem(index=0, key=f"staged/{target.post_id}", source_url_host="cdn",
+                           size_bytes=1_000, mime_type="video/mp4", duration_seconds=15)
+            ]
+        )  # fmt: skip
+
+    @activity.defn(name="delete_staged_media")
+    async def delete_staged_media(self, target: StagedTarget) -> int:
+        return 1
+
+    @activity.defn(name="upload_video")
+    async def upload_video(self, upload: ChunkUpload) -> int:
+        return upload.video_size
+
+    @activity.defn(name="creator_info")
+    async def creator_info(self, query: CreatorInfoQuery) -> CreatorInfo:
+        self._record("creator_info")
+        if self.creator_errors:
+            raise tiktok_error(self.creator_errors.pop(0), Endpoint.CREATOR_INFO)
+        return CreatorInfo(
+            username="demo", nickname="Demo", privacy_level_options=tuple(Privacy),
+            comment_disabled=False, duet_disabled=False, stitch_disabled=False,
+            max_video_post_duration_sec=600,
+        )  # fmt: skip
+
+    @activity.defn(name="init_publish")
+    async def init_publish(self, request: InitPublishInput) -> InitPublishResult:
+        now = self._record("init")
+        if self.init_errors:
+            raise tiktok_error(self.init_errors.pop(0))
+        if self.daily_cap is not None:
+            recent = [t for t in self.direct_posts if t > now - timedelta(seconds=DAY)]
+            if len(recent) >= self.daily_cap:
+                raise tiktok_error("spam_risk_too_many_posts")
+        self.direct_posts.append(now)
+        publish_id = f"v_pub_file~{uuid.uuid4().hex[:8]}"
+        upload = ChunkUpload(
+            key="k",
+            upload_url="https://upload.invalid/x",
+            video_size=1_000,
+            chunk_size=1_000,
+            total_chunk_count=1,
+            content_type="video/mp4",
+        )
+        return InitPublishResult(publish_id=publish_id, upload=upload)
+
+    @activity.defn(name="fetch_publish_status")
+    async def fetch_publish_status(self, query: StatusQuery) -> PublishStatus:
+        self._record("status")
+        if self.status_errors:
+            raise tiktok_error(self.status_errors.pop(0), Endpoint.STATUS_FETCH)
+        if self.final_status is TikTokStatus.PUBLISH_COMPLETE:
+            return PublishStatus(status=self.final_status, public_post_ids=("73000",))
+        return PublishStatus(status=self.final_status)
+
+    # -- the account's token activities (the fake store) ---------------------------------
+
+    def facts(self) -> TokenFacts:
+        expires = self._now() + self.expires_in if self.expires_in else None
+        return TokenFacts(expires_at=expires, fingerprint=f"gen{self.generation}")
+
+    @activity.defn(name="inspect_account_token")
+    async def inspect_account_token(self, account_id: str) -> TokenFacts:
+        return self.facts()
+
+    @activity.defn(name="refresh_account_token")
+    async def refresh_account_token(self, request: RefreshRequest) -> TokenFacts:
+        self._record("refresh")
+        if self.refresh_fails_with_reconnect:
+            failure = engine_error("TOKEN_REFRESH_FAILED", "invalid_grant", retryable=False)
+            assert failure.details
+            failure.details[0]["needs_reconnect"] = True
+            raise failure
+        self.refreshes += 1
+        self.generation += 1
+        return self.facts()
+
+
+@pytest.fixture
+def fake() -> FakeTikTok:
+    return FakeTikTok()
+
+
+async def run_worker(
+    env: WorkflowEnvironment, fake: FakeTikTok, settings: AccountSettings, queue: str
+) -> Worker:
+    real = AccountActivities(tokens=None, settings=settings)  # type: ignore[arg-type]
+    return Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[PublishPost, TikTokAccount],
+        activities=[
+            fake.stage_media, fake.delete_staged_media, fake.upload_video, fake.creator_info,
+            fake.init_publish, fake.fetch_publish_status, fake.inspect_account_token,
+            fake.refresh_account_token, real.load_account_settings, real.request_account_slot,
+        ],
+    )  # fmt: skip
+
+
+def account() -> str:
+    return f"acct_{uuid.uuid4().hex[:8]}"
+
+
+async def start_posts(
+    client: Client,
+    queue: str,
+    acct: str,
+    count: int,
+    *,
+    due: datetime,
+    spread: timedelta = timedelta(0),
+    settings: PublishSettings = SETTINGS,
+    **options: Any,
+) -> list[WorkflowHandle[Any, Any]]:
+    handles = []
+    for n in range(count):
+        target = target_of(
+            video_request(
+                f"p{n}-{uuid.uuid4().hex[:6]}", "https://cdn.example/v.mp4", account=acct,
+                scheduled_for=due + spread * n, **options,
+            )
+        )  # fmt: skip
+        handles.append(
+            await client.start_workflow(
+                PublishPost.run,
+                PublishPostInput(target=target, settings=settings),
+                id=target.workflow_id,
+                task_queue=queue,
+            )
+        )
+    return handles
+
+
+async def outcomes(handles: list[WorkflowHandle[Any, Any]]) -> list[str]:
+    async def one(handle: WorkflowHandle[Any, Any]) -> str:
+        try:
+            result: PublishResult = await handle.result()
+            return result.phase.value
+        except WorkflowFailureError as err:
+            assert isinstance(err.cause, ApplicationError)
+            return f"FAILED {err.cause.type}"
+
+    return list(await asyncio.gather(*(one(h) for h in handles)))
+
+
+async def ensure_entity(client: Client, queue: str, acct: str) -> WorkflowHandle[Any, Any]:
+    return await client.start_workflow(
+        TikTokAccount.run,
+        AccountInput(account_id=acct),
+        id=account_workflow_id(acct),
+        task_queue=queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+async def account_state(client: Client, acct: str) -> AccountState:
+    handle = client.get_workflow_handle(account_workflow_id(acct))
+    return await handle.query(TikTokAccount.state)
+
+
+async def end_entity(client: Client, acct: str) -> None:
+    await client.get_workflow_handle(account_workflow_id(acct)).terminate("test finished")
+
+
+def max_in_window(times: list[datetime], window: timedelta) -> int:
+    times = sorted(times)
+    return max((sum(1 for u in times if t <= u < t + window) for t in times), default=0)
+
+
+async def test_a_burst_for_one_account_is_paced_in_due_order_and_fails_nothing(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    settings = scaled(init_per_minute=3, creator_info_per_minute=4)
+    now = await env.get_current_time()
+    async with await run_worker(env, fake, settings, queue):
+        # An operator pause holds the account while ten posts, due a second apart and
+        # started latest-due first, all queue; on resume the earliest-due go first.
+        entity = await ensure_entity(env.client, queue, acct)
+        await entity.signal(TikTokAccount.pause, "test")
+        handles = await start_posts(
+            env.client,
+            queue,
+            acct,
+            10,
+            due=now - timedelta(minutes=1),
+            spread=timedelta(seconds=-1),
+        )
+        for _ in range(300):
+            if (await account_state(env.client, acct)).queued == 10:
+                break
+            await asyncio.sleep(0.1)
+        paused = await account_state(env.client, acct)
+        held = await handles[0].query(PublishPost.state)
+        await entity.signal(TikTokAccount.resume)
+        results = await outcomes(handles)
+        await end_entity(env.client, acct)
+    assert paused.health is AccountHealth.PAUSED and paused.queued_by_reason == {"paused": 10}
+    assert held.waiting_for == "paused"
+    assert results == ["PUBLISHED"] * 10
+    inits = fake.times("init")
+    assert len(inits) == 10
+    assert max_in_window(inits, timedelta(seconds=MINUTE)) <= 3
+    assert max_in_window(fake.times("creator_info"), timedelta(seconds=MINUTE)) <= 4
+    # Every post queued its creator_info during the pause: they are served in due order.
+    asked_at = {wf: t for name, t, wf in fake.calls if name == "creator_info"}
+    by_due = [asked_at[h.id] for h in reversed(handles)]  # earliest due first
+    late = [b for a, b in itertools.pairwise(by_due) if b < a - timedelta(seconds=0.5)]
+    assert not late, "a later-due post went a whole window before an earlier-due one"
+    assert by_due[-1] - by_due[0] >= timedelta(seconds=MINUTE * 2), "10 asks at 4 a window"
+    assert max(inits) - min(inits) >= timedelta(seconds=MINUTE * 3), "10 inits at 3 a window"
+
+
+async def test_a_429_storm_pauses_the_account_and_fails_no_post(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.init_errors = ["rate_limit_exceeded"] * 12
+    async with await run_worker(env, fake, SCALED, queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        handles = await start_posts(env.client, queue, acct, 5, due=due)
+        results = await outcomes(handles)
+        state = await account_state(env.client, acct)
+        await end_entity(env.client, acct)
+    assert results == ["PUBLISHED"] * 5
+    assert state.rate_limited_answers == 12
+    assert len(fake.times("init")) == 17
+
+
+async def test_the_daily_cap_is_a_wait_and_the_post_publishes_after_its_window(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.daily_cap = 3
+    async with await run_worker(env, fake, SCALED, queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        handles = await start_posts(env.client, queue, acct, 5, due=due)
+        waiting = await any_until(handles, lambda s: s.waiting_for == "daily_post_cap")
+        results = await outcomes(handles)
+        state = await account_state(env.client, acct)
+        await end_entity(env.client, acct)
+    assert waiting.waiting_until is not None and waiting.waiting_until > due
+    assert results == ["PUBLISHED"] * 5
+    published = sorted(fake.direct_posts)
+    assert published[3] >= published[0] + timedelta(seconds=DAY), "the 4th waited for the window"
+    assert state.learned_daily_cap == 3
+    # Before the first refusal nobody knew the cap: the two inits beyond it in that first
+    # burst were refused; once learned, no init was sent into a closed window.
+    assert len(fake.times("init")) <= 7
+
+
+async def test_a_cap_that_outlasts_the_longest_wait_ends_quota_wait_exceeded(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.daily_cap = 1
+    patient = SETTINGS.model_copy(update={"max_quota_wait_seconds": DAY / 2})
+    async with await run_worker(env, fake, SCALED, queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        handles = await start_posts(env.client, queue, acct, 3, due=due, settings=patient)
+        results = await outcomes(handles)
+        await end_entity(env.client, acct)
+    assert sorted(results) == [
+        "FAILED QUOTA_WAIT_EXCEEDED",
+        "FAILED QUOTA_WAIT_EXCEEDED",
+        "PUBLISHED",
+    ]
+
+
+async def test_the_inbox_share_cap_and_the_active_user_cap_wait_then_publish(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.final_status = TikTokStatus.SEND_TO_USER_INBOX
+    fake.creator_errors = ["reached_active_user_cap"]
+    async with await run_worker(env, fake, scaled(cap_probe_seconds=2), queue):
+        start = await env.get_current_time()
+        handles = await start_posts(
+            env.client, queue, acct, 6, due=start + timedelta(seconds=1), privacy=None, inbox=True
+        )
+        results = await outcomes(handles)
+        await end_entity(env.client, acct)
+    assert results == ["DELIVERED_TO_INBOX"] * 6
+    inits = sorted(fake.times("init"))
+    assert inits[0] >= start + timedelta(seconds=2), "the app-wide cap held every post"
+    assert inits[5] >= inits[0] + timedelta(seconds=DAY), "the 6th share waited a day"
+
+
+async def test_needs_reconnect_holds_posts_until_new_tokens_are_stored(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.init_errors = ["access_token_invalid"]
+    fake.refresh_fails_with_reconnect = True
+    async with await run_worker(env, fake, SCALED, queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        handles = await start_posts(env.client, queue, acct, 3, due=due)
+        held = await wait_until(handles[0], lambda s: s.waiting_for == "needs_reconnect", env=env)
+        state = await account_state(env.client, acct)
+        assert state.health is AccountHealth.NEEDS_RECONNECT
+        await asyncio.sleep(3)
+        assert (await handles[1].query(PublishPost.state)).phase is Phase.PUBLISHING
+        # The creator reconnects: new tokens are stored and the entity is told.
+        fake.refresh_fails_with_reconnect = False
+        fake.generation += 10
+        await env.client.get_workflow_handle(account_workflow_id(acct)).signal(
+            TikTokAccount.reconnected
+        )
+        results = await outcomes(handles)
+        after = await account_state(env.client, acct)
+        await end_entity(env.client, acct)
+    assert held.phase is Phase.PUBLISHING
+    assert results == ["PUBLISHED"] * 3
+    assert after.health is AccountHealth.ACTIVE
+    assert len(fake.times("refresh")) == 1, "one failed refresh for the whole account"
+
+
+async def test_a_live_post_whose_account_needs_reconnect_ends_unconfirmed_not_failed(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    """The issue's finding: a post already live ended FAILED TOKEN_REFRESH_FAILED."""
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.status_errors = ["access_token_invalid"]
+    fake.refresh_fails_with_reconnect = True
+    short = SETTINGS.model_copy(update={"publish_deadline_seconds": 4})
+    async with await run_worker(env, fake, SCALED, queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        [handle] = await start_posts(env.client, queue, acct, 1, due=due, settings=short)
+        [result] = await outcomes([handle])
+        state: PostState = await handle.query(PublishPost.state)
+        await end_entity(env.client, acct)
+    assert result == "FAILED PUBLISH_UNCONFIRMED"
+    assert state.error is not None and state.error.may_be_live
+    assert "--confirm-not-posted" in state.error.remedy
+
+
+async def test_tokens_are_renewed_ahead_of_expiry_once_for_all_posts(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.expires_in = timedelta(seconds=4)
+    async with await run_worker(env, fake, scaled(refresh_ahead_seconds=1), queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        handles = await start_posts(
+            env.client, queue, acct, 4, due=due, spread=timedelta(seconds=2.5)
+        )
+        results = await outcomes(handles)
+        state = await account_state(env.client, acct)
+        await end_entity(env.client, acct)
+    assert results == ["PUBLISHED"] * 4
+    assert 2 <= fake.refreshes <= 4, "renewed ahead of expiry, for the account, not per post"
+    gaps = zip(fake.times("refresh"), fake.times("refresh")[1:], strict=False)
+    assert all(b - a >= timedelta(seconds=2) for a, b in gaps), "never twice at once"
+    assert state.token is not None and state.token.fingerprint == f"gen{1 + fake.refreshes}"
+
+
+async def any_until(handles: list[WorkflowHandle[Any, Any]], predicate: Any) -> PostState:
+    for _ in range(300):
+        for handle in handles:
+            state: PostState = await handle.query(PublishPost.state)
+            if predicate(state):
+                return state
+        await asyncio.sleep(0.05)
+    raise AssertionError("no post reached the expected state")
+
+
+async def wait_until(
+    handle: WorkflowHandle[Any, Any], predicate: Any, *, env: WorkflowEnvironment
+) -> PostState:
+    for _ in range(300):
+        state: PostState = await handle.query(PublishPost.state)
+        if predicate(state):
+            return state
+        await asyncio.sleep(0.1)
+    raise AssertionError("the post never reached the expected state")
