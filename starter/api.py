@@ -82,6 +82,8 @@ class ListedPost:
     post_state: str | None = None
     """TikTokPostState: the post's phase (the run's status says only how Temporal sees it)."""
     error_code: str | None = None
+    waiting_for: str | None = None
+    """TikTokWaitingFor: what the post waits for (daily_post_cap, needs_reconnect, ...)."""
 
 
 class PostPublisher:
@@ -273,6 +275,7 @@ class PostPublisher:
                     close_time=execution.close_time,
                     post_state=execution.typed_search_attributes.get(sa.POST_STATE),
                     error_code=execution.typed_search_attributes.get(sa.ERROR_CODE),
+                    waiting_for=execution.typed_search_attributes.get(sa.WAITING_FOR),
                 )
             )
         return posts

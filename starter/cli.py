@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from temporalio.service import RPCError
 
-from starter import generated
+from starter import accounts_cli, generated
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.operations import Fixes, Operations, Outcome, render
 from worker.config import ConfigError
@@ -63,6 +63,12 @@ def render_state(state: PostState) -> str:
         lines.append(
             f"  publish_id {state.publish_id}  TikTok status {state.tiktok_status or '-'}"
             f"  (inits {state.init_attempts}, polls {state.polls})"
+        )
+    if state.waiting_for:
+        until = f" until {state.waiting_until.isoformat()}" if state.waiting_until else ""
+        lines.append(
+            f"  waiting for {state.waiting_for}{until} "
+            f"(see: tiktok-publisher account show {state.account_id})"
         )
     if state.public_post_ids:
         lines.append(f"  public post ids: {', '.join(state.public_post_ids)}")
@@ -125,6 +131,7 @@ async def _list(args: argparse.Namespace) -> int:
         print(
             f"{post.post_state or '-':<19} {post.status:<10} {started:<21} {post.workflow_id}"
             f"{'  ' + post.error_code if post.error_code else ''}"
+            f"{'  waiting for ' + post.waiting_for if post.waiting_for else ''}"
         )
     if not posts:
         print("No posts match.")
@@ -368,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workflow-input", action="store_true", help="the PublishPost workflow input instead"
     )
     p.set_defaults(run=_schema, sync=True)
+
+    accounts_cli.register(sub)
 
     p = sub.add_parser("generate", help="write the JSON Schemas and docs/error-codes.md")
     p.add_argument("--check", action="store_true", help="fail if a generated file is stale")

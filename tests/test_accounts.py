@@ -29,7 +29,7 @@ from temporalio.worker import Worker
 from activities.accounts import AccountActivities
 from activities.failures import engine_error, to_application_error
 from activities.tiktok_client import Endpoint, TikTokApiError
-from tests.workflow_support import target_of, video_request
+from tests.workflow_support import save_history, target_of, video_request
 from workflows.account import TikTokAccount
 from workflows.account_contracts import (
     AccountHealth,
@@ -341,6 +341,10 @@ async def test_a_429_storm_pauses_the_account_and_fails_no_post(
         handles = await start_posts(env.client, queue, acct, 5, due=due)
         results = await outcomes(handles)
         state = await account_state(env.client, acct)
+        await save_history(handles[-1], "paced_rate_limited")
+        await save_history(
+            env.client.get_workflow_handle(account_workflow_id(acct)), "account_entity"
+        )
         await end_entity(env.client, acct)
     assert results == ["PUBLISHED"] * 5
     assert state.rate_limited_answers == 12
@@ -358,6 +362,12 @@ async def test_the_daily_cap_is_a_wait_and_the_post_publishes_after_its_window(
         waiting = await any_until(handles, lambda s: s.waiting_for == "daily_post_cap")
         results = await outcomes(handles)
         state = await account_state(env.client, acct)
+        waited = [
+            h
+            for h in handles
+            if any("daily_post_cap" in line for line in (await h.query(PublishPost.state)).history)
+        ]
+        await save_history(waited[0], "paced_daily_cap_wait")
         await end_entity(env.client, acct)
     assert waiting.waiting_until is not None and waiting.waiting_until > due
     assert results == ["PUBLISHED"] * 5

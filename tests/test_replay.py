@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.workflow_support import HISTORY_DIR
+from workflows.account import TikTokAccount
 from workflows.publish_post import PublishPost
 
 EXPECTED = {
@@ -33,6 +34,10 @@ EXPECTED = {
     "ambiguous_init",
     "fail_reason_frame_rate",
     "token_refreshed_mid_poll",
+    # Runs paced by the account entity, and the entity itself.
+    "paced_rate_limited",
+    "paced_daily_cap_wait",
+    "account_entity",
 }
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 
@@ -44,7 +49,9 @@ def test_every_path_has_a_saved_history() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays_deterministically(path: Path) -> None:
     history = WorkflowHistory.from_json(f"replay-{path.stem}", json.loads(path.read_text()))
-    replayer = Replayer(workflows=[PublishPost], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[PublishPost, TikTokAccount], data_converter=pydantic_data_converter
+    )
     await replayer.replay_workflow(history)
 
 

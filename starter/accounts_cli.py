@@ -1,0 +1,131 @@
+"""`tiktok-publisher accounts` and `tiktok-publisher account show|pause|resume|reconnected`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from starter.accounts import AccountDesk, AccountNotFound
+from worker.config import connect
+from workflows.account_contracts import AccountState
+from workflows.contracts import TASK_QUEUE
+
+EXIT_OK, EXIT_NOT_FOUND = 0, 3
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("accounts", help="one line per TikTok account: health, queue, caps")
+    p.set_defaults(run=_accounts)
+    p = sub.add_parser("account", help="show, pause, resume an account, or announce new tokens")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("show", help="the account entity's whole state")
+    a.add_argument("account_id")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(run=_show)
+    a = actions.add_parser("pause", help="hold every post of the account until resume")
+    a.add_argument("account_id")
+    a.add_argument("--reason")
+    a.set_defaults(run=_pause)
+    a = actions.add_parser("resume", help="end a pause (or a ban TikTok lifted)")
+    a.add_argument("account_id")
+    a.set_defaults(run=_resume)
+    a = actions.add_parser(
+        "reconnected", help="new tokens are stored: posts waiting in NEEDS_RECONNECT continue"
+    )
+    a.add_argument("account_id")
+    a.set_defaults(run=_reconnected)
+
+
+async def _desk() -> AccountDesk:
+    client = await connect()
+    return AccountDesk(client, task_queue=os.environ.get("TIKTOK_TASK_QUEUE", TASK_QUEUE))
+
+
+def _when(at: datetime | None) -> str:
+    if at is None:
+        return "-"
+    now = datetime.now(UTC)
+    return "now" if at <= now else at.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def line(state: AccountState) -> str:
+    caps = ", ".join(f"{c.reason.value} until {_when(c.until)}" for c in state.caps) or "-"
+    return (
+        f"{state.account_id:<24} {state.health.value:<16} {state.queued:>6}  "
+        f"{_when(state.next_free_slot.get('init')):<21} {state.posts_last_24h:>8}  {caps}"
+    )
+
+
+HEADER = (
+    f"{'ACCOUNT':<24} {'HEALTH':<16} {'QUEUED':>6}  {'NEXT INIT SLOT':<21} {'LAST 24H':>8}  CAPS"
+)
+
+
+def render(state: AccountState) -> str:
+    lines = [f"{state.account_id}: {state.health.value}"]
+    if state.health_reason:
+        lines.append(f"  reason: {state.health_reason}")
+    waits = ", ".join(f"{k} {v}" for k, v in sorted(state.queued_by_reason.items()))
+    lines.append(f"  posts queued: {state.queued}{' (' + waits + ')' if waits else ''}")
+    slots = ", ".join(f"{k} {_when(v)}" for k, v in sorted(state.next_free_slot.items()))
+    lines.append(f"  next free slot: {slots or '-'}")
+    learned = f" (daily cap learned: {state.learned_daily_cap})" if state.learned_daily_cap else ""
+    lines.append(
+        f"  last 24 h: {state.posts_last_24h} direct post(s), "
+        f"{state.inbox_shares_last_24h} inbox share(s){learned}"
+    )
+    for cap in state.caps:
+        lines.append(f"  cap: {cap.reason.value} ({cap.code}) until {_when(cap.until)}")
+    if state.paused_until:
+        lines.append(f"  paused after a 429 until {_when(state.paused_until)}")
+    if state.token:
+        lines.append(
+            f"  token valid until {_when(state.token.expires_at)}; "
+            f"next renewal {_when(state.next_refresh_at)}"
+        )
+    lines.append(f"  429s seen: {state.rate_limited_answers}")
+    lines.extend(f"  {entry}" for entry in state.history[-10:])
+    return "\n".join(lines)
+
+
+async def _accounts(args: argparse.Namespace) -> int:
+    states = await (await _desk()).list()
+    if not states:
+        print("No account entities yet (each starts with its account's first post).")
+        return EXIT_OK
+    print(HEADER)
+    for state in states:
+        print(line(state))
+    return EXIT_OK
+
+
+async def _show(args: argparse.Namespace) -> int:
+    state = await (await _desk()).state(args.account_id)
+    if state is None:
+        print(str(AccountNotFound(args.account_id)), file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(state.model_dump_json(indent=2) if args.json else render(state))
+    return EXIT_OK
+
+
+async def _pause(args: argparse.Namespace) -> int:
+    print(render(await (await _desk()).pause(args.account_id, args.reason)))
+    return EXIT_OK
+
+
+async def _resume(args: argparse.Namespace) -> int:
+    try:
+        state = await (await _desk()).resume(args.account_id)
+    except AccountNotFound as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(render(state))
+    return EXIT_OK
+
+
+async def _reconnected(args: argparse.Namespace) -> int:
+    print(render(await (await _desk()).reconnected(args.account_id)))
+    return EXIT_OK
