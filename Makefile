@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck generate generate-check pytest histories bench clean
+.PHONY: run test lint typecheck generate generate-check pytest histories bench bench-burst clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ pytest: $(STAMP)
 # Stage a generated 300 MB file through S3 (moto) and report throughput and peak memory.
 bench: $(STAMP)
 	$(BIN)/python -m bench.stage_large_file --size-mb 300
+
+# 50 posts for one account due at once, TikTok's default limits (simulator): 429s, inits per
+# rolling minute, published / waiting / failed, time to drain.
+bench-burst: $(STAMP)
+	$(BIN)/python -m bench.burst --posts 50 --workers 1
 
 # Re-record the saved workflow histories that tests/test_replay.py replays. Only after an
 # intentional workflow change that is safe for running posts (see README, Development).
