@@ -1,6 +1,6 @@
 """The account entity with real workflows on the real (dev) Temporal server.
 
-Windows are scaled: a "minute" of TikTok's budget is 2 s and a "day" of its caps is 6 s,
+Windows are scaled: a "minute" of TikTok's budget is 2 s and a "day" of its caps is 15 s,
 which every duration of the entity and the post takes as a setting. (The time-skipping test
 server rejects workflow-task completions whenever a signal arrived meanwhile, which an entity
 that trades signals with fifty posts does all the time; the real server accepts them.)
@@ -62,7 +62,7 @@ from workflows.tiktok import CreatorInfo, Privacy, PublishStatus, TikTokStatus
 
 SETTINGS = PublishSettings(poll_initial_seconds=0.2, poll_max_seconds=0.5)
 MINUTE = 2.0  # TikTok's per-minute window, scaled
-DAY = 6.0  # TikTok's 24 h cap window, scaled
+DAY = 15.0  # TikTok's 24 h cap window, scaled (long enough for a loaded machine)
 SCALED = AccountSettings(
     window_seconds=MINUTE,
     safety_margin_seconds=0.2,

@@ -21,6 +21,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.publishing import TikTokActivities
+    from activities.staging import MediaActivities
     from workflows import search_attributes as sa
     from workflows.account_contracts import CallKind, CapKind, SlotAnswer
     from workflows.account_link import AccountLink, WaitEnded
@@ -268,10 +269,9 @@ class PublishPost:
         workflow.set_current_details(f"Staging {count} media file(s) into the bucket.")
         # A task, so that `cancel` can stop a copy in progress instead of waiting for it.
         self._staging = asyncio.ensure_future(
-            workflow.execute_activity(
-                "stage_media",
+            workflow.execute_activity_method(
+                MediaActivities.stage_media,
                 target,
-                result_type=StagedMedia,
                 start_to_close_timeout=TRANSFER_TIMEOUT,
                 heartbeat_timeout=timedelta(seconds=settings.transfer_heartbeat_seconds),
                 retry_policy=TRANSFER_RETRY,
@@ -304,8 +304,8 @@ class PublishPost:
         """Chunks are safe to resend, so the upload retries freely (resuming each time)."""
         workflow.set_current_details("Uploading the video to TikTok.")
         try:
-            await workflow.execute_activity(
-                "upload_video",
+            await workflow.execute_activity_method(
+                MediaActivities.upload_video,
                 upload,
                 start_to_close_timeout=TRANSFER_TIMEOUT,
                 heartbeat_timeout=timedelta(seconds=settings.transfer_heartbeat_seconds),
@@ -326,8 +326,8 @@ class PublishPost:
             await workflow.sleep(timedelta(seconds=keep), summary="keep staged media")
         target = StagedTarget(post_id=self._target.post_id, account_id=self._target.account_id)
         try:
-            await workflow.execute_activity(
-                "delete_staged_media",
+            await workflow.execute_activity_method(
+                MediaActivities.delete_staged_media,
                 target,
                 start_to_close_timeout=CALL_TIMEOUT,
                 retry_policy=READ_RETRY,
@@ -409,10 +409,9 @@ class PublishPost:
                     ),
                 )
             else:
-                creator = await workflow.execute_activity(
-                    "query_creator_info",
+                creator = await workflow.execute_activity_method(
+                    TikTokActivities.query_creator_info,
                     target.account_id,
-                    result_type=CreatorInfo,
                     start_to_close_timeout=CALL_TIMEOUT,
                     retry_policy=READ_RETRY,
                     summary=f"creator_info for {target.account_id}",
@@ -771,21 +770,18 @@ class PublishPost:
 
 def _activity_error(err: ActivityError) -> PostError:
     """Turn an activity failure into the post's error, keeping TikTok's code and log id."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        details: dict[str, Any] = {}
-        if cause.details and isinstance(cause.details[0], dict):
-            details = cause.details[0]
-        code = cause.type or "ACTIVITY_FAILED"
-        rule = classify_error(code, details.get("http_status"))
+    details = FailureDetails.of(err)
+    if details is not None:
+        rule = classify_error(details.code, details.http_status)
         return PostError(
-            code=code,
-            message=str(details.get("meaning") or rule.meaning),
-            remedy=str(details.get("remedy") or rule.remedy),
-            retryable=details.get("retryability") == Retryability.RETRYABLE.value,
-            http_status=details.get("http_status"),
-            log_id=details.get("log_id") or None,
+            code=details.code,
+            message=details.meaning or rule.meaning,
+            remedy=details.remedy or rule.remedy,
+            retryable=details.retryability is Retryability.RETRYABLE,
+            http_status=details.http_status,
+            log_id=details.log_id or None,
         )
+    cause = err.cause
     message = str(cause) if cause is not None else str(err)
     return PostError(
         code="ACTIVITY_FAILED",
@@ -797,21 +793,15 @@ def _activity_error(err: ActivityError) -> PostError:
 
 def _retry_delay(err: ActivityError, attempt: int) -> timedelta:
     """TikTok's own delay where it gave one, else 2 s doubling per try."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        details = cause.details[0]
-        if isinstance(details, dict) and details.get("retry_after_seconds"):
-            return timedelta(seconds=float(details["retry_after_seconds"]))
+    details = FailureDetails.of(err)
+    if details is not None and details.retry_after_seconds:
+        return timedelta(seconds=details.retry_after_seconds)
     return timedelta(seconds=2**attempt)
 
 
 def _retryability(err: ActivityError) -> Retryability | None:
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        details = cause.details[0]
-        if isinstance(details, dict) and "retryability" in details:
-            return Retryability(details["retryability"])
-    return None
+    details = FailureDetails.of(err)
+    return details.retryability if details is not None else None
 
 
 def _require_aware(at: datetime | None) -> None:
