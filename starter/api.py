@@ -120,6 +120,8 @@ class PostPublisher:
         rest (task queue, UI address, bucket URL, verified prefixes) from `worker.settings`.
         Raises ConfigError naming any bad variable."""
         s = settings or load_settings()
+        if not tracing.enabled():
+            tracing.configure(s.otlp_endpoint, f"{s.service_name}-starter")
         kwargs.setdefault("task_queue", s.task_queue)
         kwargs.setdefault("ui_url", s.temporal_ui_url)
         kwargs.setdefault("pull_base_url", s.media_public_base_url or s.media_endpoint_url)

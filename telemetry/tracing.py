@@ -40,6 +40,15 @@ def configure(endpoint: str | None, service_name: str) -> bool:
     return True
 
 
+def flush() -> None:
+    """Export spans still buffered (before a short-lived process such as the CLI exits)."""
+    if _enabled:
+        provider = trace.get_tracer_provider()
+        force_flush = getattr(provider, "force_flush", None)
+        if force_flush is not None:
+            force_flush(5000)
+
+
 def enable(provider: Any) -> None:
     """Use `provider` (an SDK TracerProvider) and instrument httpx. Tests pass one with an
     in-memory exporter."""
