@@ -29,7 +29,7 @@ def test_every_bad_variable_is_reported_at_once() -> None:
 
 
 def test_urls_must_be_http_and_empty_means_unset() -> None:
-    with pytest.raises(ConfigError, match="TIKTOK_API_BASE_URL='open.tiktokapis.com': .*http"):
+    with pytest.raises(ConfigError, match=r"TIKTOK_API_BASE_URL='open\.tiktokapis\.com': .*http"):
         load_settings({"TIKTOK_API_BASE_URL": "open.tiktokapis.com"})
     assert load_settings({"MEDIA_S3_ENDPOINT_URL": ""}).media_endpoint_url is None
 
