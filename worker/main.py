@@ -31,7 +31,7 @@ from telemetry.http import OpsProbes, prometheus_runtime, serve, temporal_reacha
 from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
 from telemetry.metrics import record_build
 from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
-from worker.settings import Settings, load_settings, package_version
+from worker.settings import ConfigError, Settings, load_settings, package_version
 from worker.versioning import deployment_config
 from workflows.account import TikTokAccount
 from workflows.account_contracts import AccountSettings
@@ -167,7 +167,6 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
         running_worker(client, settings, media) as worker,
         ops_server(engine, client, worker, sdk_metrics_url),
     ):
-        record_build("worker", package_version(), settings.build_id or package_version())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -196,11 +195,19 @@ async def ops_server(
         {"temporal": temporal_reachable(client), "polling": polling},
         sdk_metrics_url=sdk_metrics_url,
     )
+    record_build("worker", package_version(), engine.effective_build_id)
     if not engine.http_address:
         yield probes
         return
-    server = await serve(probes, engine.http_address)
-    log.info("worker.http", address=engine.http_address, paths="/metrics /healthz /readyz")
+    try:
+        server = await serve(probes, engine.http_address)
+    except OSError as err:
+        raise ConfigError(
+            f"WORKER_HTTP_ADDRESS={engine.http_address!r}: cannot listen there ({err.strerror}); "
+            "choose another port, or set it empty to serve no metrics"
+        ) from None
+    host, port = server.sockets[0].getsockname()[:2]
+    log.info("worker.http", address=f"{host}:{port}", paths="/metrics /healthz /readyz")
     try:
         yield probes
     finally:

@@ -188,9 +188,11 @@ class Settings(BaseSettings):
     # -- worker tuning -----------------------------------------------------------------------
     max_cached_workflows: int = _setting(
         "WORKER_MAX_CACHED_WORKFLOWS",
-        500,
-        "workflows kept in memory between tasks; a sleeping post evicted from the cache costs "
-        "a short replay when it wakes, nothing while it sleeps",
+        0,
+        "workflows kept in memory between their tasks. 0 (no cache) keeps a worker's memory "
+        "flat however many posts sleep; each workflow task then replays that post's short "
+        "history. A worker with memory to spare may cache some for lower task latency: each "
+        "cached post costs roughly 0.2-1 MiB (bench/README.md)",
         group="Worker tuning",
         ge=0,
     )
