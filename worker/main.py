@@ -29,6 +29,7 @@ from activities.tokens import AccountTokens, FileTokenStore
 from telemetry import tracing
 from telemetry.http import OpsProbes, prometheus_runtime, serve, temporal_reachable
 from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
+from telemetry.memory import release_periodically
 from telemetry.metrics import record_build
 from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
 from worker.settings import ConfigError, Settings, load_settings, package_version
@@ -38,6 +39,9 @@ from workflows.account_contracts import AccountSettings
 from workflows.publish_post import PublishPost
 
 log = structlog.get_logger("worker")
+
+MEMORY_RELEASE_SECONDS = 30.0
+"""How often an idle heap's free pages go back to the OS (telemetry.memory)."""
 
 
 def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
@@ -167,6 +171,7 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
         running_worker(client, settings, media) as worker,
         ops_server(engine, client, worker, sdk_metrics_url),
     ):
+        trimmer = asyncio.ensure_future(release_periodically(MEMORY_RELEASE_SECONDS))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -178,6 +183,7 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
             tiktok_base_url=settings.tiktok_base_url,
         )
         await stop.wait()
+        trimmer.cancel()
         log.info("worker.stopping")
     log.info("worker.stopped")
 
