@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from worker.settings import URL_FIELDS, Settings, env_name
+from worker.settings import URL_FIELDS, Settings, account_env_name, env_name
+from workflows.account_contracts import AccountSettings
 from workflows.contracts import PublishPostInput
 from workflows.errors import (
     ENGINE_CODES,
@@ -129,6 +130,9 @@ def _type_words(field: str, annotation: Any) -> str:
     if getattr(annotation, "__origin__", None) is tuple or "tuple" in str(annotation):
         return "comma-separated list"
     words = {str: "text", int: "integer", float: "number", bool: "true/false"}
+    present = [a for a in args if a is not type(None)]
+    if len(present) == 1 and len(args) == 2:
+        return words.get(present[0], str(present[0])) + ", optional"
     return words.get(annotation, str(annotation))
 
 
@@ -140,6 +144,18 @@ def _default_words(value: Any) -> str:
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     return f"`{value}`"
+
+
+def _setting_row(variable: str, name: str, info: Any, used_by: str) -> str:
+    bounds = [
+        f"{word} {getattr(m, attr)}"
+        for m in info.metadata
+        for attr, word in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("min_length", "length ≥"))
+        if getattr(m, attr, None) is not None
+    ]
+    kind = _type_words(name, info.annotation) + (f" ({', '.join(bounds)})" if bounds else "")
+    meaning = info.description or name.replace("_", " ")
+    return f"| `{variable}` | {kind} | {_default_words(info.default)} | {used_by} | {meaning} |"
 
 
 def settings_doc() -> str:
@@ -172,17 +188,12 @@ def settings_doc() -> str:
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         group = str(extra.get("group", "Other"))
         used_by = str(extra.get("used_by", "worker"))
-        bounds = [
-            f"{word} {getattr(m, attr)}"
-            for m in info.metadata
-            for attr, word in (("ge", "≥"), ("le", "≤"), ("min_length", "length ≥"))
-            if getattr(m, attr, None) is not None
-        ]
-        kind = _type_words(name, info.annotation) + (f" ({', '.join(bounds)})" if bounds else "")
-        groups.setdefault(group, []).append(
-            f"| `{env_name(name)}` | {kind} | {_default_words(info.default)} | {used_by} "
-            f"| {info.description} |"
-        )
+        groups.setdefault(group, []).append(_setting_row(env_name(name), name, info, used_by))
+    # The account entities' pacing (workflows/account_contracts.py), read by the worker.
+    groups["Account pacing (TikTokAccount entity)"] = [
+        _setting_row(account_env_name(name), name, info, "worker")
+        for name, info in AccountSettings.model_fields.items()
+    ]
     for group, rows in groups.items():
         lines += ["", f"## {group}", "", "| variable | type | default | read by | meaning |"]
         lines += ["|---|---|---|---|---|", *rows]

@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from tests.kustomize_lite import render
-from worker.settings import Settings, env_name
+from worker.settings import Settings, account_env_name, env_name
+from workflows.account_contracts import AccountSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -31,7 +32,9 @@ OVERLAYS = sorted(p for p in (KUBE / "overlays").iterdir() if p.is_dir())
 BIN = Path(sys.executable).parent
 K8S_VERSION = "1.31.0"
 
-SETTINGS_VARS = {env_name(f) for f in Settings.model_fields}
+SETTINGS_VARS = {env_name(f) for f in Settings.model_fields} | {
+    account_env_name(f) for f in AccountSettings.model_fields
+}
 TEMPORAL_VARS = {
     "TEMPORAL_ADDRESS",
     "TEMPORAL_NAMESPACE",

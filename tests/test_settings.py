@@ -76,3 +76,16 @@ def test_cli_reports_a_bad_setting_without_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("Configuration error: TIKTOK_CHUNK_SIZE='abc'")
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_account_pacing_is_checked_with_the_rest() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"TIKTOK_ACCOUNT_INIT_PER_MINUTE": "0", "LOG_FORMAT": "xml"})
+    message = str(err.value)
+    assert "LOG_FORMAT='xml'" in message
+    assert "TIKTOK_ACCOUNT_INIT_PER_MINUTE='0': Input should be greater than or equal to 1" in (
+        message
+    )
+    from worker.settings import account_settings_from_env
+
+    assert account_settings_from_env({"TIKTOK_ACCOUNT_DAILY_POST_CAP": "9"}).daily_post_cap == 9

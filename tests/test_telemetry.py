@@ -84,9 +84,9 @@ async def test_a_failed_post_is_counted_with_its_code(
     media_host: MediaHost,
 ) -> None:
     url = media_host.add("metrics/fail.mp4", sample_video(), "video/mp4")
-    code = "spam_risk_too_many_posts"
+    code = "invalid_params"  # non-retryable: the post fails at once with TikTok's code
     before = sample("tiktok_posts_finished_total", outcome="FAILED", code=code)
-    inject(simulator, "video_init", action="respond", http_status=403, error_code=code)
+    inject(simulator, "video_init", action="respond", http_status=400, error_code=code)
     handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), url)))
     error = await failure_of(handle)
     assert error.type == code

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,11 +12,23 @@ from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import Runtime
 
 from telemetry import tracing
-from worker.settings import ConfigError, Settings, load_settings
-from workflows.account_contracts import AccountSettings
+from worker.settings import (
+    ACCOUNT_ENV_PREFIX,
+    ConfigError,
+    Settings,
+    account_settings_from_env,
+    load_settings,
+)
 from workflows.contracts import TASK_QUEUE
 
-__all__ = ["ConfigError", "MediaSettings", "WorkerSettings", "connect"]
+__all__ = [
+    "ACCOUNT_ENV_PREFIX",
+    "ConfigError",
+    "MediaSettings",
+    "WorkerSettings",
+    "account_settings_from_env",
+    "connect",
+]
 
 
 def _default(name: str) -> Any:
@@ -137,32 +148,6 @@ class MediaSettings:
                 retries={"max_attempts": 4, "mode": "standard"},
             ),
         )
-
-
-ACCOUNT_ENV_PREFIX = "TIKTOK_ACCOUNT_"
-
-
-def account_settings_from_env(env: Mapping[str, str] | None = None) -> AccountSettings:
-    """Pacing settings of every account entity: `TIKTOK_ACCOUNT_<FIELD>` (for example
-    TIKTOK_ACCOUNT_INIT_PER_MINUTE=6, TIKTOK_ACCOUNT_DAILY_POST_CAP=15)."""
-    env = os.environ if env is None else env
-    values: dict[str, str] = {}
-    for name in AccountSettings.model_fields:
-        raw = env.get(ACCOUNT_ENV_PREFIX + name.upper())
-        if raw not in (None, ""):
-            values[name] = raw
-    try:
-        return AccountSettings.model_validate(values)
-    except ValueError as err:
-        from pydantic import ValidationError
-
-        if not isinstance(err, ValidationError):
-            raise
-        problems = "; ".join(
-            f"{ACCOUNT_ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            for e in err.errors()
-        )
-        raise ConfigError(problems) from None
 
 
 def temporal_connect_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:

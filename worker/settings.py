@@ -11,6 +11,7 @@ reads them exactly as the `temporal` CLI does (see `worker.config.temporal_conne
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from contextvars import ContextVar
 from importlib import metadata
@@ -25,6 +26,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from workflows.account_contracts import AccountSettings
 from workflows.contracts import TASK_QUEUE
 
 MB = 1_000_000
@@ -292,6 +294,34 @@ class Settings(BaseSettings):
         return self.build_id or package_version()
 
 
+ACCOUNT_ENV_PREFIX = "TIKTOK_ACCOUNT_"
+"""Pacing of every account entity: `TIKTOK_ACCOUNT_<FIELD>` for each field of
+`workflows.account_contracts.AccountSettings` (e.g. TIKTOK_ACCOUNT_INIT_PER_MINUTE=6)."""
+
+
+def account_env_name(field: str) -> str:
+    return ACCOUNT_ENV_PREFIX + field.upper()
+
+
+def account_settings_from_env(env: Mapping[str, str] | None = None) -> AccountSettings:
+    """The account entities' pacing settings; ConfigError names each bad variable."""
+    env = os.environ if env is None else env
+    values = {
+        name: env[account_env_name(name)]
+        for name in AccountSettings.model_fields
+        if env.get(account_env_name(name)) not in (None, "")
+    }
+    try:
+        return AccountSettings.model_validate(values)
+    except ValidationError as err:
+        raise ConfigError(
+            "; ".join(
+                f"{account_env_name(str(e['loc'][0]))}={e.get('input')!r}: {e['msg']}"
+                for e in err.errors()
+            )
+        ) from None
+
+
 _only_given: ContextVar[bool] = ContextVar("_only_given", default=False)
 
 
@@ -317,20 +347,31 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings from `env` (default: the process environment), `overrides` winning.
+    """Settings from `env` (default: the process environment), `overrides` winning. The
+    account entities' TIKTOK_ACCOUNT_* settings are checked too.
 
     Raises ConfigError naming every bad variable and why, in one line."""
+    problems: list[str] = []
+    settings: Settings | None = None
     token = _only_given.set(env is not None)
     try:
         if env is None:
-            return Settings(**overrides)
-        known = {env_name(f) for f in Settings.model_fields}
-        values: dict[str, Any] = {k: v for k, v in env.items() if k in known}
-        return Settings(**{**values, **{env_name(f): v for f, v in overrides.items()}})
+            settings = Settings(**overrides)
+        else:
+            known = {env_name(f) for f in Settings.model_fields}
+            values: dict[str, Any] = {k: v for k, v in env.items() if k in known}
+            settings = Settings(**{**values, **{env_name(f): v for f, v in overrides.items()}})
     except ValidationError as err:
-        raise ConfigError("; ".join(_describe(e) for e in err.errors())) from None
+        problems += [_describe(e) for e in err.errors()]
     finally:
         _only_given.reset(token)
+    try:
+        account_settings_from_env(env)
+    except ConfigError as err:
+        problems.append(str(err))
+    if problems or settings is None:
+        raise ConfigError("; ".join(problems))
+    return settings
 
 
 def settings_fields() -> list[tuple[str, FieldInfo]]:
