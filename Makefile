@@ -6,7 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck generate generate-check pytest histories bench bench-burst clean
+.PHONY: run test lint typecheck generate generate-check pytest histories bench clean \
+	bench-burst bench-sleepers bench-rolling
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy workflows activities worker starter simulator
+	$(BIN)/mypy workflows activities worker starter simulator telemetry
 
 generate: $(STAMP)
 	$(BIN)/tiktok-publisher generate
@@ -43,6 +44,18 @@ bench: $(STAMP)
 # rolling minute, published / waiting / failed, time to drain.
 bench-burst: $(STAMP)
 	$(BIN)/python -m bench.burst --posts 50 --workers 1
+
+# 10 000 posts sleeping a week ahead: worker memory against idle, and the starter's submit
+# rate against a raw start_workflow (bench/README.md). POSTS=1000 for a quick run.
+POSTS ?= 10000
+bench-sleepers: $(STAMP)
+	$(BIN)/python -m bench.sleepers --posts $(POSTS)
+
+# Workers replaced one at a time (SIGTERM and kill -9) while 500 posts publish against the
+# simulator: none lost or published twice; throughput of 2 workers against 1.
+ROLLING_POSTS ?= 500
+bench-rolling: $(STAMP)
+	$(BIN)/python -m bench.rolling_restarts --posts $(ROLLING_POSTS)
 
 # Re-record the saved workflow histories that tests/test_replay.py replays. Only after an
 # intentional workflow change that is safe for running posts (see README, Development).

@@ -54,6 +54,15 @@ _PATHS: Mapping[Endpoint, str] = {
 }
 
 
+def endpoint_for_path(path: str) -> Endpoint | None:
+    """The API call a request path belongs to (upload URLs, on TikTok's upload host, have
+    their own paths: None)."""
+    return _ENDPOINTS_BY_PATH.get(path)
+
+
+_ENDPOINTS_BY_PATH: Mapping[str, Endpoint] = {path: ep for ep, path in _PATHS.items()}
+
+
 class TikTokApiError(Exception):
     """Any failed TikTok call: TikTok's code, HTTP status, log id, and what to do about it."""
 

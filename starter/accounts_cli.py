@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from starter.accounts import AccountDesk, AccountNotFound
 from worker.config import connect
+from worker.settings import load_settings
 from workflows.account_contracts import AccountState
-from workflows.contracts import TASK_QUEUE
 
 EXIT_OK, EXIT_NOT_FOUND = 0, 3
 
@@ -40,8 +39,9 @@ def register(sub: Any) -> None:
 
 
 async def _desk() -> AccountDesk:
+    settings = load_settings()  # a bad setting is a one-line ConfigError, before connecting
     client = await connect()
-    return AccountDesk(client, task_queue=os.environ.get("TIKTOK_TASK_QUEUE", TASK_QUEUE))
+    return AccountDesk(client, task_queue=settings.task_queue)
 
 
 def _when(at: datetime | None) -> str:

@@ -10,7 +10,6 @@ Everything the CLI does goes through here, so a service and an operator see the 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    StartWorkflowExecutionResponse,
+)
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -29,7 +31,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from telemetry import tracing
+from telemetry.metrics import record_submitted
 from worker.config import connect
+from worker.settings import Settings, load_settings
 from workflows import search_attributes as sa
 from workflows.contracts import (
     TASK_QUEUE,
@@ -110,21 +115,18 @@ class PostPublisher:
         self.video_source = video_source
 
     @classmethod
-    async def connect(cls, **kwargs: Any) -> PostPublisher:
+    async def connect(cls, settings: Settings | None = None, **kwargs: Any) -> PostPublisher:
         """Connect with Temporal's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...); the
-        task queue and UI address come from TIKTOK_TASK_QUEUE and TEMPORAL_UI_URL."""
-        env = os.environ
-        kwargs.setdefault("task_queue", env.get("TIKTOK_TASK_QUEUE", TASK_QUEUE))
-        kwargs.setdefault("ui_url", env.get("TEMPORAL_UI_URL", DEFAULT_UI_URL))
-        kwargs.setdefault(
-            "pull_base_url",
-            env.get("MEDIA_PUBLIC_BASE_URL") or env.get("MEDIA_S3_ENDPOINT_URL") or None,
-        )
-        prefixes = env.get("TIKTOK_VERIFIED_URL_PREFIXES", "")
-        kwargs.setdefault(
-            "verified_url_prefixes", tuple(p.strip() for p in prefixes.split(",") if p.strip())
-        )
-        kwargs.setdefault("video_source", env.get("TIKTOK_VIDEO_SOURCE", "file_upload"))
+        rest (task queue, UI address, bucket URL, verified prefixes) from `worker.settings`.
+        Raises ConfigError naming any bad variable."""
+        s = settings or load_settings()
+        if not tracing.enabled():
+            tracing.configure(s.otlp_endpoint, f"{s.service_name}-starter")
+        kwargs.setdefault("task_queue", s.task_queue)
+        kwargs.setdefault("ui_url", s.temporal_ui_url)
+        kwargs.setdefault("pull_base_url", s.media_public_base_url or s.media_endpoint_url)
+        kwargs.setdefault("verified_url_prefixes", s.verified_url_prefixes)
+        kwargs.setdefault("video_source", s.video_source)
         return cls(await connect(), **kwargs)
 
     def workflow_url(self, wf_id: str) -> str:
@@ -137,11 +139,12 @@ class PostPublisher:
         Raises `workflows.request.RequestInvalid` (every problem, with codes and field paths)
         before anything starts.
         """
-        post = parse_post(request, policy=self.policy)
-        problems = self.delivery_problems(post.targets)
-        if problems:
-            raise RequestInvalid(problems)
-        return [await self.start_target(target) for target in post.targets]
+        with tracing.span("submit"):
+            post = parse_post(request, policy=self.policy)
+            problems = self.delivery_problems(post.targets)
+            if problems:
+                raise RequestInvalid(problems)
+            return [await self.start_target(target) for target in post.targets]
 
     def delivery_problems(self, targets: list[PublishTarget]) -> list[Problem]:
         """TikTok pulls staged photos (and PULL_FROM_URL videos) from our bucket's URL: if
@@ -167,7 +170,6 @@ class PostPublisher:
         self, target: PublishTarget, *, settings: PublishSettings | None = None
     ) -> SubmittedTarget:
         wf_id = workflow_id(target.post_id, target.account_id)
-        existed = await self._exists(wf_id)
         try:
             handle = await self.start_run(
                 PublishPostInput(target=target, settings=settings or self.settings),
@@ -177,12 +179,14 @@ class PostPublisher:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
             run_id = handle.result_run_id or ""
+            existed = not await self._started_by(handle)
         except RPCError as err:
             if err.status is not RPCStatusCode.ALREADY_EXISTS:
                 raise
             existed, run_id = True, ""
         except WorkflowAlreadyStartedError as err:  # a closed run with this id
             existed, run_id = True, err.run_id or ""
+        record_submitted(created=not existed)
         return SubmittedTarget(
             workflow_id=wf_id,
             run_id=run_id,
@@ -303,8 +307,16 @@ class PostPublisher:
                 "POST_CLOSED", f"Cannot {name}: the post's run has already ended ({status})."
             ) from None
 
-    async def _exists(self, wf_id: str) -> bool:
-        return await self.run_status(wf_id) is not None
+    @staticmethod
+    async def _started_by(handle: WorkflowHandle[Any, Any]) -> bool:
+        """Whether this start created the run (False: it attached to a running one).
+
+        The server says so in the start response (`started`), which the SDK keeps on the
+        handle; reading it saves a DescribeWorkflowExecution round trip per target (the
+        submit benchmark, bench/submit_rate.py, measures the difference).
+        tests/test_cli.py's resubmission test fails if an SDK upgrade moves it."""
+        response = getattr(handle, "_start_workflow_response", None)
+        return isinstance(response, StartWorkflowExecutionResponse) and response.started
 
     async def run_status(self, wf_id: str) -> str | None:
         """RUNNING, COMPLETED, FAILED, ... of the latest run, or None when there is none."""

@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 from starter import accounts_cli, generated
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.operations import Fixes, Operations, Outcome, render
+from telemetry import tracing
 from worker.config import ConfigError
 from workflows.contracts import PostState
 from workflows.request import RequestInvalid, workflow_id
@@ -439,6 +440,7 @@ def console_main() -> None:
     except BrokenPipeError:  # `tiktok-publisher list | head`: the reader left; not an error
         code = EXIT_OK
     try:
+        tracing.flush()
         sys.stderr.flush()
     finally:
         os._exit(code)

@@ -24,14 +24,17 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher, SubmittedTarget
 from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from starter.setup import register_search_attributes
+from telemetry.http import prometheus_runtime
 from worker.config import MediaSettings, WorkerSettings
-from worker.main import configure_logging, running_worker
+from worker.main import configure_logging, ops_server, running_worker
+from worker.settings import load_settings
 from workflows.contracts import TASK_QUEUE, Phase, PublishSettings
 
 STATE_DIR = Path(".temporal")
@@ -98,12 +101,16 @@ async def temporal_dev_server(state_dir: Path) -> AsyncIterator[str]:
         log_file.close()
 
 
-async def _connect_when_healthy(address: str, within: float = 60) -> Client:
+async def _connect_when_healthy(
+    address: str, within: float = 60, *, runtime: Runtime | None = None
+) -> Client:
     """The dev server opens its port before its frontend is ready: retry until it is."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         try:
-            return await Client.connect(address, data_converter=pydantic_data_converter)
+            return await Client.connect(
+                address, data_converter=pydantic_data_converter, runtime=runtime
+            )
         except RuntimeError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -229,7 +236,8 @@ async def _run_stack(*, keep_running: bool) -> int:
         bucket = create_bucket(s3, "tiktok-media")
         os.environ.update(bucket.env())  # the worker reads MEDIA_* like any deployment
         async with temporal_dev_server(STATE_DIR) as address:
-            client = await _connect_when_healthy(address)
+            runtime, sdk_metrics_url = prometheus_runtime()
+            client = await _connect_when_healthy(address, runtime=runtime)
             await register_search_attributes(client)
             settings = WorkerSettings(
                 tiktok_base_url=sim.base_url,
@@ -238,9 +246,27 @@ async def _run_stack(*, keep_running: bool) -> int:
                 token_file=str(token_file),
                 task_queue=TASK_QUEUE,
             )
-            async with running_worker(client, settings, MediaSettings.from_env()):
+            async with (
+                running_worker(client, settings, MediaSettings.from_env()) as worker,
+                _dev_ops_server(client, worker, sdk_metrics_url),
+            ):
                 print(f"Media bucket:     {bucket.public_base_url} (moto S3)")
                 return await _demo(client, sim, media, keep_running=keep_running)
+
+
+@contextlib.asynccontextmanager
+async def _dev_ops_server(client: Client, worker: Any, sdk_metrics_url: str) -> AsyncIterator[None]:
+    """The worker's /metrics, /healthz and /readyz on loopback (WORKER_HTTP_ADDRESS, default
+    127.0.0.1:9464 here); skipped with a note when the port is taken."""
+    address = os.environ.get("WORKER_HTTP_ADDRESS", "127.0.0.1:9464")
+    host, _, port = address.rpartition(":")
+    if address and _port_open(int(port), host if host not in ("", "0.0.0.0") else "127.0.0.1"):
+        print(f"Worker metrics:   not served ({address} is taken)")
+        address = ""
+    async with ops_server(load_settings(http_address=address), client, worker, sdk_metrics_url):
+        if address:
+            print(f"Worker metrics:   http://{address}/metrics  (/healthz, /readyz)")
+        yield
 
 
 async def _demo(client: Client, sim: Simulator, media: MediaHost, *, keep_running: bool) -> int:

@@ -33,8 +33,9 @@ def cli_env(dev_env: WorkflowEnvironment, task_queue: str, **extra: str) -> dict
     env.update(
         TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
         TIKTOK_TASK_QUEUE=task_queue,
-        **extra,
+        WORKER_HTTP_ADDRESS="127.0.0.1:0",  # any free port: never collide with a local stack
     )
+    env.update(extra)
     return env
 
 
@@ -269,3 +270,19 @@ async def test_dev_stack_stops_everything_on_sigterm(tmp_path: Path) -> None:
     assert "Stopped:" in rest.decode()
     assert not port_open(7233), "the Temporal dev server it started is down"
     assert (tmp_path / ".temporal" / "temporal.db").exists(), "state is kept in a file"
+
+
+async def test_worker_with_its_metrics_port_taken_says_so_in_one_line(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = cli_env(dev_env, task_queue, WORKER_HTTP_ADDRESS=f"127.0.0.1:{port}")
+        ran = await run_cli(env, "worker")
+    assert ran.code == 2
+    assert ran.err.startswith(f"Configuration error: WORKER_HTTP_ADDRESS='127.0.0.1:{port}'")
+    assert "Traceback" not in ran.err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,9 +9,31 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
+from temporalio.runtime import Runtime
 
-from workflows.account_contracts import AccountSettings
+from telemetry import tracing
+from worker.settings import (
+    ACCOUNT_ENV_PREFIX,
+    ConfigError,
+    Settings,
+    account_settings_from_env,
+    load_settings,
+)
 from workflows.contracts import TASK_QUEUE
+
+__all__ = [
+    "ACCOUNT_ENV_PREFIX",
+    "ConfigError",
+    "MediaSettings",
+    "WorkerSettings",
+    "account_settings_from_env",
+    "connect",
+]
+
+
+def _default(name: str) -> Any:
+    """The default declared once, in worker.settings.Settings."""
+    return Settings.model_fields[name].default
 
 
 @dataclass(frozen=True)
@@ -24,18 +45,37 @@ class WorkerSettings:
     task_queue: str = TASK_QUEUE
     log_format: str = "json"
     log_level: str = "INFO"
+    # Tuning for many long sleepers (see Settings for what each means).
+    max_cached_workflows: int = _default("max_cached_workflows")
+    max_concurrent_workflow_tasks: int = _default("max_concurrent_workflow_tasks")
+    max_concurrent_activities: int = _default("max_concurrent_activities")
+    graceful_shutdown_seconds: float = _default("graceful_shutdown_seconds")
+    # Worker Deployments (opt-in); build_id "" means the package version.
+    versioning: bool = False
+    deployment_name: str = _default("deployment_name")
+    build_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
-        env = os.environ if env is None else env
+        return cls.from_settings(load_settings(env))
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> WorkerSettings:
         return cls(
-            tiktok_base_url=env.get("TIKTOK_API_BASE_URL", cls.tiktok_base_url),
-            client_key=env.get("TIKTOK_CLIENT_KEY", ""),
-            client_secret=env.get("TIKTOK_CLIENT_SECRET", ""),
-            token_file=env.get("TIKTOK_TOKEN_FILE", cls.token_file),
-            task_queue=env.get("TIKTOK_TASK_QUEUE", cls.task_queue),
-            log_format=env.get("LOG_FORMAT", cls.log_format),
-            log_level=env.get("LOG_LEVEL", cls.log_level),
+            tiktok_base_url=s.tiktok_base_url,
+            client_key=s.client_key,
+            client_secret=s.client_secret.get_secret_value(),
+            token_file=s.token_file,
+            task_queue=s.task_queue,
+            log_format=s.log_format,
+            log_level=s.log_level,
+            max_cached_workflows=s.max_cached_workflows,
+            max_concurrent_workflow_tasks=s.max_concurrent_workflow_tasks,
+            max_concurrent_activities=s.max_concurrent_activities,
+            graceful_shutdown_seconds=s.graceful_shutdown_seconds,
+            versioning=s.versioning,
+            deployment_name=s.deployment_name,
+            build_id=s.effective_build_id,
         )
 
 
@@ -59,15 +99,18 @@ class MediaSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> MediaSettings:
-        env = os.environ if env is None else env
+        return cls.from_settings(load_settings(env))
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> MediaSettings:
         settings = cls(
-            bucket=env.get("MEDIA_BUCKET", ""),
-            endpoint_url=env.get("MEDIA_S3_ENDPOINT_URL") or None,
-            public_base_url=env.get("MEDIA_PUBLIC_BASE_URL") or None,
-            photo_urls=env.get("MEDIA_PHOTO_URLS", cls.photo_urls),
-            video_source=env.get("TIKTOK_VIDEO_SOURCE", cls.video_source),
-            chunk_size=int(env.get("TIKTOK_CHUNK_SIZE", cls.chunk_size)),
-            prefix=env.get("MEDIA_PREFIX", cls.prefix),
+            bucket=s.media_bucket,
+            endpoint_url=s.media_endpoint_url,
+            public_base_url=s.media_public_base_url,
+            photo_urls=s.media_photo_urls,
+            video_source=s.video_source,
+            chunk_size=s.chunk_size,
+            prefix=s.media_prefix,
         )
         settings.check()
         return settings
@@ -107,36 +150,6 @@ class MediaSettings:
         )
 
 
-class ConfigError(ValueError):
-    """A setting is missing or wrong; the message names it."""
-
-
-ACCOUNT_ENV_PREFIX = "TIKTOK_ACCOUNT_"
-
-
-def account_settings_from_env(env: Mapping[str, str] | None = None) -> AccountSettings:
-    """Pacing settings of every account entity: `TIKTOK_ACCOUNT_<FIELD>` (for example
-    TIKTOK_ACCOUNT_INIT_PER_MINUTE=6, TIKTOK_ACCOUNT_DAILY_POST_CAP=15)."""
-    env = os.environ if env is None else env
-    values: dict[str, str] = {}
-    for name in AccountSettings.model_fields:
-        raw = env.get(ACCOUNT_ENV_PREFIX + name.upper())
-        if raw not in (None, ""):
-            values[name] = raw
-    try:
-        return AccountSettings.model_validate(values)
-    except ValueError as err:
-        from pydantic import ValidationError
-
-        if not isinstance(err, ValidationError):
-            raise
-        problems = "; ".join(
-            f"{ACCOUNT_ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            for e in err.errors()
-        )
-        raise ConfigError(problems) from None
-
-
 def temporal_connect_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Temporal's own envconfig: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
     TEMPORAL_TLS*, TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE (a TOML profile file), exactly
@@ -148,8 +161,17 @@ def temporal_connect_config(env: Mapping[str, str] | None = None) -> dict[str, A
     return config
 
 
-async def connect(env: Mapping[str, str] | None = None) -> Client:
-    """A client that speaks our pydantic contracts on the wire."""
+async def connect(
+    env: Mapping[str, str] | None = None, *, runtime: Runtime | None = None
+) -> Client:
+    """A client that speaks our pydantic contracts on the wire; traced when tracing is on
+    (telemetry.tracing), its SDK metrics on `runtime` when given (telemetry.http)."""
     config = temporal_connect_config(env)
     target = config.pop("target_host")
-    return await Client.connect(target, data_converter=pydantic_data_converter, **config)
+    return await Client.connect(
+        target,
+        data_converter=pydantic_data_converter,
+        interceptors=tracing.client_interceptors(),
+        runtime=runtime,
+        **config,
+    )

@@ -25,14 +25,23 @@ from activities.accounts import AccountActivities
 from activities.media_store import MediaStore
 from activities.publishing import TikTokActivities
 from activities.staging import MediaActivities, MediaDelivery
-from activities.tiktok_client import TikTokClient
 from activities.tokens import AccountTokens, FileTokenStore
+from telemetry import tracing
+from telemetry.http import OpsProbes, prometheus_runtime, serve, temporal_reachable
+from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
+from telemetry.memory import release_periodically
+from telemetry.metrics import record_build
 from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
+from worker.settings import ConfigError, Settings, load_settings, package_version
+from worker.versioning import deployment_config
 from workflows.account import TikTokAccount
 from workflows.account_contracts import AccountSettings
 from workflows.publish_post import PublishPost
 
 log = structlog.get_logger("worker")
+
+MEMORY_RELEASE_SECONDS = 30.0
+"""How often an idle heap's free pages go back to the OS (telemetry.memory)."""
 
 
 def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
@@ -92,7 +101,7 @@ async def running_worker(
 ) -> AsyncIterator[Worker]:
     """A polling worker with everything it owns (HTTP clients, token store, bucket), all
     closed on exit. The CLI's worker, the local stack and the tests all run this."""
-    async with TikTokClient(settings.tiktok_base_url, timeout=tiktok_timeout) as tiktok:
+    async with MeteredTikTokClient(settings.tiktok_base_url, timeout=tiktok_timeout) as tiktok:
         tokens = AccountTokens(
             FileTokenStore(settings.token_file),
             tiktok,
@@ -131,10 +140,16 @@ async def running_worker(
                 accounts.refresh_account_token,
                 accounts.request_account_slot,
             ],
-            interceptors=[_LogContext()],
+            interceptors=[_LogContext(), MetricsInterceptor()],
             # On SIGTERM, let an upload init in flight finish rather than cancel it: an
             # abandoned init can only end AMBIGUOUS_INIT. Long transfers resume elsewhere.
-            graceful_shutdown_timeout=timedelta(seconds=100),
+            graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+            # Thousands of posts sleep for days: keep only a bounded number in memory (an
+            # evicted sleeper replays its short history when its timer fires).
+            max_cached_workflows=settings.max_cached_workflows,
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+            max_concurrent_activities=settings.max_concurrent_activities,
+            **deployment_config(settings),
         )
         try:
             async with worker:
@@ -145,11 +160,18 @@ async def running_worker(
 
 async def run_worker(settings: WorkerSettings | None = None) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight activity attempts and exit."""
-    settings = settings or WorkerSettings.from_env()
-    media = MediaSettings.from_env()  # a missing setting fails here, before any work
+    engine = load_settings()  # a missing or wrong setting fails here, before any work
+    settings = settings or WorkerSettings.from_settings(engine)
+    media = MediaSettings.from_settings(engine)
     configure_logging(settings.log_format, settings.log_level)
-    client = await connect()
-    async with running_worker(client, settings, media):
+    tracing.configure(engine.otlp_endpoint, f"{engine.service_name}-worker")
+    runtime, sdk_metrics_url = prometheus_runtime()
+    client = await connect(runtime=runtime)
+    async with (
+        running_worker(client, settings, media) as worker,
+        ops_server(engine, client, worker, sdk_metrics_url),
+    ):
+        trimmer = asyncio.ensure_future(release_periodically(MEMORY_RELEASE_SECONDS))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -161,5 +183,39 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
             tiktok_base_url=settings.tiktok_base_url,
         )
         await stop.wait()
+        trimmer.cancel()
         log.info("worker.stopping")
     log.info("worker.stopped")
+
+
+@contextlib.asynccontextmanager
+async def ops_server(
+    engine: Settings, client: Client, worker: Worker, sdk_metrics_url: str | None
+) -> AsyncIterator[OpsProbes]:
+    """/metrics, /healthz and /readyz on WORKER_HTTP_ADDRESS (none when it is empty)."""
+
+    async def polling() -> bool:
+        return worker.is_running
+
+    probes = OpsProbes(
+        {"temporal": temporal_reachable(client), "polling": polling},
+        sdk_metrics_url=sdk_metrics_url,
+    )
+    record_build("worker", package_version(), engine.effective_build_id)
+    if not engine.http_address:
+        yield probes
+        return
+    try:
+        server = await serve(probes, engine.http_address)
+    except OSError as err:
+        raise ConfigError(
+            f"WORKER_HTTP_ADDRESS={engine.http_address!r}: cannot listen there ({err.strerror}); "
+            "choose another port, or set it empty to serve no metrics"
+        ) from None
+    host, port = server.sockets[0].getsockname()[:2]
+    log.info("worker.http", address=f"{host}:{port}", paths="/metrics /healthz /readyz")
+    try:
+        yield probes
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -1,0 +1,277 @@
+"""Many posts sleeping a week ahead: the worker's memory, and how fast the starter submits.
+
+    .venv/bin/python -m bench.sleepers --posts 10000      # make bench-sleepers
+
+1. starts a Temporal dev server, a local S3 (moto) and a media host;
+2. submission rate, before any worker runs (its posts go to a queue nobody polls):
+   `PostPublisher.submit` (parse, validate, start with summary and search attributes)
+   against `client.start_workflow` of the already-parsed input, once with the same summary
+   and search attributes and once plain, in alternating batches of sequential calls;
+3. starts the product's worker as a child process (`tiktok-publisher worker`, configured from
+   the environment like any deployment, MALLOC_ARENA_MAX=2 as the image sets it) and records
+   its resident memory once idle: the baseline;
+4. submits `--posts` posts scheduled a week ahead, waits until the worker has staged every
+   one (its own `/metrics`: `tiktok_staging_seconds_count`), lets it settle, and records its
+   memory again.
+
+Prints both ratios. Nothing here passes or fails on timing: it reports figures measured in
+one run against baselines of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from starter.api import PostPublisher
+from starter.local_s3 import create_bucket, moto_server
+from starter.media_host import MediaHost, sample_jpeg
+from telemetry.http import free_loopback_port
+from workflows import search_attributes
+from workflows.contracts import WORKFLOW_TYPE, PublishPostInput, PublishSettings
+from workflows.request import parse_post
+
+BIN = Path(sys.executable).parent
+
+
+def rss_mib(pid: int) -> float:
+    match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def photo_post(post_id: str, url: str, at: datetime) -> dict[str, Any]:
+    return {
+        "postId": post_id,
+        "content": "sleeping a week",
+        "scheduledFor": at.isoformat(),
+        "media": [{"url": url, "type": "photo", "mimeType": "image/jpeg"}],
+        "platforms": [
+            {
+                "accountId": "acct_bench",
+                "platformOptions": {"tiktok": {"privacy": "PUBLIC_TO_EVERYONE"}},
+            }
+        ],
+    }
+
+
+def scrape(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return ""
+
+
+def series(text: str, name: str) -> float:
+    """Sum of the samples whose name (with labels, if given) starts a line."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def wait_until(predicate: Any, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        await asyncio.sleep(1)
+
+
+async def settled_rss(pid: int, seconds: float = 10) -> float:
+    """The resident size once it stops moving (the lowest of the last few samples)."""
+    samples = []
+    for _ in range(int(seconds)):
+        await asyncio.sleep(1)
+        samples.append(rss_mib(pid))
+    return min(samples[-3:])
+
+
+async def submit_rates(
+    publisher: PostPublisher, url: str, at: datetime, total: int, batch: int = 50
+) -> dict[str, float]:
+    """Submissions per second, sequential calls, the three ways in alternating batches:
+    `api` (PostPublisher.submit: parse, validate, start), `raw_same` (start_workflow of the
+    already-parsed input with the same summary and search attributes) and `raw` (a plain
+    start_workflow of that input)."""
+    spent = {"api": 0.0, "raw_same": 0.0, "raw": 0.0}
+    done = 0
+    stamp = uuid.uuid4().hex[:6]
+
+    def inputs(kind: str, n: int) -> list[PublishPostInput]:
+        return [
+            PublishPostInput(
+                target=parse_post(photo_post(f"rate-{stamp}-{kind}-{done + i}", url, at)).targets[
+                    0
+                ],
+                settings=publisher.settings,
+            )
+            for i in range(n)
+        ]
+
+    async def api(n: int) -> None:
+        for i in range(n):
+            await publisher.submit(photo_post(f"rate-{stamp}-api-{done + i}", url, at))
+
+    async def raw_same(n: int) -> None:
+        for item in inputs("same", n):
+            await publisher.start_run(
+                item,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+
+    async def raw(n: int) -> None:
+        for item in inputs("raw", n):
+            await publisher.client.start_workflow(
+                WORKFLOW_TYPE,
+                item,
+                id=item.target.workflow_id,
+                task_queue=publisher.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+
+    ways = [("api", api), ("raw_same", raw_same), ("raw", raw)]
+    rounds = 0
+    while done < total:
+        n = min(batch, total - done)
+        # Rotate the order each round so no way always runs first (or after another).
+        for kind, way in ways[rounds % 3 :] + ways[: rounds % 3]:
+            started = time.perf_counter()
+            await way(n)
+            # The raw ways build their inputs inside the timing too: one parse_post each,
+            # as cheap as the API's (it is the API's), so the comparison stays like for like.
+            spent[kind] += time.perf_counter() - started
+        done += n
+        rounds += 1
+    return {kind: total / seconds for kind, seconds in spent.items()}
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=10_000, help="sleeping posts in total")
+    parser.add_argument(
+        "--rate-posts", type=int, default=500, help="posts per side of the rate test"
+    )
+    parser.add_argument("--warm-posts", type=int, default=50, help="posts before warm idle")
+    parser.add_argument("--concurrency", type=int, default=20, help="submissions in flight")
+    parser.add_argument("--cache", type=int, default=None, help="WORKER_MAX_CACHED_WORKFLOWS")
+    args = parser.parse_args()
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(search_attributes.ALL),
+        ui=False,
+        dev_server_log_level="error",
+    )
+    task_queue = f"bench-{uuid.uuid4().hex[:6]}"
+    http_port = free_loopback_port()
+    with moto_server() as s3, MediaHost() as media:
+        bucket = create_bucket(s3, "tiktok-media")
+        url = media.add("bench/photo.jpg", sample_jpeg(), "image/jpeg")
+        worker_env = {
+            **os.environ,
+            **bucket.env(),
+            "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "TIKTOK_TASK_QUEUE": task_queue,
+            "TIKTOK_API_BASE_URL": "http://127.0.0.1:9",  # nothing is due within the run
+            "WORKER_HTTP_ADDRESS": f"127.0.0.1:{http_port}",
+            "LOG_LEVEL": "WARNING",
+            "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
+        }
+        if args.cache is not None:
+            worker_env["WORKER_MAX_CACHED_WORKFLOWS"] = str(args.cache)
+        # The rate test starts its posts on a queue no worker polls, before the worker runs,
+        # so nothing else competes for the two cores while it measures.
+        at = datetime.now(UTC) + timedelta(days=7)
+        unpolled = PostPublisher(
+            env.client, task_queue=f"{task_queue}-rate", settings=PublishSettings()
+        )
+        rates = await submit_rates(unpolled, url, at, args.rate_posts)
+        publisher = PostPublisher(env.client, task_queue=task_queue, settings=PublishSettings())
+        print(
+            f"submit rate:             API {rates['api']:6.1f}/s, start_workflow with the same "
+            f"metadata {rates['raw_same']:6.1f}/s, plain start_workflow {rates['raw']:6.1f}/s"
+        )
+        print(
+            f"submit ratio:            {rates['api'] / rates['raw']:.2f}x plain start_workflow "
+            f"(goal >= 0.9x), {rates['api'] / rates['raw_same']:.2f}x the same start"
+        )
+        log = open(f"/tmp/bench-sleepers-worker-{task_queue}.log", "wb")
+        worker = subprocess.Popen(
+            [str(BIN / "tiktok-publisher"), "worker"], env=worker_env, stderr=log, stdout=log
+        )
+        try:
+            await wait_until(lambda: "tiktok_" in scrape(http_port), 60, "the worker")
+            idle = await settled_rss(worker.pid, 40)  # past a memory release (30 s)
+            print(f"worker idle:             {idle:7.1f} MiB RSS")
+            stamp = uuid.uuid4().hex[:6]
+
+            async def submit_and_stage(prefix: str, count: int, staged_before: int) -> float:
+                queue: asyncio.Queue[int] = asyncio.Queue()
+                for i in range(count):
+                    queue.put_nowait(i)
+
+                async def submitter() -> None:
+                    while not queue.empty():
+                        i = queue.get_nowait()
+                        await publisher.submit(photo_post(f"{prefix}-{stamp}-{i}", url, at))
+
+                started = time.perf_counter()
+                await asyncio.gather(*(submitter() for _ in range(args.concurrency)))
+                await wait_until(
+                    lambda: (
+                        series(scrape(http_port), 'tiktok_staging_seconds_count{result="ok"}')
+                        >= staged_before + count
+                    ),
+                    3600,
+                    "every post to be staged",
+                )
+                return time.perf_counter() - started
+
+            # A worker that has done some work once (S3 client and service model loaded,
+            # transfer threads started, code paths imported) is the fair baseline for what
+            # sleepers cost: that warm-up is paid once, whatever the number of posts.
+            await submit_and_stage("warm", args.warm_posts, 0)
+            warm = await settled_rss(worker.pid, 40)
+            print(f"worker warm idle:        {warm:7.1f} MiB RSS (after {args.warm_posts} posts)")
+            seconds = await submit_and_stage("sleep", args.posts, args.warm_posts)
+            total = args.posts + args.warm_posts
+            print(f"staged, now sleeping:    {total} posts a week ahead ({seconds:.0f} s)")
+            loaded = await settled_rss(worker.pid, 40)
+            text = scrape(http_port)
+            cache = series(text, "temporal_sticky_cache_size")
+            print(f"worker with sleepers:    {loaded:7.1f} MiB RSS (sticky cache {cache:.0f})")
+            print(
+                f"memory ratio:            {loaded / idle:.2f}x idle, {loaded / warm:.2f}x warm "
+                "idle (goal <= 1.2x)"
+            )
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            log.close()
+            await env.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

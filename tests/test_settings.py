@@ -1,0 +1,91 @@
+"""One settings model: typed, read the same way by the worker and the starter, and every
+mistake reported as one line naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from starter.cli import EXIT_INVALID, main
+from worker.config import MediaSettings, WorkerSettings
+from worker.settings import ConfigError, Settings, load_settings, package_version
+
+BUCKET = {"MEDIA_BUCKET": "b", "MEDIA_PHOTO_URLS": "presigned"}
+
+
+def test_a_bad_number_names_the_variable_in_one_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"TIKTOK_CHUNK_SIZE": "abc"})
+    message = str(err.value)
+    assert message.startswith("TIKTOK_CHUNK_SIZE='abc': ") and "integer" in message
+    assert "\n" not in message
+
+
+def test_every_bad_variable_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"TIKTOK_CHUNK_SIZE": "1000", "LOG_FORMAT": "xml", "WORKER_VERSIONING": "?"})
+    message = str(err.value)
+    assert "TIKTOK_CHUNK_SIZE='1000': Input should be greater than or equal to 5000000" in message
+    assert "LOG_FORMAT='xml'" in message and "WORKER_VERSIONING='?'" in message
+
+
+def test_urls_must_be_http_and_empty_means_unset() -> None:
+    with pytest.raises(ConfigError, match=r"TIKTOK_API_BASE_URL='open\.tiktokapis\.com': .*http"):
+        load_settings({"TIKTOK_API_BASE_URL": "open.tiktokapis.com"})
+    assert load_settings({"MEDIA_S3_ENDPOINT_URL": ""}).media_endpoint_url is None
+
+
+def test_lists_are_comma_separated_and_levels_any_case() -> None:
+    s = load_settings(
+        {"TIKTOK_VERIFIED_URL_PREFIXES": " a.example, https://b.example/x ,", "LOG_LEVEL": "debug"}
+    )
+    assert s.verified_url_prefixes == ("a.example", "https://b.example/x")
+    assert s.log_level == "DEBUG"
+
+
+def test_the_client_secret_is_never_shown() -> None:
+    s = load_settings({"TIKTOK_CLIENT_SECRET": "s3cret-value"})
+    assert s.client_secret.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(s) and "s3cret-value" not in str(s.model_dump())
+    assert "s3cret-value" not in repr(WorkerSettings.from_settings(s))
+
+
+def test_the_worker_gets_the_models_values() -> None:
+    worker = WorkerSettings.from_env(
+        {"TIKTOK_CLIENT_SECRET": "x", "WORKER_MAX_CACHED_WORKFLOWS": "7"}
+    )
+    assert worker.client_secret == "x" and worker.max_cached_workflows == 7
+    assert worker.build_id == package_version()
+    # The dataclass's own defaults are the model's, declared once.
+    assert WorkerSettings().max_cached_workflows == Settings().max_cached_workflows
+    media = MediaSettings.from_env({**BUCKET, "TIKTOK_CHUNK_SIZE": "8000000"})
+    assert media.chunk_size == 8_000_000 and media.photo_urls == "presigned"
+
+
+def test_a_worker_without_a_bucket_is_refused() -> None:
+    with pytest.raises(ConfigError, match="MEDIA_BUCKET is not set"):
+        MediaSettings.from_env({})
+
+
+@pytest.mark.parametrize("command", [["list"], ["worker"], ["status", "p", "a"]])
+def test_cli_reports_a_bad_setting_without_a_traceback(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TIKTOK_CHUNK_SIZE", "abc")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # never reached: settings fail first
+    assert main(command) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.startswith("Configuration error: TIKTOK_CHUNK_SIZE='abc'")
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_account_pacing_is_checked_with_the_rest() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"TIKTOK_ACCOUNT_INIT_PER_MINUTE": "0", "LOG_FORMAT": "xml"})
+    message = str(err.value)
+    assert "LOG_FORMAT='xml'" in message
+    assert "TIKTOK_ACCOUNT_INIT_PER_MINUTE='0': Input should be greater than or equal to 1" in (
+        message
+    )
+    from worker.settings import account_settings_from_env
+
+    assert account_settings_from_env({"TIKTOK_ACCOUNT_DAILY_POST_CAP": "9"}).daily_post_cap == 9

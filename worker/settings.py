@@ -1,0 +1,378 @@
+"""Every setting of the engine, in one typed model read from the environment.
+
+The worker, the starter (CLI, Python API, HTTP API) and the local stack all read `Settings`,
+so a value the worker would refuse is refused by the starter too, with the same sentence.
+Temporal's own connection settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+TEMPORAL_TLS*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) are not here: Temporal's envconfig
+reads them exactly as the `temporal` CLI does (see `worker.config.temporal_connect_config`).
+
+`docs/settings.md` is generated from this model (`tiktok-publisher generate`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
+from importlib import metadata
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from workflows.account_contracts import AccountSettings
+from workflows.contracts import TASK_QUEUE
+
+MB = 1_000_000
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names it."""
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("tiktok-publisher")
+    except metadata.PackageNotFoundError:  # running from a source tree without install
+        return "0.0.0"
+
+
+def _setting(
+    env: str, default: Any, doc: str, *, group: str, used_by: str = "worker", **kw: Any
+) -> Any:
+    """A field read from variable `env`; `group` and `used_by` feed the generated docs."""
+    return Field(
+        default,
+        validation_alias=env,
+        description=doc,
+        json_schema_extra={"group": group, "used_by": used_by},
+        **kw,
+    )
+
+
+URL_FIELDS = ("tiktok_base_url", "media_endpoint_url", "media_public_base_url", "temporal_ui_url")
+"""Fields that must be http(s) URLs."""
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """The engine's settings. Construct with `load_settings()` to get a `ConfigError` (one
+    sentence per bad variable) rather than pydantic's ValidationError."""
+
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, case_sensitive=True
+    )
+
+    # -- TikTok ------------------------------------------------------------------------------
+    tiktok_base_url: str = _setting(
+        "TIKTOK_API_BASE_URL",
+        "https://open.tiktokapis.com",
+        "TikTok's API; point it at the simulator locally",
+        group="TikTok",
+    )
+    client_key: str = _setting(
+        "TIKTOK_CLIENT_KEY", "", "your TikTok app's client key (token refresh)", group="TikTok"
+    )
+    client_secret: SecretStr = _setting(
+        "TIKTOK_CLIENT_SECRET",
+        SecretStr(""),
+        "your TikTok app's client secret (token refresh); never logged",
+        group="TikTok",
+    )
+    token_file: str = _setting(
+        "TIKTOK_TOKEN_FILE", "tokens.json", "the JSON token store (README, Tokens)", group="TikTok"
+    )
+    task_queue: str = _setting(
+        "TIKTOK_TASK_QUEUE",
+        TASK_QUEUE,
+        "task queue the worker polls and the starter starts posts on",
+        group="TikTok",
+        used_by="worker, starter",
+        min_length=1,
+    )
+    video_source: Literal["file_upload", "pull_from_url"] = _setting(
+        "TIKTOK_VIDEO_SOURCE",
+        "file_upload",
+        "`file_upload` (chunks from the bucket) or `pull_from_url` (TikTok pulls from "
+        "`MEDIA_PUBLIC_BASE_URL`)",
+        group="TikTok",
+        used_by="worker, starter",
+    )
+    chunk_size: int = _setting(
+        "TIKTOK_CHUNK_SIZE",
+        10 * MB,
+        "preferred upload chunk size in bytes (5-64 MB; adjusted to TikTok's rules per file)",
+        group="TikTok",
+        ge=5 * MB,
+        le=64 * MB,
+    )
+    verified_url_prefixes: CommaList = _setting(
+        "TIKTOK_VERIFIED_URL_PREFIXES",
+        (),
+        "comma-separated domains or URL prefixes verified for your app; when set, `submit` "
+        "refuses (`TT_DOMAIN_UNVERIFIED`) a post TikTok would pull from an uncovered bucket URL",
+        group="TikTok",
+        used_by="starter",
+    )
+
+    # -- media bucket ------------------------------------------------------------------------
+    media_bucket: str = _setting(
+        "MEDIA_BUCKET", "", "the bucket media is staged in (required by the worker)", group="Media"
+    )
+    media_endpoint_url: str | None = _setting(
+        "MEDIA_S3_ENDPOINT_URL",
+        None,
+        "an S3-compatible endpoint (R2, MinIO, ...); unset means AWS S3",
+        group="Media",
+        used_by="worker, starter",
+    )
+    media_public_base_url: str | None = _setting(
+        "MEDIA_PUBLIC_BASE_URL",
+        None,
+        "public URL prefix of the bucket's objects: what TikTok pulls photos from (its domain "
+        "must be verified for your app)",
+        group="Media",
+        used_by="worker, starter",
+    )
+    media_photo_urls: Literal["public", "presigned"] = _setting(
+        "MEDIA_PHOTO_URLS",
+        "public",
+        "`public` (`MEDIA_PUBLIC_BASE_URL`) or `presigned` (time-limited S3 URLs)",
+        group="Media",
+    )
+    media_prefix: str = _setting(
+        "MEDIA_PREFIX", "staged/", "key prefix of staged objects", group="Media"
+    )
+
+    # -- operations --------------------------------------------------------------------------
+    log_format: Literal["json", "console"] = _setting(
+        "LOG_FORMAT", "json", "`json` for machines, `console` for people", group="Operations"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _setting(
+        "LOG_LEVEL", "INFO", "structlog level", group="Operations", used_by="worker, starter"
+    )
+    temporal_ui_url: str = _setting(
+        "TEMPORAL_UI_URL",
+        "http://localhost:8233",
+        "base URL of the Temporal UI, for the links `submit` prints",
+        group="Operations",
+        used_by="starter",
+    )
+    http_address: str = _setting(
+        "WORKER_HTTP_ADDRESS",
+        "0.0.0.0:9464",
+        "`host:port` of the worker's `/metrics`, `/healthz` and `/readyz`; empty turns it off",
+        group="Operations",
+    )
+    otlp_endpoint: str | None = _setting(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        None,
+        "OTLP/HTTP collector (e.g. `http://otel-collector:4318`); set, it turns tracing on. "
+        "The exporter's other `OTEL_EXPORTER_OTLP_*` variables apply as usual",
+        group="Operations",
+        used_by="worker, starter",
+    )
+    service_name: str = _setting(
+        "OTEL_SERVICE_NAME",
+        "tiktok-publisher",
+        "service name on traces (the process role is added: `-worker`, `-api`, ...)",
+        group="Operations",
+        used_by="worker, starter",
+    )
+
+    # -- worker tuning -----------------------------------------------------------------------
+    max_cached_workflows: int = _setting(
+        "WORKER_MAX_CACHED_WORKFLOWS",
+        0,
+        "workflows kept in memory between their tasks. 0 (no cache) keeps a worker's memory "
+        "flat however many posts sleep; each workflow task then replays that post's short "
+        "history. A worker with memory to spare may cache some for lower task latency: each "
+        "cached post costs roughly 0.2-1 MiB (bench/README.md)",
+        group="Worker tuning",
+        ge=0,
+    )
+    max_concurrent_workflow_tasks: int = _setting(
+        "WORKER_MAX_CONCURRENT_WORKFLOW_TASKS",
+        50,
+        "workflow tasks run at once",
+        group="Worker tuning",
+        ge=2,
+    )
+    max_concurrent_activities: int = _setting(
+        "WORKER_MAX_CONCURRENT_ACTIVITIES",
+        50,
+        "activity attempts (TikTok calls, staging, uploads) run at once",
+        group="Worker tuning",
+        ge=1,
+    )
+    graceful_shutdown_seconds: float = _setting(
+        "WORKER_GRACEFUL_SHUTDOWN_SECONDS",
+        100.0,
+        "on SIGTERM, how long in-flight activity attempts may finish (Kubernetes' "
+        "terminationGracePeriodSeconds must be larger)",
+        group="Worker tuning",
+        ge=0,
+    )
+
+    # -- worker versioning -------------------------------------------------------------------
+    versioning: bool = _setting(
+        "WORKER_VERSIONING",
+        False,
+        "opt in to Worker Deployments: each post stays on the build it started on "
+        "(deploy/README.md, Upgrades)",
+        group="Worker versioning",
+    )
+    deployment_name: str = _setting(
+        "WORKER_DEPLOYMENT_NAME",
+        "tiktok-publisher",
+        "the Worker Deployment's name",
+        group="Worker versioning",
+        min_length=1,
+    )
+    build_id: str = _setting(
+        "WORKER_BUILD_ID",
+        "",
+        "this worker's build id; empty means the package version",
+        group="Worker versioning",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if _only_given.get():  # load_settings(env): that mapping, not the process environment
+            return (init_settings,)
+        return (init_settings, env_settings)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("verified_url_prefixes", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("media_endpoint_url", "media_public_base_url", "otlp_endpoint", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator(*URL_FIELDS)
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("http_address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            _host, sep, port = value.rpartition(":")
+            if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+                raise ValueError("must be host:port (e.g. 0.0.0.0:9464), or empty to turn off")
+        return value
+
+    @property
+    def effective_build_id(self) -> str:
+        return self.build_id or package_version()
+
+
+ACCOUNT_ENV_PREFIX = "TIKTOK_ACCOUNT_"
+"""Pacing of every account entity: `TIKTOK_ACCOUNT_<FIELD>` for each field of
+`workflows.account_contracts.AccountSettings` (e.g. TIKTOK_ACCOUNT_INIT_PER_MINUTE=6)."""
+
+
+def account_env_name(field: str) -> str:
+    return ACCOUNT_ENV_PREFIX + field.upper()
+
+
+def account_settings_from_env(env: Mapping[str, str] | None = None) -> AccountSettings:
+    """The account entities' pacing settings; ConfigError names each bad variable."""
+    env = os.environ if env is None else env
+    values = {
+        name: env[account_env_name(name)]
+        for name in AccountSettings.model_fields
+        if env.get(account_env_name(name)) not in (None, "")
+    }
+    try:
+        return AccountSettings.model_validate(values)
+    except ValidationError as err:
+        raise ConfigError(
+            "; ".join(
+                f"{account_env_name(str(e['loc'][0]))}={e.get('input')!r}: {e['msg']}"
+                for e in err.errors()
+            )
+        ) from None
+
+
+_only_given: ContextVar[bool] = ContextVar("_only_given", default=False)
+
+
+def env_name(field: str) -> str:
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else field.upper()
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = error.get("loc") or ("?",)
+    name = str(loc[0])
+    if name in Settings.model_fields:
+        name = env_name(name)
+    field = next(
+        (f for f, info in Settings.model_fields.items() if env_name(f) == name),
+        None,
+    )
+    secret = field is not None and Settings.model_fields[field].annotation is SecretStr
+    message = str(error.get("msg", "is invalid"))
+    if "input" in error and not secret and isinstance(error["input"], str | int | float):
+        return f"{name}={error['input']!r}: {message}"
+    return f"{name}: {message}"
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from `env` (default: the process environment), `overrides` winning. The
+    account entities' TIKTOK_ACCOUNT_* settings are checked too.
+
+    Raises ConfigError naming every bad variable and why, in one line."""
+    problems: list[str] = []
+    settings: Settings | None = None
+    token = _only_given.set(env is not None)
+    try:
+        if env is None:
+            settings = Settings(**overrides)
+        else:
+            known = {env_name(f) for f in Settings.model_fields}
+            values: dict[str, Any] = {k: v for k, v in env.items() if k in known}
+            settings = Settings(**{**values, **{env_name(f): v for f, v in overrides.items()}})
+    except ValidationError as err:
+        problems += [_describe(e) for e in err.errors()]
+    finally:
+        _only_given.reset(token)
+    try:
+        account_settings_from_env(env)
+    except ConfigError as err:
+        problems.append(str(err))
+    if problems or settings is None:
+        raise ConfigError("; ".join(problems))
+    return settings
+
+
+def settings_fields() -> list[tuple[str, FieldInfo]]:
+    return list(Settings.model_fields.items())
