@@ -24,7 +24,7 @@ from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.operations import Fixes, Operations, Outcome, render
 from worker.config import ConfigError
 from workflows.contracts import PostState
-from workflows.request import RequestInvalid, workflow_id
+from workflows.request import RequestInvalid, parse_post, workflow_id
 from workflows.tiktok import Privacy
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_REJECTED = 0, 1, 2, 3, 4
@@ -85,8 +85,9 @@ async def _submit(args: argparse.Namespace) -> int:
     except (OSError, json.JSONDecodeError) as err:
         print(f"Cannot read the request: {err}", file=sys.stderr)
         return EXIT_INVALID
-    publisher = await PostPublisher.connect()
     try:
+        parse_post(request)  # what is wrong with the request itself, even with Temporal down
+        publisher = await PostPublisher.connect()
         submitted = await publisher.submit(request)
     except RequestInvalid as err:
         if args.json:

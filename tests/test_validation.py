@@ -183,6 +183,7 @@ EVERY_CODE: list[tuple[str, Callable[[], list[tuple[str, str]]], str]] = [
         "media[0].width",
     ),
     ("TT_CAPTION_TOO_LONG", lambda: problems(request(content="x" * 2201)), "content"),
+    ("TT_TEXT_INVALID", lambda: problems(request(content="half \ud83d of a smile")), "content"),
     (
         "TT_DESCRIPTION_TOO_LONG",
         lambda: problems(request(photos(1), content="x" * 4001)),

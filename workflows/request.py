@@ -63,16 +63,20 @@ from workflows.validation import (
     ValidationPolicy,
     duplicate_account_findings,
     target_findings,
+    text_fault,
 )
 
 REQUEST_SCHEMA_ID = "urn:tiktok-publisher:schema:post-request:v1"
 PUBLISH_TARGET_SCHEMA_ID = "urn:tiktok-publisher:schema:publish-target:v1"
 
 #: Post and account ids become part of the workflow id `tiktok-post/<postId>/<accountId>`.
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: They also name objects in the media bucket, so `..` (and `/`, outside the alphabet) is refused.
+#: Dot-separated runs of letters, digits, '_', ':' and '-' (never two dots in a row).
+ID_PATTERN = r"^\.?[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*\.?$"
+ID_MAX_LENGTH = 128
+_ID_RE = re.compile(ID_PATTERN)
 
-Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 
 def _require_http_url(value: str) -> str:
@@ -522,12 +526,12 @@ def parse_post(raw: Mapping[str, Any], *, policy: ValidationPolicy | None = None
         FlatPostRequest if shape == "flat" else NestedPostRequest
     )
 
-    structural: list[Problem] = []
+    structural: list[Problem] = _text_problems(data, style)
     request: FlatPostRequest | NestedPostRequest | None = None
     try:
         request = model.model_validate(data)
     except ValidationError as err:
-        structural = [_structural_problem(e, data, model, style) for e in err.errors()]
+        structural += [_structural_problem(e, data, model, style) for e in err.errors()]
 
     drafts = _drafts_from_request(request) if request else _salvage_drafts(data, shape)
     semantic: list[Problem] = []
@@ -554,7 +558,46 @@ def parse_post(raw: Mapping[str, Any], *, policy: ValidationPolicy | None = None
     return Post(post_id=request.post_id, targets=[_target(d, request.post_id) for d in drafts])
 
 
-_HARMLESS_STRUCTURAL = frozenset({"TT_UNKNOWN_FIELD", "TT_FIRST_COMMENT_UNSUPPORTED"})
+_HARMLESS_STRUCTURAL = frozenset(
+    {"TT_UNKNOWN_FIELD", "TT_FIRST_COMMENT_UNSUPPORTED", "TT_TEXT_INVALID"}
+)
+
+
+def _text_problems(data: Any, style: _Style) -> list[Problem]:
+    """Every string (key or value) that is not valid Unicode text: a NUL byte or a lone
+    surrogate would break the workflow input's JSON, or TikTok's."""
+    problems: list[Problem] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, str):
+            fault = text_fault(node)
+            if fault:
+                path = _render(data, loc, style)[0]
+                problems.append(
+                    Problem(
+                        "TT_TEXT_INVALID",
+                        path,
+                        f"{path or 'The request'} {fault}: remove it (usually a copy-paste "
+                        "accident, or an emoji cut in half by a length limit).",
+                    )
+                )
+        elif isinstance(node, Mapping):
+            for key, value in node.items():
+                if isinstance(key, str) and text_fault(key):
+                    path = _render(data, loc, style)[0]
+                    problems.append(
+                        Problem(
+                            "TT_TEXT_INVALID",
+                            path,
+                            f"A key in {path or 'the request'} {text_fault(key)}: fix the key.",
+                        )
+                    )
+                    continue
+                stack.append((value, (*loc, key)))
+        elif isinstance(node, list):
+            stack.extend((value, (*loc, i)) for i, value in enumerate(node))
+    return sorted(problems, key=lambda p: p.field)
 
 
 def _target(draft: _Draft, post_id: str) -> PublishTarget:
@@ -687,7 +730,11 @@ def _salvage_drafts(data: Mapping[str, Any], shape: _Shape) -> list[_Draft]:
         if not isinstance(entry, Mapping):
             continue
         account = _lookup(entry, account_key)[1]
-        account_ok = isinstance(account, str) and _ID_RE.fullmatch(account) is not None
+        account_ok = (
+            isinstance(account, str)
+            and len(account) <= ID_MAX_LENGTH
+            and _ID_RE.fullmatch(account) is not None
+        )
         options, inner = _lenient_options(_lookup(entry, "platformOptions")[1])
         caption: str = root_caption
         caption_loc: Loc = (caption_key,)
@@ -940,6 +987,8 @@ def _show(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(value)
+    # Never echo a lone surrogate: a terminal (or JSON encoder) downstream would choke on it.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 60 else text[:59] + "…"
 
 
@@ -1010,10 +1059,24 @@ def _invalid_message(
     kind: str, key: str, value: str, ctx: Mapping[str, Any], error: ErrorDetails
 ) -> str:
     if kind == "string_pattern_mismatch":
+        raw = error.get("input")
+        why = ""
+        if isinstance(raw, str):
+            if "/" in raw:
+                why = " ('/' would split the workflow id and the bucket key)"
+            elif ".." in raw:
+                why = " ('..' is refused: the id names objects in the media bucket)"
+            elif len(raw) > 128:
+                why = f" (it is {len(raw)} characters long)"
         return (
-            f"{key} {value} is not a usable id: use 1-128 characters from letters, digits, "
-            "'.', '_', ':' and '-' (it becomes part of the workflow id "
-            "tiktok-post/<postId>/<accountId>)."
+            f"{key} {value} is not a usable id{why}: use 1-128 characters from letters, "
+            "digits, '.', '_', ':' and '-', without '..' (it becomes part of the workflow id "
+            "tiktok-post/<postId>/<accountId> and of the staged media's object keys)."
+        )
+    if kind == "string_too_long" and ctx.get("max_length") == ID_MAX_LENGTH:
+        return (
+            f"{key} is longer than {ID_MAX_LENGTH} characters: use a shorter id (it becomes "
+            "part of the workflow id tiktok-post/<postId>/<accountId>)."
         )
     if kind in ("string_type", "string_too_long", "string_too_short"):
         return f"{key} must be text (a JSON string), not {value}."

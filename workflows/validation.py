@@ -71,6 +71,8 @@ CODES: Mapping[str, str] = MappingProxyType(
         "TT_NO_TARGETS": "The post names no TikTok account to publish to.",
         "TT_DUPLICATE_ACCOUNT": "The same TikTok account appears twice in one post.",
         "TT_FIRST_COMMENT_UNSUPPORTED": "TikTok's Content Posting API cannot post a first comment.",
+        "TT_TEXT_INVALID": "A text (caption, title, any string) holds a NUL byte or half of a "
+        "UTF-16 surrogate pair, which is not valid Unicode text.",
         # static checks (validate_target)
         "TT_PRIVACY_REQUIRED": "A direct post has no privacy level; TikTok has no default and "
         "the creator must choose.",
@@ -255,6 +257,19 @@ def _is_ip(host: str) -> bool:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def text_fault(text: str) -> str | None:
+    """Why `text` cannot be sent anywhere as text (None when it can): a NUL byte, or a lone
+    UTF-16 surrogate (what a JSON `\\ud83d` without its pair decodes to)."""
+    if "\x00" in text:
+        return "holds a NUL byte (\\u0000)"
+    for ch in text:
+        if "\ud800" <= ch <= "\udfff":
+            return (
+                f"holds half of a UTF-16 surrogate pair (\\u{ord(ch):04x}) without its other half"
+            )
+    return None
 
 
 def utf16_len(text: str) -> int:
@@ -549,6 +564,20 @@ def _url_findings(item: MediaItem, policy: ValidationPolicy) -> list[Finding]:
 
 def _text_findings(target: PublishTarget) -> list[Finding]:
     found: list[Finding] = []
+    for loc, text in (
+        (("caption",), target.caption),
+        (("options", "photo_title"), target.options.photo_title),
+    ):
+        fault = text_fault(text or "")
+        if fault:
+            found.append(
+                Finding(
+                    "TT_TEXT_INVALID",
+                    loc,
+                    f"The {loc[-1].replace('_', ' ')} {fault}: remove it (it is usually a "
+                    "copy-paste accident, or an emoji cut in half by a length limit).",
+                )
+            )
     if not target.media:
         return found  # video or photo post? Unknown, so no length rule applies yet.
     caption_units = utf16_len(target.caption)
