@@ -21,15 +21,16 @@ from pathlib import PurePosixPath
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
 from activities.chunks import ChunkPlan, ChunkPlanError, plan_chunks
 from activities.failures import engine_error, to_application_error
 from activities.media_probe import MediaFacts, MediaProbeError, probe
 from activities.media_store import MediaStore, StagingError, reject_web_pages
+from activities.safe_fetch import guarded_client
 from activities.tiktok_client import (
     FileUpload,
     PullFromUrl,
@@ -44,8 +45,15 @@ from workflows.contracts import (
     StagedMedia,
     StagedTarget,
 )
+from workflows.publish_post import measured_target
 from workflows.request import MediaItem, MediaType, PublishTarget
-from workflows.validation import TIKTOK_MAX_PHOTO_BYTES, TIKTOK_MAX_VIDEO_BYTES
+from workflows.source_addresses import SourceRule
+from workflows.validation import (
+    TIKTOK_MAX_PHOTO_BYTES,
+    TIKTOK_MAX_VIDEO_BYTES,
+    ValidationPolicy,
+    validate_target,
+)
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -83,11 +91,13 @@ class MediaActivities:
         temporal: Client | None = None,
         *,
         transfer_threads: int = 16,
+        source_rule: SourceRule | None = None,
     ) -> None:
         self._store = store
         self._tiktok = tiktok
         self._temporal = temporal
-        self._http = httpx.Client(follow_redirects=True)
+        # Every download of a caller's URL goes through the guarded fetcher.
+        self._http = guarded_client(source_rule or SourceRule())
         # Long copies get their own threads, so they never starve the token store or the
         # upload's reads sharing asyncio's small default pool.
         self._threads = ThreadPoolExecutor(transfer_threads, thread_name_prefix="media")
@@ -112,8 +122,35 @@ class MediaActivities:
             )
             items.append(staged)
             progress(staged.size_bytes)
+        staged_media = StagedMedia(items=items)
+        await self._refuse_what_fails_its_checks(target, staged_media)
         log.info("media.staged", items=len(items), reused=sum(i.reused for i in items))
-        return StagedMedia(items=items)
+        return staged_media
+
+    async def _refuse_what_fails_its_checks(
+        self, target: PublishTarget, staged: StagedMedia
+    ) -> None:
+        """TikTok's rules on the measured facts: media that breaks them is deleted now (a
+        retry cannot fix it, and nothing that failed a check stays in the bucket)."""
+        problems = validate_target(measured_target(target, staged), ValidationPolicy())
+        if not problems:
+            return
+        keys = [item.key for item in staged.items]
+        await asyncio.get_running_loop().run_in_executor(self._threads, self._store.delete, keys)
+        first = problems[0]
+        message = f"{first.field}: {first.message}"
+        raise ApplicationError(
+            message,
+            {
+                "code": first.code,
+                "retryability": "non_retryable",
+                "meaning": message,
+                "remedy": "Fix the media and submit the post again (the staged copy was deleted).",
+                "problems": [p.as_dict() for p in problems],
+            },
+            type=first.code,
+            non_retryable=True,
+        )
 
     @activity.defn(name="upload_video")
     async def upload_video(self, upload: ChunkUpload) -> int:
@@ -171,6 +208,13 @@ class MediaActivities:
 
     # -- one file ----------------------------------------------------------------------
 
+    def _discard(self, key: str) -> None:
+        """Delete what failed a check at once; never mask the check's own error."""
+        try:
+            self._store.delete([key])
+        except StagingError as err:
+            log.warning("media.discard_failed", key=key, code=err.code)
+
     def _stage_one(
         self,
         target: PublishTarget,
@@ -202,13 +246,19 @@ class MediaActivities:
                 )
                 size = stored.size
             facts = probe(self._store.reader(key))
+            _check_kind(item, facts, field)
         except StagingError as err:
+            if not err.retryable:
+                self._discard(key)
             raise engine_error(
                 err.code, f"{field}: {err.message}", retryable=err.retryable
             ) from None
         except MediaProbeError as err:
+            self._discard(key)
             raise engine_error(err.code, f"{field}: {err.message}", retryable=False) from None
-        _check_kind(item, facts, field)
+        except ApplicationError:
+            self._discard(key)
+            raise
         return StagedItem(
             index=index,
             key=key,

@@ -10,6 +10,7 @@ Everything the CLI does goes through here, so a service and an operator see the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from worker.config import connect
+from worker.custody import CustodySettings
 from workflows import search_attributes as sa
 from workflows.contracts import (
     TASK_QUEUE,
@@ -101,7 +103,10 @@ class PostPublisher:
     ) -> None:
         self.client = client
         self.task_queue = task_queue
-        self.policy = policy or ValidationPolicy()
+        policy = policy or ValidationPolicy()
+        if policy.source_rule is None:  # literal addresses are refused at submit, always
+            policy = dataclasses.replace(policy, source_rule=CustodySettings.from_env().source_rule)
+        self.policy = policy
         self.settings = settings or PublishSettings()
         self.ui_url = ui_url.rstrip("/")
         self.pull_base_url = pull_base_url

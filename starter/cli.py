@@ -23,9 +23,11 @@ from starter import accounts_cli, generated
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.operations import Fixes, Operations, Outcome, render
 from worker.config import ConfigError
+from worker.custody import CustodySettings
 from workflows.contracts import PostState
 from workflows.request import RequestInvalid, parse_post, workflow_id
 from workflows.tiktok import Privacy
+from workflows.validation import ValidationPolicy
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_REJECTED = 0, 1, 2, 3, 4
 
@@ -86,7 +88,10 @@ async def _submit(args: argparse.Namespace) -> int:
         print(f"Cannot read the request: {err}", file=sys.stderr)
         return EXIT_INVALID
     try:
-        parse_post(request)  # what is wrong with the request itself, even with Temporal down
+        # What is wrong with the request itself is said even with Temporal down.
+        parse_post(
+            request, policy=ValidationPolicy(source_rule=CustodySettings.from_env().source_rule)
+        )
         publisher = await PostPublisher.connect()
         submitted = await publisher.submit(request)
     except RequestInvalid as err:

@@ -228,6 +228,8 @@ async def _run_stack(*, keep_running: bool) -> int:
     with MediaHost() as media, Simulator(sim_config) as sim, moto_server() as s3:
         bucket = create_bucket(s3, "tiktok-media")
         os.environ.update(bucket.env())  # the worker reads MEDIA_* like any deployment
+        # The sample media host is on loopback; the guarded fetcher refuses that by default.
+        os.environ.setdefault("MEDIA_SOURCE_ALLOW_LOOPBACK", "1")
         async with temporal_dev_server(STATE_DIR) as address:
             client = await _connect_when_healthy(address)
             await register_search_attributes(client)

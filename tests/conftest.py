@@ -28,6 +28,11 @@ from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
 
+# The media host and the S3 endpoint of the tests live on loopback, as in the local stack:
+# let the guarded fetcher through to loopback (never to link-local or metadata addresses).
+# Tests of the refusals build their own SourceRule with loopback off.
+os.environ.setdefault("MEDIA_SOURCE_ALLOW_LOOPBACK", "1")
+
 
 def _binary(name: str) -> str:
     path = BIN / name

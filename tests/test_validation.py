@@ -21,6 +21,7 @@ from workflows.request import (
     TikTokOptions,
     parse_post,
 )
+from workflows.source_addresses import SourceRule
 from workflows.tiktok import CreatorInfo, Privacy
 from workflows.validation import (
     CODES,
@@ -212,6 +213,14 @@ EVERY_CODE: list[tuple[str, Callable[[], list[tuple[str, str]]], str]] = [
     (
         "TT_DOMAIN_UNVERIFIED",
         lambda: problems(request([video(url="https://files.other.org/v.mp4")]), VERIFIED),
+        "media[0].url",
+    ),
+    (
+        "TT_SOURCE_FORBIDDEN",
+        lambda: problems(
+            request([video(url="http://2130706433/v.mp4")]),
+            ValidationPolicy(source_rule=SourceRule()),
+        ),
         "media[0].url",
     ),
     (

@@ -28,6 +28,7 @@ from activities.staging import MediaActivities, MediaDelivery
 from activities.tiktok_client import TikTokClient
 from activities.tokens import AccountTokens, FileTokenStore
 from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
+from worker.custody import CustodySettings
 from workflows.account import TikTokAccount
 from workflows.account_contracts import AccountSettings
 from workflows.publish_post import PublishPost
@@ -113,7 +114,9 @@ async def running_worker(
         )
         publishing = TikTokActivities(tiktok, tokens, delivery)
         accounts = AccountActivities(tokens, account_settings or account_settings_from_env())
-        staging = MediaActivities(store, tiktok, client)
+        staging = MediaActivities(
+            store, tiktok, client, source_rule=CustodySettings.from_env().source_rule
+        )
         worker = Worker(
             client,
             task_queue=settings.task_queue,

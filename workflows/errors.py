@@ -191,6 +191,10 @@ STAGING_CODES: Mapping[str, ErrorRule] = _rules(
               "Fix the media URL and submit the post again."),
     ErrorRule("TT_SOURCE_HTTP_ERROR", N, "The media source refused the download.",
               "Make the URL downloadable without a login (a public or signed link)."),
+    ErrorRule("TT_SOURCE_FORBIDDEN", N,
+              "The media host is, or resolves to, an address the engine never fetches from "
+              "(loopback, private, link-local, metadata, reserved).",
+              "Host the media on a public host name and submit the post again."),
     ErrorRule("TT_SOURCE_URL_INVALID", N, "The media URL is not a valid http(s) URL.",
               "Fix the media URL and submit the post again."),
     ErrorRule("TT_SOURCE_EMPTY", N, "The media source sent an empty file.",

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from workflows.source_addresses import TT_SOURCE_FORBIDDEN, SourceRule, literal_refusal
 from workflows.tiktok import CreatorInfo, Privacy
 
 if TYPE_CHECKING:  # request.py imports this module; the models are only needed for typing
@@ -96,6 +97,8 @@ CODES: Mapping[str, str] = MappingProxyType(
         "TT_URL_NOT_HTTPS": "TikTok pulls media only over https, and this URL is http.",
         "TT_DOMAIN_UNVERIFIED": "TikTok would pull a media URL whose domain or URL prefix is "
         "not verified for the app.",
+        TT_SOURCE_FORBIDDEN: "A media URL points at an address the engine never fetches from "
+        "(loopback, private, link-local, metadata, reserved, in any spelling).",
         # creator checks (check_against_creator), right before publishing
         "TT_PRIVACY_NOT_ALLOWED": "The creator's account does not offer the requested privacy "
         "level.",
@@ -180,6 +183,9 @@ class ValidationPolicy:
     max_video_bytes: int = TIKTOK_MAX_VIDEO_BYTES
     max_photo_bytes: int = TIKTOK_MAX_PHOTO_BYTES
     verified_url_prefixes: tuple[str, ...] = field(default_factory=tuple)
+    source_rule: SourceRule | None = None
+    """Refuse media URLs whose host is an address literal the worker's fetcher would refuse
+    (the starter sets it; None = not checked here, the fetcher still checks at staging)."""
 
     def __post_init__(self) -> None:
         for name, value, ceiling in (
@@ -525,6 +531,17 @@ def _format_findings(item: MediaItem) -> list[Finding]:
 
 
 def _url_findings(item: MediaItem, policy: ValidationPolicy) -> list[Finding]:
+    if policy.source_rule is not None:
+        reason = literal_refusal(urlsplit(item.url).hostname or "", policy.source_rule)
+        if reason:
+            return [
+                Finding(
+                    TT_SOURCE_FORBIDDEN,
+                    ("url",),
+                    f"The media URL's host is refused: {reason}. The engine downloads media "
+                    "only from the public internet: send a link on a public host name.",
+                )
+            ]
     if not policy.verified_url_prefixes:
         return []  # staged into our bucket first; TikTok never sees this URL
     parts = urlsplit(item.url)
