@@ -356,6 +356,33 @@ class MediaStore:
             raise self._storage_error(exc, f"read {key}") from exc
         return found["Body"]
 
+    # -- small private objects -----------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes, metadata: dict[str, str]) -> None:
+        """Write a small object in one PUT (worker-side state, never under a public prefix)."""
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType="application/octet-stream",
+                Metadata=metadata,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._storage_error(exc, f"store {key}") from exc
+
+    def get_bytes(self, key: str) -> tuple[bytes, dict[str, str]] | None:
+        """A small object and its metadata; None if there is no such object."""
+        try:
+            found = self._s3.get_object(Bucket=self.bucket, Key=key)
+            return found["Body"].read(), dict(found.get("Metadata", {}))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise self._storage_error(exc, f"read {key}") from exc
+        except BotoCoreError as exc:
+            raise self._storage_error(exc, f"read {key}") from exc
+
     # -- handing out, cleaning up --------------------------------------------------------------
 
     def public_url(self, key: str) -> str:

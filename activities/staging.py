@@ -38,6 +38,7 @@ from activities.tiktok_client import (
     TikTokClient,
     VideoSource,
 )
+from activities.upload_sessions import UPLOAD_URL_LOST, UploadSessions
 from workflows.contracts import (
     ChunkUpload,
     MediaProgress,
@@ -70,6 +71,21 @@ class MediaDelivery:
     video_source: str = "file_upload"
     chunk_size: int = 10_000_000
     presign_seconds: int = 3 * 3600
+    upload_sessions: UploadSessions | None = None
+    """Where TikTok's upload URLs are kept (default: the store's bucket, unsealed)."""
+
+    @property
+    def sessions(self) -> UploadSessions:
+        return self.upload_sessions or UploadSessions(self.store)
+
+    async def keep_upload_url(self, publish_id: str, upload_url: str) -> None:
+        """Keep TikTok's upload URL worker-side. Never fails the init TikTok accepted: a lost
+        URL ends the upload with UPLOAD_URL_LOST (nothing went live), an init repeated
+        after a success could post twice."""
+        try:
+            await asyncio.to_thread(self.sessions.save, publish_id, upload_url)
+        except StagingError as err:
+            log.error("upload_url.not_kept", publish_id=publish_id, code=err.code)
 
     def video_source_for(self, item: StagedItem) -> tuple[VideoSource, ChunkPlan | None]:
         if self.video_source == "pull_from_url":
@@ -92,8 +108,10 @@ class MediaActivities:
         *,
         transfer_threads: int = 16,
         source_rule: SourceRule | None = None,
+        upload_sessions: UploadSessions | None = None,
     ) -> None:
         self._store = store
+        self._sessions = upload_sessions or UploadSessions(store)
         self._tiktok = tiktok
         self._temporal = temporal
         # Every download of a caller's URL goes through the guarded fetcher.
@@ -161,6 +179,7 @@ class MediaActivities:
         reporter = self._reporter("uploading", plan.video_size)
         reporter.set(done)
         try:
+            upload_url = await self._upload_url(upload)
             index = plan.chunk_index_for_offset(done)
             while index < plan.total_chunk_count:
                 first, last = plan.chunk_range(index)
@@ -169,7 +188,7 @@ class MediaActivities:
                 )
                 ack = await reporter.during(
                     self._tiktok.upload_chunk(
-                        upload.upload_url,
+                        upload_url,
                         data,
                         first_byte=first,
                         total_bytes=plan.video_size,
@@ -183,6 +202,8 @@ class MediaActivities:
                 # Normally the next chunk; after a crash TikTok's 416 tells us where it is.
                 index = plan.chunk_index_for_offset(ack.uploaded_bytes)
             await reporter.flush()
+            if upload.publish_id:
+                await reporter.run(functools.partial(self._forget, upload.publish_id))
         except TikTokApiError as err:
             raise to_application_error(err) from None
         except (StagingError, ChunkPlanError) as err:
@@ -190,6 +211,24 @@ class MediaActivities:
             raise engine_error(err.code, str(err), retryable=retryable) from None
         log.info("media.uploaded", bytes=plan.video_size, chunks=plan.total_chunk_count)
         return plan.video_size
+
+    async def _upload_url(self, upload: ChunkUpload) -> str:
+        if upload.upload_url:  # a history written before the URL was kept worker-side
+            return upload.upload_url
+        if not upload.publish_id:
+            raise StagingError(
+                UPLOAD_URL_LOST, "The upload names no publish_id to find its URL by.",
+                retryable=False,
+            )  # fmt: skip
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, self._sessions.load, upload.publish_id
+        )
+
+    def _forget(self, publish_id: str) -> None:
+        try:
+            self._sessions.forget(publish_id)
+        except StagingError as err:  # the lifecycle rule removes it later
+            log.info("upload_url.not_forgotten", code=err.code)
 
     @activity.defn(name="delete_staged_media")
     async def delete_staged_media(self, target: StagedTarget) -> int:

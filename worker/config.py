@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
 
 from workflows.account_contracts import AccountSettings
@@ -149,7 +148,14 @@ def temporal_connect_config(env: Mapping[str, str] | None = None) -> dict[str, A
 
 
 async def connect(env: Mapping[str, str] | None = None) -> Client:
-    """A client that speaks our pydantic contracts on the wire."""
+    """A client that speaks our pydantic contracts on the wire, encrypted when
+    TIKTOK_PAYLOAD_KEYS is set (worker.codec): the worker, the CLI and every starter."""
+    from worker.codec import PayloadKeyError, data_converter_from_env
+
     config = temporal_connect_config(env)
     target = config.pop("target_host")
-    return await Client.connect(target, data_converter=pydantic_data_converter, **config)
+    try:
+        converter = data_converter_from_env(env)
+    except PayloadKeyError as err:
+        raise ConfigError(str(err)) from None
+    return await Client.connect(target, data_converter=converter, **config)

@@ -106,16 +106,19 @@ async def running_worker(
             public_base_url=media.public_base_url,
             prefix=media.prefix,
         )
+        custody = CustodySettings.from_env()
+        sessions = custody.upload_sessions(store)
         delivery = MediaDelivery(
             store,
             photo_urls=media.photo_urls,
             video_source=media.video_source,
             chunk_size=media.chunk_size,
+            upload_sessions=sessions,
         )
         publishing = TikTokActivities(tiktok, tokens, delivery)
         accounts = AccountActivities(tokens, account_settings or account_settings_from_env())
         staging = MediaActivities(
-            store, tiktok, client, source_rule=CustodySettings.from_env().source_rule
+            store, tiktok, client, source_rule=custody.source_rule, upload_sessions=sessions
         )
         worker = Worker(
             client,

@@ -178,10 +178,21 @@ class MediaProgress(BaseModel):
 
 
 class ChunkUpload(BaseModel):
-    """A FILE_UPLOAD in progress: where the bytes are and where TikTok wants them."""
+    """A FILE_UPLOAD in progress: where the bytes are and which TikTok upload takes them.
+
+    TikTok's upload URL (it carries the upload token) is not here: the worker keeps it,
+    keyed by `publish_id` (`activities.upload_sessions`). Histories written before that
+    carry it in `upload_url`, which is still honoured.
+    """
 
     key: str
-    upload_url: str
+    publish_id: str | None = Field(
+        default=None, description="The TikTok upload whose URL the worker keeps."
+    )
+    upload_url: str | None = Field(
+        default=None,
+        description="Only in histories written before the URL was kept worker-side.",
+    )
     video_size: int
     chunk_size: int
     total_chunk_count: int

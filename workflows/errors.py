@@ -270,6 +270,11 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               delay_seconds=5),
     ErrorRule("UPLOAD_URL_EXPIRED", N, "TikTok's upload URL expired (valid one hour).",
               "Retry the post: a new upload starts."),
+    ErrorRule("UPLOAD_URL_LOST", N,
+              "The worker-side copy of TikTok's upload URL is gone (or cannot be decrypted), "
+              "so the upload cannot go on.",
+              "Retry the post: a new upload starts (the unfinished one never goes live). "
+              "Check TIKTOK_PAYLOAD_KEYS still lists the key it was sealed with."),
     ErrorRule("UPLOAD_REJECTED", N, "TikTok refused an uploaded chunk.",
               "Retry the post; if it repeats, report a bug with the log id."),
     ErrorRule("CANCELLED", N, "The post was cancelled before it was published.",
