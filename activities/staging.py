@@ -46,8 +46,8 @@ from workflows.contracts import (
     StagedMedia,
     StagedTarget,
 )
+from workflows.post import MediaItem, MediaType, PublishTarget
 from workflows.publish_post import measured_target
-from workflows.request import MediaItem, MediaType, PublishTarget
 from workflows.source_addresses import SourceRule
 from workflows.validation import (
     TIKTOK_MAX_PHOTO_BYTES,

@@ -100,3 +100,41 @@ def test_the_cli_prints_the_problem_not_a_traceback(tmp_path: Path) -> None:
     assert ran.returncode == 2, ran.stderr
     assert "TT_TEXT_INVALID" in ran.stderr and "content" in ran.stderr
     assert "Traceback" not in ran.stderr + ran.stdout
+
+
+# -- what the workflow input carries -----------------------------------------------------------
+
+
+def test_the_workflow_input_is_snake_case_on_the_wire() -> None:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from workflows.contracts import PublishPostInput
+
+    raw = request()
+    raw["media"][0].update(mimeType="video/mp4", durationSeconds=12, sizeBytes=1000)
+    raw["platforms"][0]["platformOptions"].update(allowComments=True, isDraft=False)
+    target = parse_post(raw).targets[0]
+    [payload] = pydantic_data_converter.payload_converter.to_payloads(
+        [PublishPostInput(target=target)]
+    )
+    wire = json.loads(payload.data)
+    media = wire["target"]["media"][0]
+    assert {"mime_type", "duration_seconds", "size_bytes"} <= set(media)
+    assert not {"mimeType", "durationSeconds", "sizeBytes"} & set(media)
+    assert "allow_comments" in wire["target"]["options"]
+
+
+def test_an_old_camel_case_workflow_input_still_deserialises() -> None:
+    from workflows.post import PublishTarget
+
+    old = {
+        "post_id": "p", "account_id": "a", "caption": "c",
+        "media": [{"url": "https://m.example.com/v.mp4", "type": "video",
+                   "mimeType": "video/mp4", "sizeBytes": 5, "durationSeconds": 4.0}],
+        "options": {"privacy": "SELF_ONLY", "allowComments": True, "photoTitle": None,
+                    "coverTimestampMs": 10, "inbox": False},
+    }  # fmt: skip
+    target = PublishTarget.model_validate(old)
+    assert target.media[0].mime_type == "video/mp4" and target.media[0].duration_seconds == 4.0
+    assert target.options.allow_comments and target.options.cover_timestamp_ms == 10
+    assert "mimeType" not in json.dumps(target.model_dump(mode="json", by_alias=True))

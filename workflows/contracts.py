@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
 
 from workflows.errors import Retryability
-from workflows.request import PublishTarget, workflow_id
+from workflows.post import PublishTarget, workflow_id
 from workflows.tiktok import CreatorInfo, PublishStatus
 
 WORKFLOW_TYPE = "PublishPost"

@@ -16,24 +16,22 @@ draft) is ignored — the request builder does not send it — rather than rejec
 applicable" rejection for any of our options, so no `TT_OPTION_NOT_APPLICABLE` is emitted.
 
 Field paths of the problems returned here are in the target's own terms (`options.privacy`,
-`media[0].size_bytes`); `workflows.request.parse_post` rewrites them into the caller's terms
+`media[0].size_bytes`); `workflows.intake.parse_post` rewrites them into the caller's terms
 (`platforms[0].platformOptions.privacy`, `media[0].sizeBytes`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from workflows.post import MediaItem, Post, PublishTarget
 from workflows.source_addresses import TT_SOURCE_FORBIDDEN, SourceRule, literal_refusal
 from workflows.tiktok import CreatorInfo, Privacy
-
-if TYPE_CHECKING:  # request.py imports this module; the models are only needed for typing
-    from workflows.request import MediaItem, Post, PublishTarget
 
 # -- TikTok's documented limits (tiktok-api.md "Limits", "Direct video init", "Photo init") --
 
@@ -60,7 +58,7 @@ VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mov", "webm"})
 
 CODES: Mapping[str, str] = MappingProxyType(
     {
-        # structure of the request (workflows.request)
+        # structure of the request (workflows.intake)
         "TT_FIELD_REQUIRED": "A required field is missing from the request.",
         "TT_FIELD_INVALID": "A field has the wrong type or a value outside what it accepts.",
         "TT_UNKNOWN_FIELD": "The request has a field we do not know (often a typo); nothing "
@@ -265,17 +263,21 @@ def _is_ip(host: str) -> bool:
 # -- helpers -----------------------------------------------------------------------------------
 
 
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def text_fault(text: str) -> str | None:
     """Why `text` cannot be sent anywhere as text (None when it can): a NUL byte, or a lone
     UTF-16 surrogate (what a JSON `\\ud83d` without its pair decodes to)."""
-    if "\x00" in text:
+    found = _NOT_TEXT.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
         return "holds a NUL byte (\\u0000)"
-    for ch in text:
-        if "\ud800" <= ch <= "\udfff":
-            return (
-                f"holds half of a UTF-16 surrogate pair (\\u{ord(ch):04x}) without its other half"
-            )
-    return None
+    return (
+        f"holds half of a UTF-16 surrogate pair (\\u{ord(found.group()):04x}) without its "
+        "other half"
+    )
 
 
 def utf16_len(text: str) -> int:
