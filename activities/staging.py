@@ -28,7 +28,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.chunks import ChunkPlan, ChunkPlanError, plan_chunks
 from activities.failures import engine_error, to_application_error
-from activities.media_probe import MediaFacts, MediaProbeError, probe
+from activities.media_info import probe
+from activities.media_probe import MediaFacts, MediaProbeError
 from activities.media_store import MediaStore, StagingError, reject_web_pages
 from activities.safe_fetch import guarded_client
 from activities.tiktok_client import (
@@ -53,6 +54,7 @@ from workflows.validation import (
     TIKTOK_MAX_PHOTO_BYTES,
     TIKTOK_MAX_VIDEO_BYTES,
     ValidationPolicy,
+    measured_findings,
     validate_target,
 )
 
@@ -286,6 +288,7 @@ class MediaActivities:
                 size = stored.size
             facts = probe(self._store.reader(key))
             _check_kind(item, facts, field)
+            _check_facts(item, facts, field)
         except StagingError as err:
             if not err.retryable:
                 self._discard(key)
@@ -307,6 +310,11 @@ class MediaActivities:
             duration_seconds=facts.duration_seconds,
             width=facts.width,
             height=facts.height,
+            container=facts.container,
+            video_codec=facts.video_codec,
+            frame_rate=facts.frame_rate,
+            rotation=facts.rotation,
+            bitrate=facts.bitrate,
             reused=reused,
         )
 
@@ -322,6 +330,20 @@ def _check_kind(item: MediaItem, facts: MediaFacts, field: str) -> None:
             f"({facts.mime_type}). Fix the media item's type or the file.",
             retryable=False,
         )
+
+
+def _check_facts(item: MediaItem, facts: MediaFacts, field: str) -> None:
+    """TikTok's limits on codec, frame rate and picture size, measured by libmediainfo."""
+    findings = measured_findings(
+        is_video=item.is_video,
+        codec=facts.video_codec,
+        frame_rate=facts.frame_rate,
+        width=facts.width,
+        height=facts.height,
+    )
+    if findings:
+        first = findings[0]
+        raise engine_error(first.code, f"{field}: {first.message}", retryable=False)
 
 
 def _extension(item: MediaItem) -> str:

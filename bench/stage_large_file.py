@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from activities.media_probe import probe
+from activities.media_info import probe
 from activities.media_store import MediaStore
 from tests.s3_support import (
     Resource,

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from activities.media_probe import MediaKind, probe
+from activities.media_info import probe
+from activities.media_probe import MediaKind
 from activities.media_store import (
     MIN_PART_SIZE,
     MediaStore,

@@ -147,8 +147,13 @@ class StagedItem(BaseModel):
     size_bytes: int
     mime_type: str
     duration_seconds: float | None = None
-    width: int | None = None
+    width: int | None = Field(default=None, description="As shown (rotation applied).")
     height: int | None = None
+    container: str | None = Field(default=None, description="As libmediainfo names it.")
+    video_codec: str | None = Field(default=None, description="AVC, HEVC, VP8, VP9, ...")
+    frame_rate: float | None = None
+    rotation: int = 0
+    bitrate: int | None = Field(default=None, description="Overall, bits per second.")
     reused: bool = Field(default=False, description="Already staged by an earlier attempt.")
 
 

@@ -45,6 +45,15 @@ MAX_VIDEO_SIDE_PX = 4096
 MAX_VIDEO_TITLE_UTF16 = 2200
 MAX_PHOTO_DESCRIPTION_UTF16 = 4000
 MAX_PHOTO_TITLE_UTF16 = 90
+MIN_FRAME_RATE = 23.0
+MAX_FRAME_RATE = 60.0
+#: libmediainfo's codec names -> what TikTok's docs call them (H.264, H.265, VP8, VP9).
+VIDEO_CODECS: Mapping[str, str] = MappingProxyType(
+    {"AVC": "H.264", "HEVC": "H.265", "VP8": "VP8", "VP9": "VP9"}
+)
+#: Photos "≤ 1080p": the picture fits in 1920 x 1080, either way up.
+MAX_PHOTO_LONG_SIDE_PX = 1920
+MAX_PHOTO_SHORT_SIDE_PX = 1080
 
 #: Content types TikTok takes (photos: JPEG or WebP, no PNG; videos: MP4, MOV, WebM).
 #: "image/jpg" is not registered but common, and names JPEG all the same.
@@ -86,6 +95,12 @@ CODES: Mapping[str, str] = MappingProxyType(
         "TT_UNSUPPORTED_FORMAT": "A media file is not a format TikTok takes (photos JPEG/WebP; "
         "videos MP4/MOV/WebM).",
         "TT_VIDEO_DIMENSIONS_OUT_OF_RANGE": "A video side is under 360 px or over 4096 px.",
+        # measured from the staged bytes (measured_findings)
+        "TT_VIDEO_CODEC_UNSUPPORTED": "The video's codec is not one TikTok takes (H.264, "
+        "H.265, VP8, VP9).",
+        "TT_FRAME_RATE_OUT_OF_RANGE": "The video's frame rate is outside 23-60 fps.",
+        "TT_RESOLUTION_OUT_OF_RANGE": "The file's measured picture size is outside TikTok's "
+        "limits (video sides 360-4096 px; photos at most 1080p, 1920 x 1080 either way up).",
         "TT_CAPTION_TOO_LONG": "A video caption is over 2200 UTF-16 code units.",
         "TT_DESCRIPTION_TOO_LONG": "A photo post's caption (its description) is over 4000 "
         "UTF-16 code units.",
@@ -675,6 +690,64 @@ def _cover_findings(target: PublishTarget) -> list[Finding]:
 
 
 # -- creator checks ----------------------------------------------------------------------------
+
+
+def measured_findings(
+    *,
+    is_video: bool,
+    codec: str | None,
+    frame_rate: float | None,
+    width: int | None,
+    height: int | None,
+) -> list[Finding]:
+    """TikTok's limits on what the staged bytes are (libmediainfo's facts). A fact that could
+    not be measured is not held against the file: TikTok decides then."""
+    found: list[Finding] = []
+    if is_video:
+        if codec is not None and codec not in VIDEO_CODECS:
+            found.append(
+                Finding(
+                    "TT_VIDEO_CODEC_UNSUPPORTED",
+                    ("video_codec",),
+                    f"The video is encoded with {codec}, which TikTok does not take: re-encode "
+                    "it with H.264 (or H.265, VP8, VP9).",
+                )
+            )
+        if frame_rate is not None and not (
+            MIN_FRAME_RATE - 0.01 <= frame_rate <= MAX_FRAME_RATE + 0.01
+        ):
+            found.append(
+                Finding(
+                    "TT_FRAME_RATE_OUT_OF_RANGE",
+                    ("frame_rate",),
+                    f"The video runs at {frame_rate:g} fps; TikTok takes "
+                    f"{MIN_FRAME_RATE:g}-{MAX_FRAME_RATE:g} fps: re-encode it at 24, 25, 30 or "
+                    "60 fps.",
+                )
+            )
+        sides = [s for s in (width, height) if s is not None]
+        if any(not MIN_VIDEO_SIDE_PX <= side <= MAX_VIDEO_SIDE_PX for side in sides):
+            found.append(
+                Finding(
+                    "TT_RESOLUTION_OUT_OF_RANGE",
+                    ("width",),
+                    f"The video is {width} x {height} px as shown; TikTok takes sides of "
+                    f"{MIN_VIDEO_SIDE_PX}-{MAX_VIDEO_SIDE_PX} px: resize it.",
+                )
+            )
+    elif width is not None and height is not None:
+        long_side, short_side = max(width, height), min(width, height)
+        if long_side > MAX_PHOTO_LONG_SIDE_PX or short_side > MAX_PHOTO_SHORT_SIDE_PX:
+            found.append(
+                Finding(
+                    "TT_RESOLUTION_OUT_OF_RANGE",
+                    ("width",),
+                    f"The photo is {width} x {height} px; TikTok takes photos up to 1080p "
+                    f"({MAX_PHOTO_LONG_SIDE_PX} x {MAX_PHOTO_SHORT_SIDE_PX}, either way up): "
+                    "scale it down.",
+                )
+            )
+    return found
 
 
 def check_against_creator(target: PublishTarget, creator: CreatorInfo) -> list[Problem]:
