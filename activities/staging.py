@@ -48,7 +48,6 @@ from workflows.contracts import (
     StagedTarget,
 )
 from workflows.post import MediaItem, MediaType, PublishTarget
-from workflows.publish_post import measured_target
 from workflows.source_addresses import SourceRule
 from workflows.validation import (
     TIKTOK_MAX_PHOTO_BYTES,
@@ -152,6 +151,10 @@ class MediaActivities:
     ) -> None:
         """TikTok's rules on the measured facts: media that breaks them is deleted now (a
         retry cannot fix it, and nothing that failed a check stays in the bucket)."""
+        # The workflow's own definition of "the target as measured" (imported late: the
+        # workflow module imports the activities for its typed references).
+        from workflows.publish_post import measured_target
+
         problems = validate_target(measured_target(target, staged), ValidationPolicy())
         if not problems:
             return

@@ -133,11 +133,13 @@ async def test_a_live_run_with_a_signed_source_url_leaves_no_secret_readable(
     assert result.phase is Phase.PUBLISHED
     assert payload_count(history) > 10
     # Search attributes stay readable (the server indexes them: ids, state, mode, times,
-    # error code); every other payload is ciphertext.
+    # error code), and so do the SDK's own patch markers (a patch id); every other payload
+    # is ciphertext.
     plain = [
         (where, base64.b64decode(p["data"])[:60])
         for where, p in _paths(history, "")
         if ".searchAttributes." not in where
+        and ".details.patch-data." not in where
         and base64.b64decode(p["metadata"].get("encoding", "")) != ENCODING
     ]
     assert plain == []
