@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
 from starter.codec_server import CodecServer, CodecServerError, local_stack_keys
 from starter.media_host import MediaHost, sample_video
+from tests.conftest import PAYLOAD_KEYS
 from tests.s3_support import free_port
 from tests.workflow_support import running_worker, target_of, video_request, wait_for
 from worker.codec import ENCODING, EncryptionCodec, PayloadKeyError, PayloadKeys, data_converter
@@ -35,7 +35,7 @@ from workflows.contracts import WORKFLOW_TYPE, PublishPostInput
 CLI = str(Path(sys.executable).parent / "tiktok-publisher")
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
-K1 = PayloadKeys.parse(PayloadKeys.generate("k1"))
+K1 = PAYLOAD_KEYS  # the key of the `encrypted_env` server
 K2 = PayloadKeys.parse(PayloadKeys.generate("k2"))
 ROTATED = PayloadKeys((*K2.keys, *K1.keys))  # k2 encrypts, k1 still decrypts
 CAPTION = "codec-visible-caption-7f3a"
@@ -104,10 +104,9 @@ def test_bad_key_settings_are_refused_with_the_reason(text: str, words: str) -> 
 
 
 async def test_a_workflow_input_is_stored_encrypted_and_read_back(
-    dev_env: WorkflowEnvironment,
+    encrypted_env: WorkflowEnvironment,
 ) -> None:
-    target = dev_env.client.service_client.config.target_host
-    client = await Client.connect(target, data_converter=data_converter(K1))
+    client = encrypted_env.client
     post = target_of(video_request(f"enc-{uuid.uuid4().hex[:8]}", "https://m.example.com/v.mp4"))
     request = PublishPostInput(target=post)
     handle = await client.start_workflow(
@@ -186,14 +185,14 @@ def test_the_local_stack_keeps_a_generated_key(tmp_path: Path) -> None:
 
 
 async def test_status_and_describe_decode_an_encrypted_post(
-    dev_env: WorkflowEnvironment,
+    encrypted_env: WorkflowEnvironment,
     simulator: Simulator,
     token_file: Path,
     task_queue: str,
     media_host: MediaHost,
 ) -> None:
-    target = dev_env.client.service_client.config.target_host
-    client = await Client.connect(target, data_converter=data_converter(K1))
+    target = encrypted_env.client.service_client.config.target_host
+    client = encrypted_env.client
     url = media_host.add("codec/video.mp4", sample_video(), "video/mp4")
     post = target_of(video_request(f"encd-{uuid.uuid4().hex[:8]}", url))
     post = post.model_copy(update={"system_draft": True, "caption": CAPTION})

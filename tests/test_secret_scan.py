@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
+from tests.conftest import PAYLOAD_KEYS
 from tests.secret_scan import payload_count, scan_history
 from tests.workflow_support import HISTORY_DIR, running_worker, start, target_of, video_request
-from worker.codec import ENCODING, EncryptionCodec, PayloadKeys, data_converter
+from worker.codec import ENCODING, EncryptionCodec
 from workflows.contracts import Phase
 
 SECRETS = ["sim-client-secret"]
 CURRENT = sorted(HISTORY_DIR.glob("*.json"))
 LEGACY_WITH_UPLOAD_URL = HISTORY_DIR / "legacy" / "direct_video_upload_url_in_history.json"
-KEYS = PayloadKeys.parse(PayloadKeys.generate("scan1"))
+KEYS = PAYLOAD_KEYS
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -104,14 +104,11 @@ def test_encrypted_payloads_are_decrypted_for_the_scan() -> None:
 
 
 @pytest.fixture
-async def encrypted_client(
-    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Client]:
-    monkeypatch.setenv(
-        "TIKTOK_PAYLOAD_KEYS", ",".join(f"{i}:{base64.b64encode(k).decode()}" for i, k in KEYS.keys)
-    )
-    target = dev_env.client.service_client.config.target_host
-    yield await Client.connect(target, data_converter=data_converter(KEYS))
+def encrypted_client(encrypted_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch) -> Client:
+    """The encrypted server's client; the worker seals upload sessions with the same key."""
+    keys = ",".join(f"{i}:{base64.b64encode(k).decode()}" for i, k in KEYS.keys)
+    monkeypatch.setenv("TIKTOK_PAYLOAD_KEYS", keys)
+    return encrypted_env.client
 
 
 async def test_a_live_run_with_a_signed_source_url_leaves_no_secret_readable(
