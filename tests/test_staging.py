@@ -20,6 +20,7 @@ from starter.media_host import MediaHost, sample_video
 from starter.operations import Operations
 from tests.workflow_support import (
     FAST,
+    end_account_entities,
     failure_of,
     inject,
     photo_request,
@@ -238,6 +239,7 @@ async def test_worker_killed_mid_upload_publishes_once(
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
                 await process.wait()
+        await end_account_entities(dev_env.client, task_queue, token_file)
     assert result.phase is Phase.PUBLISHED
     assert len(recorded(simulator, "video_init")) == 1
     accepted = [u["content_range"] for u in recorded(simulator, "upload")
