@@ -3,10 +3,11 @@
 A customer's CDN link may expire or vanish before a post's scheduled time, so staging streams
 every source URL into an S3-compatible bucket (AWS S3, Cloudflare R2, MinIO, moto) right away:
 
-- `stream_from_url` copies with constant memory (one multipart part buffered at a time), lets
-  the caller look at the first bytes before anything is stored (a web page is refused without
-  leaving an object behind), enforces the size limits while streaming, and aborts the multipart
-  upload on any failure so no half-written parts linger;
+- `stream_from_url` copies with bounded memory through boto3's managed transfer (parts in
+  parallel, `activities.transfer`), lets the caller look at the first bytes before anything is
+  stored (a web page is refused without leaving an object behind), enforces the size limits
+  while streaming, and aborts the multipart upload on any failure so no half-written parts
+  linger;
 - keys are deterministic (`object_key`), so a retried activity or a resubmitted post finds the
   object it already copied (`head` + `StoredObject.matches_source`);
 - `reader`, `read_range` and `iter_range` serve ranged reads for probing and for TikTok's
@@ -29,19 +30,20 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import structlog
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activities.media_probe import MediaKind, html_source_hint, sniff
+from activities.transfer import DEFAULT_CONCURRENCY, SourceStream, managed_upload
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
     from mypy_boto3_s3.client import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 log = structlog.get_logger(__name__)
 
@@ -93,8 +95,8 @@ class StagingError(Exception):
 
 @dataclass(frozen=True)
 class StoredObject:
-    """A staged object. `sha256` is known for a fresh copy, and from `head` only for objects
-    stored in one PUT (a multipart object's hash is not known when its metadata is written)."""
+    """A staged object. `sha256` is known for a fresh copy only (the metadata is written before
+    the last byte is read, so `head` never has it)."""
 
     key: str
     size: int
@@ -156,6 +158,7 @@ class MediaStore:
         *,
         public_base_url: str | None = None,
         prefix: str = "staged/",
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         if prefix and (prefix.startswith("/") or not prefix.endswith("/")):
             raise ValueError("prefix must be empty or end with '/' (and not start with one)")
@@ -163,6 +166,8 @@ class MediaStore:
         self.bucket = bucket
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.prefix = prefix
+        self.concurrency = concurrency
+        """Parts uploaded at once (and held in memory) while staging."""
 
     # -- keys and metadata ---------------------------------------------------------------------
 
@@ -228,70 +233,90 @@ class MediaStore:
         content_type: str | None = None,
         timeout: httpx.Timeout = SOURCE_TIMEOUT,
     ) -> StoredObject:
-        """Copy `url` into `key` without holding more than one part in memory.
+        """Copy `url` into `key` holding at most `concurrency` parts in memory.
 
         `first_bytes_check(head)` runs on the first 64-4096 bytes before anything is stored;
-        whatever it raises propagates unchanged. `on_progress(bytes_copied)` runs after each
-        part and at the end. The stored Content-Type is `content_type`, else the sniffed
-        format's, else the source's. On any failure the multipart upload is aborted.
+        whatever it raises propagates unchanged. `on_progress(bytes_read)` runs every part's
+        worth of bytes and at the end; what it raises stops the copy. The stored Content-Type
+        is `content_type`, else the sniffed format's, else the source's. On any failure the
+        multipart upload is aborted.
         """
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum)")
         if -(-max_bytes // part_size) > MAX_PARTS:
             raise ValueError(f"part_size is too small for {max_bytes} bytes in {MAX_PARTS} parts")
-        copy = _Copy(self._s3, self.bucket, key, url, part_size, max_bytes)
         shown = redact_url(url)
+        metadata = {META_SOURCE_URL_SHA256: url_sha256(url), META_COMPLETE: "1"}
         try:
-            try:
-                with http.stream(
-                    "GET",
-                    url,
-                    follow_redirects=True,
-                    timeout=timeout,
-                    headers={"Accept-Encoding": "identity"},
-                ) as response:
-                    _check_response(response, shown, max_bytes, expected_size)
-                    return copy.run(
-                        response,
-                        expected_size=expected_size,
-                        on_progress=on_progress,
-                        first_bytes_check=first_bytes_check,
-                        content_type=content_type,
-                    )
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                raise StagingError(
-                    TT_SOURCE_URL_INVALID,
-                    f"The media URL {shown} cannot be downloaded ({type(exc).__name__}): "
-                    "send an http(s) link to the file.",
-                    retryable=False,
-                ) from exc
-            except httpx.TooManyRedirects as exc:
-                raise StagingError(
-                    TT_SOURCE_HTTP_ERROR,
-                    f"The media URL {shown} redirects too many times (a redirect loop?): "
-                    "send the final link to the file.",
-                    retryable=False,
-                ) from exc
-            except httpx.DecodingError as exc:
-                raise StagingError(
-                    TT_SOURCE_HTTP_ERROR,
-                    f"The server of {shown} sent a body it had encoded wrongly: send a link "
-                    "from another host.",
-                    retryable=False,
-                ) from exc
-            except httpx.HTTPError as exc:
-                raise StagingError(
-                    TT_SOURCE_UNREACHABLE,
-                    f"Could not download {shown} ({type(exc).__name__}): the host did not "
-                    "answer or dropped the connection. This is retried; if it persists, check "
-                    "the URL is reachable from the internet.",
-                    retryable=True,
-                ) from exc
-            except (BotoCoreError, ClientError) as exc:
-                raise self._storage_error(exc, f"store {key}") from exc
-        except BaseException:
-            copy.abort()
-            raise
+            with http.stream(
+                "GET",
+                url,
+                follow_redirects=True,
+                timeout=timeout,
+                headers={"Accept-Encoding": "identity"},
+            ) as response:
+                _check_response(response, shown, max_bytes, expected_size)
+                stream = SourceStream(
+                    response.iter_bytes(),
+                    max_bytes=max_bytes,
+                    too_large=lambda n: _too_large(shown, max_bytes, f"more than {max_bytes}"),
+                    finish=lambda total: _check_total(shown, total, expected_size),
+                    on_progress=on_progress,
+                    progress_every=part_size,
+                )
+                head = stream.peek_head(FIRST_BYTES)
+                if first_bytes_check is not None:
+                    first_bytes_check(head[:FIRST_BYTES_MAX])
+                stored_type = _content_type(head, response, content_type)
+                managed_upload(
+                    self._s3,
+                    self.bucket,
+                    key,
+                    stream,
+                    content_type=stored_type,
+                    metadata=metadata,
+                    part_size=part_size,
+                    concurrency=self.concurrency,
+                )
+                stream.report()
+                return StoredObject(
+                    key,
+                    stream.total,
+                    stored_type,
+                    stream.hasher.hexdigest(),
+                    metadata[META_SOURCE_URL_SHA256],
+                )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise StagingError(
+                TT_SOURCE_URL_INVALID,
+                f"The media URL {shown} cannot be downloaded ({type(exc).__name__}): "
+                "send an http(s) link to the file.",
+                retryable=False,
+            ) from exc
+        except httpx.TooManyRedirects as exc:
+            raise StagingError(
+                TT_SOURCE_HTTP_ERROR,
+                f"The media URL {shown} redirects too many times (a redirect loop?): "
+                "send the final link to the file.",
+                retryable=False,
+            ) from exc
+        except httpx.DecodingError as exc:
+            raise StagingError(
+                TT_SOURCE_HTTP_ERROR,
+                f"The server of {shown} sent a body it had encoded wrongly: send a link "
+                "from another host.",
+                retryable=False,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise StagingError(
+                TT_SOURCE_UNREACHABLE,
+                f"Could not download {shown} ({type(exc).__name__}): the host did not "
+                "answer or dropped the connection. This is retried; if it persists, check "
+                "the URL is reachable from the internet.",
+                retryable=True,
+            ) from exc
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            raise self._storage_error(exc, f"store {key}") from exc
 
     # -- reading back --------------------------------------------------------------------------
 
@@ -355,6 +380,33 @@ class MediaStore:
         except BotoCoreError as exc:
             raise self._storage_error(exc, f"read {key}") from exc
         return found["Body"]
+
+    # -- small private objects -----------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes, metadata: dict[str, str]) -> None:
+        """Write a small object in one PUT (worker-side state, never under a public prefix)."""
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType="application/octet-stream",
+                Metadata=metadata,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._storage_error(exc, f"store {key}") from exc
+
+    def get_bytes(self, key: str) -> tuple[bytes, dict[str, str]] | None:
+        """A small object and its metadata; None if there is no such object."""
+        try:
+            found = self._s3.get_object(Bucket=self.bucket, Key=key)
+            return found["Body"].read(), dict(found.get("Metadata", {}))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise self._storage_error(exc, f"read {key}") from exc
+        except BotoCoreError as exc:
+            raise self._storage_error(exc, f"read {key}") from exc
 
     # -- handing out, cleaning up --------------------------------------------------------------
 
@@ -440,170 +492,26 @@ class S3RangeReader:
         return self._store.read_range(self.key, offset, end - 1, etag=self.etag)
 
 
-# -- the copy itself -----------------------------------------------------------------------------
+def _content_type(head: bytes, response: httpx.Response, given: str | None) -> str:
+    """The stored Content-Type: the caller's, else the sniffed format's, else the source's."""
+    if given:
+        return given
+    kind = sniff(head)
+    if kind is not MediaKind.UNKNOWN:
+        return kind.mime_type
+    declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return declared or MediaKind.UNKNOWN.mime_type
 
 
-_PartChecksum = Literal[
-    "ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1", "ChecksumSHA256"
-]
-_PART_CHECKSUMS: tuple[_PartChecksum, ...] = (
-    "ChecksumCRC32",
-    "ChecksumCRC32C",
-    "ChecksumCRC64NVME",
-    "ChecksumSHA1",
-    "ChecksumSHA256",
-)
-
-
-class _Copy:
-    """One source streamed into one key: a single PUT if it fits in a part, else multipart."""
-
-    def __init__(
-        self, s3: S3Client, bucket: str, key: str, url: str, part_size: int, max_bytes: int
-    ) -> None:
-        self._s3, self._bucket, self._key = s3, bucket, key
-        self._shown = redact_url(url)
-        self._part_size, self._max_bytes = part_size, max_bytes
-        self._metadata = {META_SOURCE_URL_SHA256: url_sha256(url), META_COMPLETE: "1"}
-        self._content_type = MediaKind.UNKNOWN.mime_type
-        self._upload_id: str | None = None
-        self._parts: list[CompletedPartTypeDef] = []
-        self._stored = 0
-
-    def run(
-        self,
-        response: httpx.Response,
-        *,
-        expected_size: int | None,
-        on_progress: Callable[[int], None],
-        first_bytes_check: Callable[[bytes], None] | None,
-        content_type: str | None,
-    ) -> StoredObject:
-        hasher = hashlib.sha256()
-        buffer = bytearray()
-        total = 0
-        inspected = False
-        for piece in response.iter_bytes():
-            total += len(piece)
-            if total > self._max_bytes:
-                raise _too_large(self._shown, self._max_bytes, f"more than {self._max_bytes}")
-            hasher.update(piece)
-            buffer += piece
-            if not inspected and len(buffer) >= FIRST_BYTES:
-                self._inspect(
-                    bytes(buffer[:FIRST_BYTES_MAX]), response, first_bytes_check, content_type
-                )
-                inspected = True
-            while inspected and len(buffer) > self._part_size:
-                # Hand the buffer itself to S3 and keep only the overflow: one part in memory.
-                part, buffer = buffer, buffer[self._part_size :]
-                del part[self._part_size :]
-                self._upload_part(part)
-                del part
-                on_progress(self._stored)
-        if not inspected:
-            self._inspect(bytes(buffer), response, first_bytes_check, content_type)
-        if total == 0:
-            raise StagingError(
-                TT_SOURCE_EMPTY,
-                f"{self._shown} returned an empty file (0 bytes): check the link.",
-                retryable=False,
-            )
-        if expected_size is not None and total != expected_size:
-            raise _size_mismatch(self._shown, expected_size, total)
-        digest = hasher.hexdigest()
-        self._finish(buffer, digest)
-        on_progress(self._stored)
-        return StoredObject(
-            self._key, total, self._content_type, digest, self._metadata[META_SOURCE_URL_SHA256]
+def _check_total(shown: str, total: int, expected_size: int | None) -> None:
+    if total == 0:
+        raise StagingError(
+            TT_SOURCE_EMPTY,
+            f"{shown} returned an empty file (0 bytes): check the link.",
+            retryable=False,
         )
-
-    def _inspect(
-        self,
-        head: bytes,
-        response: httpx.Response,
-        check: Callable[[bytes], None] | None,
-        content_type: str | None,
-    ) -> None:
-        if check is not None:
-            check(head)
-        kind = sniff(head)
-        declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type:
-            self._content_type = content_type
-        elif kind is not MediaKind.UNKNOWN:
-            self._content_type = kind.mime_type
-        elif declared:
-            self._content_type = declared
-
-    def _upload_part(self, data: bytearray) -> None:
-        if self._upload_id is None:
-            created = self._s3.create_multipart_upload(
-                Bucket=self._bucket,
-                Key=self._key,
-                ContentType=self._content_type,
-                Metadata=self._metadata,
-            )
-            self._upload_id = created["UploadId"]
-        number = len(self._parts) + 1
-        sent = self._s3.upload_part(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            PartNumber=number,
-            Body=_no_copy(data),
-        )
-        part: CompletedPartTypeDef = {"PartNumber": number, "ETag": sent["ETag"]}
-        # Newer SDKs checksum every part; completing then has to repeat those checksums.
-        for name in _PART_CHECKSUMS:
-            if name in sent:
-                part[name] = sent[name]
-        self._parts.append(part)
-        self._stored += len(data)
-
-    def _finish(self, rest: bytearray, digest: str) -> None:
-        if self._upload_id is None:
-            self._s3.put_object(
-                Bucket=self._bucket,
-                Key=self._key,
-                Body=_no_copy(rest),
-                ContentType=self._content_type,
-                Metadata={**self._metadata, META_SHA256: digest},
-            )
-            self._stored = len(rest)
-            return
-        if rest:
-            self._upload_part(rest)
-        self._s3.complete_multipart_upload(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
-        )
-        self._upload_id = None
-
-    def abort(self) -> None:
-        """Drop the parts uploaded so far; never raises (the original error matters more)."""
-        if self._upload_id is None:
-            return
-        try:
-            self._s3.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
-            )
-            self._upload_id = None
-        except (BotoCoreError, ClientError) as exc:
-            log.warning(
-                "abort_multipart_upload_failed",
-                bucket=self._bucket,
-                key=self._key,
-                error=type(exc).__name__,
-            )
-
-
-def _no_copy(data: bytearray) -> bytes:
-    """botocore sends a bytearray as it is (its stubs only say bytes); bytes() would copy a
-    whole part."""
-    return cast(bytes, data)
+    if expected_size is not None and total != expected_size:
+        raise _size_mismatch(shown, expected_size, total)
 
 
 def _check_response(

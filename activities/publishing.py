@@ -140,9 +140,11 @@ class TikTokActivities:
         log.info("tiktok.init_ok", publish_id=result.publish_id, attempt=request.attempt)
         upload = None
         if result.upload_url and target.is_video and plan is not None:
+            # The upload URL carries TikTok's upload token: kept worker-side, not in history.
+            await delivery.keep_upload_url(result.publish_id, result.upload_url)
             upload = ChunkUpload(
                 key=items[0].key,
-                upload_url=result.upload_url,
+                publish_id=result.publish_id,
                 video_size=plan.video_size,
                 chunk_size=plan.chunk_size,
                 total_chunk_count=plan.total_chunk_count,

@@ -21,15 +21,17 @@ from pathlib import PurePosixPath
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
 from activities.chunks import ChunkPlan, ChunkPlanError, plan_chunks
 from activities.failures import engine_error, to_application_error
-from activities.media_probe import MediaFacts, MediaProbeError, probe
+from activities.media_info import probe
+from activities.media_probe import MediaFacts, MediaProbeError
 from activities.media_store import MediaStore, StagingError, reject_web_pages
+from activities.safe_fetch import guarded_client
 from activities.tiktok_client import (
     FileUpload,
     PullFromUrl,
@@ -37,6 +39,7 @@ from activities.tiktok_client import (
     TikTokClient,
     VideoSource,
 )
+from activities.upload_sessions import UPLOAD_URL_LOST, UploadSessions
 from workflows.contracts import (
     ChunkUpload,
     MediaProgress,
@@ -44,8 +47,15 @@ from workflows.contracts import (
     StagedMedia,
     StagedTarget,
 )
-from workflows.request import MediaItem, MediaType, PublishTarget
-from workflows.validation import TIKTOK_MAX_PHOTO_BYTES, TIKTOK_MAX_VIDEO_BYTES
+from workflows.post import MediaItem, MediaType, PublishTarget
+from workflows.source_addresses import SourceRule
+from workflows.validation import (
+    TIKTOK_MAX_PHOTO_BYTES,
+    TIKTOK_MAX_VIDEO_BYTES,
+    ValidationPolicy,
+    measured_findings,
+    validate_target,
+)
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -62,6 +72,21 @@ class MediaDelivery:
     video_source: str = "file_upload"
     chunk_size: int = 10_000_000
     presign_seconds: int = 3 * 3600
+    upload_sessions: UploadSessions | None = None
+    """Where TikTok's upload URLs are kept (default: the store's bucket, unsealed)."""
+
+    @property
+    def sessions(self) -> UploadSessions:
+        return self.upload_sessions or UploadSessions(self.store)
+
+    async def keep_upload_url(self, publish_id: str, upload_url: str) -> None:
+        """Keep TikTok's upload URL worker-side. Never fails the init TikTok accepted: a lost
+        URL ends the upload with UPLOAD_URL_LOST (nothing went live), an init repeated
+        after a success could post twice."""
+        try:
+            await asyncio.to_thread(self.sessions.save, publish_id, upload_url)
+        except StagingError as err:
+            log.error("upload_url.not_kept", publish_id=publish_id, code=err.code)
 
     def video_source_for(self, item: StagedItem) -> tuple[VideoSource, ChunkPlan | None]:
         if self.video_source == "pull_from_url":
@@ -83,11 +108,15 @@ class MediaActivities:
         temporal: Client | None = None,
         *,
         transfer_threads: int = 16,
+        source_rule: SourceRule | None = None,
+        upload_sessions: UploadSessions | None = None,
     ) -> None:
         self._store = store
+        self._sessions = upload_sessions or UploadSessions(store)
         self._tiktok = tiktok
         self._temporal = temporal
-        self._http = httpx.Client(follow_redirects=True)
+        # Every download of a caller's URL goes through the guarded fetcher.
+        self._http = guarded_client(source_rule or SourceRule())
         # Long copies get their own threads, so they never starve the token store or the
         # upload's reads sharing asyncio's small default pool.
         self._threads = ThreadPoolExecutor(transfer_threads, thread_name_prefix="media")
@@ -112,8 +141,39 @@ class MediaActivities:
             )
             items.append(staged)
             progress(staged.size_bytes)
+        staged_media = StagedMedia(items=items)
+        await self._refuse_what_fails_its_checks(target, staged_media)
         log.info("media.staged", items=len(items), reused=sum(i.reused for i in items))
-        return StagedMedia(items=items)
+        return staged_media
+
+    async def _refuse_what_fails_its_checks(
+        self, target: PublishTarget, staged: StagedMedia
+    ) -> None:
+        """TikTok's rules on the measured facts: media that breaks them is deleted now (a
+        retry cannot fix it, and nothing that failed a check stays in the bucket)."""
+        # The workflow's own definition of "the target as measured" (imported late: the
+        # workflow module imports the activities for its typed references).
+        from workflows.publish_post import measured_target
+
+        problems = validate_target(measured_target(target, staged), ValidationPolicy())
+        if not problems:
+            return
+        keys = [item.key for item in staged.items]
+        await asyncio.get_running_loop().run_in_executor(self._threads, self._store.delete, keys)
+        first = problems[0]
+        message = f"{first.field}: {first.message}"
+        raise ApplicationError(
+            message,
+            {
+                "code": first.code,
+                "retryability": "non_retryable",
+                "meaning": message,
+                "remedy": "Fix the media and submit the post again (the staged copy was deleted).",
+                "problems": [p.as_dict() for p in problems],
+            },
+            type=first.code,
+            non_retryable=True,
+        )
 
     @activity.defn(name="upload_video")
     async def upload_video(self, upload: ChunkUpload) -> int:
@@ -124,6 +184,7 @@ class MediaActivities:
         reporter = self._reporter("uploading", plan.video_size)
         reporter.set(done)
         try:
+            upload_url = await self._upload_url(upload)
             index = plan.chunk_index_for_offset(done)
             while index < plan.total_chunk_count:
                 first, last = plan.chunk_range(index)
@@ -132,7 +193,7 @@ class MediaActivities:
                 )
                 ack = await reporter.during(
                     self._tiktok.upload_chunk(
-                        upload.upload_url,
+                        upload_url,
                         data,
                         first_byte=first,
                         total_bytes=plan.video_size,
@@ -146,6 +207,8 @@ class MediaActivities:
                 # Normally the next chunk; after a crash TikTok's 416 tells us where it is.
                 index = plan.chunk_index_for_offset(ack.uploaded_bytes)
             await reporter.flush()
+            if upload.publish_id:
+                await reporter.run(functools.partial(self._forget, upload.publish_id))
         except TikTokApiError as err:
             raise to_application_error(err) from None
         except (StagingError, ChunkPlanError) as err:
@@ -153,6 +216,24 @@ class MediaActivities:
             raise engine_error(err.code, str(err), retryable=retryable) from None
         log.info("media.uploaded", bytes=plan.video_size, chunks=plan.total_chunk_count)
         return plan.video_size
+
+    async def _upload_url(self, upload: ChunkUpload) -> str:
+        if upload.upload_url:  # a history written before the URL was kept worker-side
+            return upload.upload_url
+        if not upload.publish_id:
+            raise StagingError(
+                UPLOAD_URL_LOST, "The upload names no publish_id to find its URL by.",
+                retryable=False,
+            )  # fmt: skip
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, self._sessions.load, upload.publish_id
+        )
+
+    def _forget(self, publish_id: str) -> None:
+        try:
+            self._sessions.forget(publish_id)
+        except StagingError as err:  # the lifecycle rule removes it later
+            log.info("upload_url.not_forgotten", code=err.code)
 
     @activity.defn(name="delete_staged_media")
     async def delete_staged_media(self, target: StagedTarget) -> int:
@@ -170,6 +251,13 @@ class MediaActivities:
             raise engine_error(err.code, str(err), retryable=err.retryable) from None
 
     # -- one file ----------------------------------------------------------------------
+
+    def _discard(self, key: str) -> None:
+        """Delete what failed a check at once; never mask the check's own error."""
+        try:
+            self._store.delete([key])
+        except StagingError as err:
+            log.warning("media.discard_failed", key=key, code=err.code)
 
     def _stage_one(
         self,
@@ -202,13 +290,20 @@ class MediaActivities:
                 )
                 size = stored.size
             facts = probe(self._store.reader(key))
+            _check_kind(item, facts, field)
+            _check_facts(item, facts, field)
         except StagingError as err:
+            if not err.retryable:
+                self._discard(key)
             raise engine_error(
                 err.code, f"{field}: {err.message}", retryable=err.retryable
             ) from None
         except MediaProbeError as err:
+            self._discard(key)
             raise engine_error(err.code, f"{field}: {err.message}", retryable=False) from None
-        _check_kind(item, facts, field)
+        except ApplicationError:
+            self._discard(key)
+            raise
         return StagedItem(
             index=index,
             key=key,
@@ -218,6 +313,11 @@ class MediaActivities:
             duration_seconds=facts.duration_seconds,
             width=facts.width,
             height=facts.height,
+            container=facts.container,
+            video_codec=facts.video_codec,
+            frame_rate=facts.frame_rate,
+            rotation=facts.rotation,
+            bitrate=facts.bitrate,
             reused=reused,
         )
 
@@ -233,6 +333,20 @@ def _check_kind(item: MediaItem, facts: MediaFacts, field: str) -> None:
             f"({facts.mime_type}). Fix the media item's type or the file.",
             retryable=False,
         )
+
+
+def _check_facts(item: MediaItem, facts: MediaFacts, field: str) -> None:
+    """TikTok's limits on codec, frame rate and picture size, measured by libmediainfo."""
+    findings = measured_findings(
+        is_video=item.is_video,
+        codec=facts.video_codec,
+        frame_rate=facts.frame_rate,
+        width=facts.width,
+        height=facts.height,
+    )
+    if findings:
+        first = findings[0]
+        raise engine_error(first.code, f"{field}: {first.message}", retryable=False)
 
 
 def _extension(item: MediaItem) -> str:

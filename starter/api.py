@@ -10,6 +10,7 @@ Everything the CLI does goes through here, so a service and an operator see the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from telemetry import tracing
 from telemetry.metrics import record_submitted
 from worker.config import connect
+from worker.custody import CustodySettings
 from worker.settings import Settings, load_settings
 from workflows import search_attributes as sa
 from workflows.contracts import (
@@ -106,7 +108,10 @@ class PostPublisher:
     ) -> None:
         self.client = client
         self.task_queue = task_queue
-        self.policy = policy or ValidationPolicy()
+        policy = policy or ValidationPolicy()
+        if policy.source_rule is None:  # literal addresses are refused at submit, always
+            policy = dataclasses.replace(policy, source_rule=CustodySettings.from_env().source_rule)
+        self.policy = policy
         self.settings = settings or PublishSettings()
         self.ui_url = ui_url.rstrip("/")
         self.pull_base_url = pull_base_url

@@ -23,10 +23,13 @@ from starter import accounts_cli, generated
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.operations import Fixes, Operations, Outcome, render
 from telemetry import tracing
+from worker.codec import PayloadKeyError
 from worker.config import ConfigError
+from worker.custody import CustodySettings
 from workflows.contracts import PostState
-from workflows.request import RequestInvalid, workflow_id
+from workflows.request import RequestInvalid, parse_post, workflow_id
 from workflows.tiktok import Privacy
+from workflows.validation import ValidationPolicy
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_REJECTED = 0, 1, 2, 3, 4
 
@@ -86,8 +89,12 @@ async def _submit(args: argparse.Namespace) -> int:
     except (OSError, json.JSONDecodeError) as err:
         print(f"Cannot read the request: {err}", file=sys.stderr)
         return EXIT_INVALID
-    publisher = await PostPublisher.connect()
     try:
+        # What is wrong with the request itself is said even with Temporal down.
+        parse_post(
+            request, policy=ValidationPolicy(source_rule=CustodySettings.from_env().source_rule)
+        )
+        publisher = await PostPublisher.connect()
         submitted = await publisher.submit(request)
     except RequestInvalid as err:
         if args.json:
@@ -267,6 +274,26 @@ def _generate(args: argparse.Namespace) -> int:
     return EXIT_FAILED if stale else EXIT_OK
 
 
+def _codec_server(args: argparse.Namespace) -> int:
+    from starter.codec_server import CodecServerError, from_settings
+    from worker.codec import PayloadKeys
+
+    if args.new_key:
+        print(PayloadKeys.generate(args.new_key))
+        return EXIT_OK
+    try:
+        server = from_settings(CustodySettings.from_env(), host=args.host, port=args.port)
+    except (CodecServerError, PayloadKeyError) as err:
+        print(f"Configuration error: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"Codec server on {server.url} (POST /decode, /encode); Ctrl-C stops it.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
 def _post_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("post_id", help="the caller's post id (postId)")
     parser.add_argument("account_id", help="the TikTok account id of the target")
@@ -379,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     accounts_cli.register(sub)
 
+    p = sub.add_parser(
+        "codec-server", help="decrypt payloads for the Temporal UI (TIKTOK_PAYLOAD_KEYS)"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8234)
+    p.add_argument("--new-key", metavar="KEY_ID", help="print a new id:base64key entry and exit")
+    p.set_defaults(run=_codec_server, sync=True)
+
     p = sub.add_parser("generate", help="write the JSON Schemas and docs/error-codes.md")
     p.add_argument("--check", action="store_true", help="fail if a generated file is stale")
     p.set_defaults(run=_generate, sync=True)
@@ -404,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"Configuration error: {err}", file=sys.stderr)
         return EXIT_INVALID
+    except PayloadKeyError as err:
+        print(f"Cannot decrypt the workflow's payloads: {err}", file=sys.stderr)
+        return EXIT_FAILED
     except RequestInvalid as err:
         print_problems(err, sys.stderr)
         return EXIT_INVALID

@@ -23,15 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher, SubmittedTarget
+from starter.codec_server import DEV_UI_ORIGINS, CodecServer, local_stack_keys
 from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from starter.setup import register_search_attributes
 from telemetry.http import prometheus_runtime
+from worker.codec import PayloadKeys, data_converter_from_env
 from worker.config import MediaSettings, WorkerSettings
 from worker.main import configure_logging, ops_server, running_worker
 from worker.settings import load_settings
@@ -40,6 +41,7 @@ from workflows.contracts import TASK_QUEUE, Phase, PublishSettings
 STATE_DIR = Path(".temporal")
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
+CODEC_PORT = 8234
 DEMO_ACCOUNT = "acct_demo"
 
 
@@ -61,7 +63,9 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 @contextlib.asynccontextmanager
-async def temporal_dev_server(state_dir: Path) -> AsyncIterator[str]:
+async def temporal_dev_server(
+    state_dir: Path, codec_endpoint: str | None = None
+) -> AsyncIterator[str]:
     """The real Temporal dev server, its state kept in a file so posts survive a restart."""
     address = f"127.0.0.1:{TEMPORAL_PORT}"
     if _port_open(TEMPORAL_PORT):
@@ -80,6 +84,7 @@ async def temporal_dev_server(state_dir: Path) -> AsyncIterator[str]:
             "--ui-port", str(UI_PORT),
             "--db-filename", str(state_dir / "temporal.db"),
             "--log-level", "warn",
+            *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
         ],
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -109,7 +114,7 @@ async def _connect_when_healthy(
     while True:
         try:
             return await Client.connect(
-                address, data_converter=pydantic_data_converter, runtime=runtime
+                address, data_converter=data_converter_from_env(), runtime=runtime
             )
         except RuntimeError:
             if asyncio.get_running_loop().time() > deadline:
@@ -232,10 +237,20 @@ async def _run_stack(*, keep_running: bool) -> int:
     token_file = STATE_DIR / "tokens.json"
     write_token_file(token_file)
     sim_config = SimulatorConfig(time_scale=0.5, verified_url_prefixes=["127.0.0.1"])
-    with MediaHost() as media, Simulator(sim_config) as sim, moto_server() as s3:
+    keys = local_stack_keys(STATE_DIR, os.environ)  # payloads encrypted unless turned off
+    with contextlib.ExitStack() as stack:
+        codec = stack.enter_context(_codec_server(keys)) if keys else None
+        media = stack.enter_context(MediaHost())
+        sim = stack.enter_context(Simulator(sim_config))
+        s3 = stack.enter_context(moto_server())
         bucket = create_bucket(s3, "tiktok-media")
         os.environ.update(bucket.env())  # the worker reads MEDIA_* like any deployment
-        async with temporal_dev_server(STATE_DIR) as address:
+        # The sample media host is on loopback; the guarded fetcher refuses that by default.
+        os.environ.setdefault("MEDIA_SOURCE_ALLOW_LOOPBACK", "1")
+        codec_url = codec.url if codec else None
+        async with temporal_dev_server(STATE_DIR, codec_url) as address:
+            if codec_url:
+                print(f"Payloads:         encrypted; the UI decodes them through {codec_url}")
             runtime, sdk_metrics_url = prometheus_runtime()
             client = await _connect_when_healthy(address, runtime=runtime)
             await register_search_attributes(client)
@@ -267,6 +282,14 @@ async def _dev_ops_server(client: Client, worker: Any, sdk_metrics_url: str) -> 
         if address:
             print(f"Worker metrics:   http://{address}/metrics  (/healthz, /readyz)")
         yield
+
+
+def _codec_server(keys: PayloadKeys) -> CodecServer:
+    """On CODEC_PORT, or any free port when that one is taken."""
+    try:
+        return CodecServer(keys, port=CODEC_PORT, allowed_origins=DEV_UI_ORIGINS)
+    except OSError:
+        return CodecServer(keys, port=0, allowed_origins=DEV_UI_ORIGINS)
 
 
 async def _demo(client: Client, sim: Simulator, media: MediaHost, *, keep_running: bool) -> int:

@@ -28,7 +28,7 @@ from workflows.errors import (
     TIKTOK_ERROR_CODES,
     ErrorRule,
 )
-from workflows.request import json_schema
+from workflows.intake_shapes import json_schema
 from workflows.validation import CODES
 
 ROOT = Path(__file__).resolve().parent.parent

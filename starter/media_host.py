@@ -12,38 +12,64 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def mp4_header(total_size: int, *, duration_ms: int, width: int, height: int) -> bytes:
-    """ftyp + moov (mvhd, one video trak) + the header of an mdat running to `total_size`.
+def mp4_header(
+    total_size: int, *, duration_ms: int, width: int, height: int, fps: int = 30
+) -> bytes:
+    """ftyp + moov (mvhd, one H.264 video trak) + the header of an mdat running to `total_size`.
 
-    Followed by `total_size - len(header)` bytes of anything, it is a file that probes as an
-    MP4 of that duration and size: enough for staging's checks and TikTok's simulator, which
-    measure containers, not pictures.
+    Followed by `total_size - len(header)` bytes of anything, it is a file that libmediainfo
+    reads as an MP4 with one AVC track of that duration, size and frame rate: enough for
+    staging's checks and TikTok's simulator, which measure containers, not pictures.
     """
 
     def box(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", 8 + len(payload)) + kind + payload
 
+    def full(kind: bytes, payload: bytes, flags: int = 0) -> bytes:
+        return box(kind, struct.pack(">I", flags) + payload)
+
     matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
-    mvhd = box(
+    mvhd = full(
         b"mvhd",
-        bytes(4)
-        + struct.pack(">IIII", 0, 0, 1000, duration_ms)
+        struct.pack(">IIII", 0, 0, 1000, duration_ms)
         + struct.pack(">IH", 0x10000, 256)
         + bytes(10)
         + matrix
         + bytes(24)
         + struct.pack(">I", 2),
     )
-    tkhd = box(
+    tkhd = full(
         b"tkhd",
-        b"\0\0\0\3"
-        + struct.pack(">IIIII", 0, 0, 1, 0, duration_ms)
+        struct.pack(">IIIII", 0, 0, 1, 0, duration_ms)
         + bytes(16)
         + matrix
         + struct.pack(">II", width << 16, height << 16),
+        flags=3,
     )
-    hdlr = box(b"hdlr", bytes(8) + b"vide" + bytes(12) + b"video\0")
-    moov = box(b"moov", mvhd + box(b"trak", tkhd + box(b"mdia", hdlr)))
+    frames = max(1, duration_ms * fps // 1000)
+    mdhd = full(b"mdhd", struct.pack(">IIIIHH", 0, 0, fps * 1000, frames * 1000, 0x55C4, 0))
+    hdlr = full(b"hdlr", bytes(4) + b"vide" + bytes(12) + b"video\0")
+    avc1 = box(
+        b"avc1",
+        bytes(6)
+        + struct.pack(">H", 1)
+        + bytes(16)
+        + struct.pack(">HHII", width, height, 0x480000, 0x480000)
+        + bytes(4)
+        + struct.pack(">H", 1)
+        + bytes(32)
+        + struct.pack(">Hh", 0x18, -1),
+    )
+    stbl = box(
+        b"stbl",
+        full(b"stsd", struct.pack(">I", 1) + avc1)
+        + full(b"stts", struct.pack(">III", 1, frames, 1000))
+        + full(b"stsc", struct.pack(">I", 0))
+        + full(b"stsz", struct.pack(">II", 0, 0))
+        + full(b"stco", struct.pack(">I", 0)),
+    )
+    minf = box(b"minf", full(b"vmhd", bytes(8), flags=1) + stbl)
+    moov = box(b"moov", mvhd + box(b"trak", tkhd + box(b"mdia", mdhd + hdlr + minf)))
     ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
     mdat_size = total_size - len(ftyp) - len(moov)
     if mdat_size < 16:
@@ -52,10 +78,17 @@ def mp4_header(total_size: int, *, duration_ms: int, width: int, height: int) ->
 
 
 def sample_video(
-    size: int = 256 * 1024, *, duration_seconds: float = 15, width: int = 1080, height: int = 1920
+    size: int = 256 * 1024,
+    *,
+    duration_seconds: float = 15,
+    width: int = 1080,
+    height: int = 1920,
+    fps: int = 30,
 ) -> bytes:
-    """A small MP4 that probes as `duration_seconds` long at width x height."""
-    head = mp4_header(size, duration_ms=int(duration_seconds * 1000), width=width, height=height)
+    """A small MP4 that probes as `duration_seconds` long at width x height, H.264 at `fps`."""
+    head = mp4_header(
+        size, duration_ms=int(duration_seconds * 1000), width=width, height=height, fps=fps
+    )
     return head + bytes(i % 251 for i in range(size - len(head)))
 
 

@@ -24,9 +24,15 @@ from starter.local_s3 import LocalBucket, create_bucket, moto_server
 from starter.media_host import MediaHost
 from starter.setup import register_search_attributes
 from tests.workflow_support import running_worker
+from worker.codec import PayloadKeys, data_converter
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
+
+# The media host and the S3 endpoint of the tests live on loopback, as in the local stack:
+# let the guarded fetcher through to loopback (never to link-local or metadata addresses).
+# Tests of the refusals build their own SourceRule with loopback off.
+os.environ.setdefault("MEDIA_SOURCE_ALLOW_LOOPBACK", "1")
 
 
 def _binary(name: str) -> str:
@@ -54,6 +60,27 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
         data_converter=pydantic_data_converter,
+        search_attributes=list(search_attributes.ALL),
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+#: The payload key of `encrypted_env` (tests that encrypt share it).
+PAYLOAD_KEYS = PayloadKeys.parse(PayloadKeys.generate("k1"))
+
+
+@pytest.fixture(scope="session")
+async def encrypted_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of its own whose client encrypts every payload with PAYLOAD_KEYS.
+
+    Separate from `dev_env`: long-lived workflows (an account's entity) written encrypted
+    there must not be met by the plain workers of other tests."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        data_converter=data_converter(PAYLOAD_KEYS),
         search_attributes=list(search_attributes.ALL),
     )
     try:

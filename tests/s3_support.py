@@ -170,7 +170,8 @@ class Resource:
 class SourceServer:
     """A loopback HTTP server playing a customer's media host; records every request."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.resources: dict[str, Resource] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.bytes_sent = 0
@@ -220,7 +221,7 @@ class SourceServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -228,7 +229,12 @@ class SourceServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        port: int = self._server.server_address[1]
+        return port
 
     def add(self, path: str, resource: Resource) -> str:
         """Serve `resource` at `path`; returns its URL."""

@@ -22,6 +22,7 @@ from workflows.request import (
     PublishMode,
     PublishTarget,
     RequestInvalid,
+    RequestTikTokOptions,
     TikTokOptions,
     json_schema,
     parse_post,
@@ -178,7 +179,7 @@ def test_snake_case_request_means_the_same_as_camel_case(name: str) -> None:
 
 def test_inbox_option_accepts_is_draft_in_both_spellings_and_its_own_name() -> None:
     for key in ("isDraft", "is_draft", "inbox"):
-        options = TikTokOptions.model_validate({key: True})
+        options = RequestTikTokOptions.model_validate({key: True})
         assert options.inbox is True, key
 
 
@@ -606,7 +607,7 @@ def test_request_schema_describes_both_shapes() -> None:
     assert refs == ["#/$defs/FlatPostRequest", "#/$defs/NestedPostRequest"]
     flat = schema["$defs"]["FlatPostRequest"]["properties"]
     assert {"postId", "content", "scheduledFor", "media", "platforms", "isDraft"} <= set(flat)
-    options = schema["$defs"]["TikTokOptions"]["properties"]
+    options = schema["$defs"]["RequestTikTokOptions"]["properties"]
     assert "isDraft" in options and "inbox" not in options
     assert "default" not in options["privacy"] or options["privacy"]["default"] is None
 

@@ -21,6 +21,7 @@ from workflows.request import (
     TikTokOptions,
     parse_post,
 )
+from workflows.source_addresses import SourceRule
 from workflows.tiktok import CreatorInfo, Privacy
 from workflows.validation import (
     CODES,
@@ -29,6 +30,8 @@ from workflows.validation import (
     Problem,
     ValidationPolicy,
     check_against_creator,
+    format_loc,
+    measured_findings,
     utf16_len,
     validate_post,
     validate_target,
@@ -77,6 +80,10 @@ def problems(raw: Any, policy: ValidationPolicy | None = None) -> list[tuple[str
     except RequestInvalid as err:
         return [(p.code, p.field) for p in err.problems]
     return []
+
+
+def measured(**facts: Any) -> list[tuple[str, str]]:
+    return [(f.code, format_loc(f.loc)) for f in measured_findings(is_video=True, **facts)]
 
 
 def target(
@@ -183,6 +190,7 @@ EVERY_CODE: list[tuple[str, Callable[[], list[tuple[str, str]]], str]] = [
         "media[0].width",
     ),
     ("TT_CAPTION_TOO_LONG", lambda: problems(request(content="x" * 2201)), "content"),
+    ("TT_TEXT_INVALID", lambda: problems(request(content="half \ud83d of a smile")), "content"),
     (
         "TT_DESCRIPTION_TOO_LONG",
         lambda: problems(request(photos(1), content="x" * 4001)),
@@ -211,6 +219,29 @@ EVERY_CODE: list[tuple[str, Callable[[], list[tuple[str, str]]], str]] = [
     (
         "TT_DOMAIN_UNVERIFIED",
         lambda: problems(request([video(url="https://files.other.org/v.mp4")]), VERIFIED),
+        "media[0].url",
+    ),
+    (
+        "TT_VIDEO_CODEC_UNSUPPORTED",
+        lambda: measured(codec="MPEG-4 Visual", frame_rate=30, width=720, height=1280),
+        "video_codec",
+    ),
+    (
+        "TT_FRAME_RATE_OUT_OF_RANGE",
+        lambda: measured(codec="AVC", frame_rate=20, width=720, height=1280),
+        "frame_rate",
+    ),
+    (
+        "TT_RESOLUTION_OUT_OF_RANGE",
+        lambda: measured(codec="AVC", frame_rate=30, width=320, height=240),
+        "width",
+    ),
+    (
+        "TT_SOURCE_FORBIDDEN",
+        lambda: problems(
+            request([video(url="http://2130706433/v.mp4")]),
+            ValidationPolicy(source_rule=SourceRule()),
+        ),
         "media[0].url",
     ),
     (

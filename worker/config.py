@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import Runtime
 
@@ -164,13 +163,20 @@ def temporal_connect_config(env: Mapping[str, str] | None = None) -> dict[str, A
 async def connect(
     env: Mapping[str, str] | None = None, *, runtime: Runtime | None = None
 ) -> Client:
-    """A client that speaks our pydantic contracts on the wire; traced when tracing is on
-    (telemetry.tracing), its SDK metrics on `runtime` when given (telemetry.http)."""
+    """A client that speaks our pydantic contracts on the wire, encrypted when
+    TIKTOK_PAYLOAD_KEYS is set (worker.codec), traced when tracing is on (telemetry.tracing),
+    its SDK metrics on `runtime` when given: the worker, the CLI and every starter."""
+    from worker.codec import PayloadKeyError, data_converter_from_env
+
     config = temporal_connect_config(env)
     target = config.pop("target_host")
+    try:
+        converter = data_converter_from_env(env)
+    except PayloadKeyError as err:
+        raise ConfigError(str(err)) from None
     return await Client.connect(
         target,
-        data_converter=pydantic_data_converter,
+        data_converter=converter,
         interceptors=tracing.client_interceptors(),
         runtime=runtime,
         **config,

@@ -32,6 +32,7 @@ from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
 from telemetry.memory import release_periodically
 from telemetry.metrics import record_build
 from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
+from worker.custody import CustodySettings
 from worker.settings import ConfigError, Settings, load_settings, package_version
 from worker.versioning import deployment_config
 from workflows.account import TikTokAccount
@@ -114,15 +115,20 @@ async def running_worker(
             public_base_url=media.public_base_url,
             prefix=media.prefix,
         )
+        custody = CustodySettings.from_env()
+        sessions = custody.upload_sessions(store)
         delivery = MediaDelivery(
             store,
             photo_urls=media.photo_urls,
             video_source=media.video_source,
             chunk_size=media.chunk_size,
+            upload_sessions=sessions,
         )
         publishing = TikTokActivities(tiktok, tokens, delivery)
         accounts = AccountActivities(tokens, account_settings or account_settings_from_env())
-        staging = MediaActivities(store, tiktok, client)
+        staging = MediaActivities(
+            store, tiktok, client, source_rule=custody.source_rule, upload_sessions=sessions
+        )
         worker = Worker(
             client,
             task_queue=settings.task_queue,

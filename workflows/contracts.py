@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
 
 from workflows.errors import Retryability
-from workflows.request import PublishTarget, workflow_id
+from workflows.post import PublishTarget, workflow_id
 from workflows.tiktok import CreatorInfo, PublishStatus
 
 WORKFLOW_TYPE = "PublishPost"
@@ -147,8 +147,13 @@ class StagedItem(BaseModel):
     size_bytes: int
     mime_type: str
     duration_seconds: float | None = None
-    width: int | None = None
+    width: int | None = Field(default=None, description="As shown (rotation applied).")
     height: int | None = None
+    container: str | None = Field(default=None, description="As libmediainfo names it.")
+    video_codec: str | None = Field(default=None, description="AVC, HEVC, VP8, VP9, ...")
+    frame_rate: float | None = None
+    rotation: int = 0
+    bitrate: int | None = Field(default=None, description="Overall, bits per second.")
     reused: bool = Field(default=False, description="Already staged by an earlier attempt.")
 
 
@@ -178,10 +183,21 @@ class MediaProgress(BaseModel):
 
 
 class ChunkUpload(BaseModel):
-    """A FILE_UPLOAD in progress: where the bytes are and where TikTok wants them."""
+    """A FILE_UPLOAD in progress: where the bytes are and which TikTok upload takes them.
+
+    TikTok's upload URL (it carries the upload token) is not here: the worker keeps it,
+    keyed by `publish_id` (`activities.upload_sessions`). Histories written before that
+    carry it in `upload_url`, which is still honoured.
+    """
 
     key: str
-    upload_url: str
+    publish_id: str | None = Field(
+        default=None, description="The TikTok upload whose URL the worker keeps."
+    )
+    upload_url: str | None = Field(
+        default=None,
+        description="Only in histories written before the URL was kept worker-side.",
+    )
     video_size: int
     chunk_size: int
     total_chunk_count: int

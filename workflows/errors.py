@@ -191,6 +191,10 @@ STAGING_CODES: Mapping[str, ErrorRule] = _rules(
               "Fix the media URL and submit the post again."),
     ErrorRule("TT_SOURCE_HTTP_ERROR", N, "The media source refused the download.",
               "Make the URL downloadable without a login (a public or signed link)."),
+    ErrorRule("TT_SOURCE_FORBIDDEN", N,
+              "The media host is, or resolves to, an address the engine never fetches from "
+              "(loopback, private, link-local, metadata, reserved).",
+              "Host the media on a public host name and submit the post again."),
     ErrorRule("TT_SOURCE_URL_INVALID", N, "The media URL is not a valid http(s) URL.",
               "Fix the media URL and submit the post again."),
     ErrorRule("TT_SOURCE_EMPTY", N, "The media source sent an empty file.",
@@ -266,6 +270,11 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               delay_seconds=5),
     ErrorRule("UPLOAD_URL_EXPIRED", N, "TikTok's upload URL expired (valid one hour).",
               "Retry the post: a new upload starts."),
+    ErrorRule("UPLOAD_URL_LOST", N,
+              "The worker-side copy of TikTok's upload URL is gone (or cannot be decrypted), "
+              "so the upload cannot go on.",
+              "Retry the post: a new upload starts (the unfinished one never goes live). "
+              "Check TIKTOK_PAYLOAD_KEYS still lists the key it was sealed with."),
     ErrorRule("UPLOAD_REJECTED", N, "TikTok refused an uploaded chunk.",
               "Retry the post; if it repeats, report a bug with the log id."),
     ErrorRule("CANCELLED", N, "The post was cancelled before it was published.",

@@ -16,23 +16,22 @@ draft) is ignored — the request builder does not send it — rather than rejec
 applicable" rejection for any of our options, so no `TT_OPTION_NOT_APPLICABLE` is emitted.
 
 Field paths of the problems returned here are in the target's own terms (`options.privacy`,
-`media[0].size_bytes`); `workflows.request.parse_post` rewrites them into the caller's terms
+`media[0].size_bytes`); `workflows.intake.parse_post` rewrites them into the caller's terms
 (`platforms[0].platformOptions.privacy`, `media[0].sizeBytes`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from workflows.post import MediaItem, Post, PublishTarget
+from workflows.source_addresses import TT_SOURCE_FORBIDDEN, SourceRule, literal_refusal
 from workflows.tiktok import CreatorInfo, Privacy
-
-if TYPE_CHECKING:  # request.py imports this module; the models are only needed for typing
-    from workflows.request import MediaItem, Post, PublishTarget
 
 # -- TikTok's documented limits (tiktok-api.md "Limits", "Direct video init", "Photo init") --
 
@@ -46,6 +45,15 @@ MAX_VIDEO_SIDE_PX = 4096
 MAX_VIDEO_TITLE_UTF16 = 2200
 MAX_PHOTO_DESCRIPTION_UTF16 = 4000
 MAX_PHOTO_TITLE_UTF16 = 90
+MIN_FRAME_RATE = 23.0
+MAX_FRAME_RATE = 60.0
+#: libmediainfo's codec names -> what TikTok's docs call them (H.264, H.265, VP8, VP9).
+VIDEO_CODECS: Mapping[str, str] = MappingProxyType(
+    {"AVC": "H.264", "HEVC": "H.265", "VP8": "VP8", "VP9": "VP9"}
+)
+#: Photos "≤ 1080p": the picture fits in 1920 x 1080, either way up.
+MAX_PHOTO_LONG_SIDE_PX = 1920
+MAX_PHOTO_SHORT_SIDE_PX = 1080
 
 #: Content types TikTok takes (photos: JPEG or WebP, no PNG; videos: MP4, MOV, WebM).
 #: "image/jpg" is not registered but common, and names JPEG all the same.
@@ -59,7 +67,7 @@ VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mov", "webm"})
 
 CODES: Mapping[str, str] = MappingProxyType(
     {
-        # structure of the request (workflows.request)
+        # structure of the request (workflows.intake)
         "TT_FIELD_REQUIRED": "A required field is missing from the request.",
         "TT_FIELD_INVALID": "A field has the wrong type or a value outside what it accepts.",
         "TT_UNKNOWN_FIELD": "The request has a field we do not know (often a typo); nothing "
@@ -71,6 +79,8 @@ CODES: Mapping[str, str] = MappingProxyType(
         "TT_NO_TARGETS": "The post names no TikTok account to publish to.",
         "TT_DUPLICATE_ACCOUNT": "The same TikTok account appears twice in one post.",
         "TT_FIRST_COMMENT_UNSUPPORTED": "TikTok's Content Posting API cannot post a first comment.",
+        "TT_TEXT_INVALID": "A text (caption, title, any string) holds a NUL byte or half of a "
+        "UTF-16 surrogate pair, which is not valid Unicode text.",
         # static checks (validate_target)
         "TT_PRIVACY_REQUIRED": "A direct post has no privacy level; TikTok has no default and "
         "the creator must choose.",
@@ -85,6 +95,12 @@ CODES: Mapping[str, str] = MappingProxyType(
         "TT_UNSUPPORTED_FORMAT": "A media file is not a format TikTok takes (photos JPEG/WebP; "
         "videos MP4/MOV/WebM).",
         "TT_VIDEO_DIMENSIONS_OUT_OF_RANGE": "A video side is under 360 px or over 4096 px.",
+        # measured from the staged bytes (measured_findings)
+        "TT_VIDEO_CODEC_UNSUPPORTED": "The video's codec is not one TikTok takes (H.264, "
+        "H.265, VP8, VP9).",
+        "TT_FRAME_RATE_OUT_OF_RANGE": "The video's frame rate is outside 23-60 fps.",
+        "TT_RESOLUTION_OUT_OF_RANGE": "The file's measured picture size is outside TikTok's "
+        "limits (video sides 360-4096 px; photos at most 1080p, 1920 x 1080 either way up).",
         "TT_CAPTION_TOO_LONG": "A video caption is over 2200 UTF-16 code units.",
         "TT_DESCRIPTION_TOO_LONG": "A photo post's caption (its description) is over 4000 "
         "UTF-16 code units.",
@@ -94,6 +110,8 @@ CODES: Mapping[str, str] = MappingProxyType(
         "TT_URL_NOT_HTTPS": "TikTok pulls media only over https, and this URL is http.",
         "TT_DOMAIN_UNVERIFIED": "TikTok would pull a media URL whose domain or URL prefix is "
         "not verified for the app.",
+        TT_SOURCE_FORBIDDEN: "A media URL points at an address the engine never fetches from "
+        "(loopback, private, link-local, metadata, reserved, in any spelling).",
         # creator checks (check_against_creator), right before publishing
         "TT_PRIVACY_NOT_ALLOWED": "The creator's account does not offer the requested privacy "
         "level.",
@@ -178,6 +196,9 @@ class ValidationPolicy:
     max_video_bytes: int = TIKTOK_MAX_VIDEO_BYTES
     max_photo_bytes: int = TIKTOK_MAX_PHOTO_BYTES
     verified_url_prefixes: tuple[str, ...] = field(default_factory=tuple)
+    source_rule: SourceRule | None = None
+    """Refuse media URLs whose host is an address literal the worker's fetcher would refuse
+    (the starter sets it; None = not checked here, the fetcher still checks at staging)."""
 
     def __post_init__(self) -> None:
         for name, value, ceiling in (
@@ -255,6 +276,23 @@ def _is_ip(host: str) -> bool:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_fault(text: str) -> str | None:
+    """Why `text` cannot be sent anywhere as text (None when it can): a NUL byte, or a lone
+    UTF-16 surrogate (what a JSON `\\ud83d` without its pair decodes to)."""
+    found = _NOT_TEXT.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "holds a NUL byte (\\u0000)"
+    return (
+        f"holds half of a UTF-16 surrogate pair (\\u{ord(found.group()):04x}) without its "
+        "other half"
+    )
 
 
 def utf16_len(text: str) -> int:
@@ -510,6 +548,17 @@ def _format_findings(item: MediaItem) -> list[Finding]:
 
 
 def _url_findings(item: MediaItem, policy: ValidationPolicy) -> list[Finding]:
+    if policy.source_rule is not None:
+        reason = literal_refusal(urlsplit(item.url).hostname or "", policy.source_rule)
+        if reason:
+            return [
+                Finding(
+                    TT_SOURCE_FORBIDDEN,
+                    ("url",),
+                    f"The media URL's host is refused: {reason}. The engine downloads media "
+                    "only from the public internet: send a link on a public host name.",
+                )
+            ]
     if not policy.verified_url_prefixes:
         return []  # staged into our bucket first; TikTok never sees this URL
     parts = urlsplit(item.url)
@@ -549,6 +598,20 @@ def _url_findings(item: MediaItem, policy: ValidationPolicy) -> list[Finding]:
 
 def _text_findings(target: PublishTarget) -> list[Finding]:
     found: list[Finding] = []
+    for loc, text in (
+        (("caption",), target.caption),
+        (("options", "photo_title"), target.options.photo_title),
+    ):
+        fault = text_fault(text or "")
+        if fault:
+            found.append(
+                Finding(
+                    "TT_TEXT_INVALID",
+                    loc,
+                    f"The {loc[-1].replace('_', ' ')} {fault}: remove it (it is usually a "
+                    "copy-paste accident, or an emoji cut in half by a length limit).",
+                )
+            )
     if not target.media:
         return found  # video or photo post? Unknown, so no length rule applies yet.
     caption_units = utf16_len(target.caption)
@@ -627,6 +690,64 @@ def _cover_findings(target: PublishTarget) -> list[Finding]:
 
 
 # -- creator checks ----------------------------------------------------------------------------
+
+
+def measured_findings(
+    *,
+    is_video: bool,
+    codec: str | None,
+    frame_rate: float | None,
+    width: int | None,
+    height: int | None,
+) -> list[Finding]:
+    """TikTok's limits on what the staged bytes are (libmediainfo's facts). A fact that could
+    not be measured is not held against the file: TikTok decides then."""
+    found: list[Finding] = []
+    if is_video:
+        if codec is not None and codec not in VIDEO_CODECS:
+            found.append(
+                Finding(
+                    "TT_VIDEO_CODEC_UNSUPPORTED",
+                    ("video_codec",),
+                    f"The video is encoded with {codec}, which TikTok does not take: re-encode "
+                    "it with H.264 (or H.265, VP8, VP9).",
+                )
+            )
+        if frame_rate is not None and not (
+            MIN_FRAME_RATE - 0.01 <= frame_rate <= MAX_FRAME_RATE + 0.01
+        ):
+            found.append(
+                Finding(
+                    "TT_FRAME_RATE_OUT_OF_RANGE",
+                    ("frame_rate",),
+                    f"The video runs at {frame_rate:g} fps; TikTok takes "
+                    f"{MIN_FRAME_RATE:g}-{MAX_FRAME_RATE:g} fps: re-encode it at 24, 25, 30 or "
+                    "60 fps.",
+                )
+            )
+        sides = [s for s in (width, height) if s is not None]
+        if any(not MIN_VIDEO_SIDE_PX <= side <= MAX_VIDEO_SIDE_PX for side in sides):
+            found.append(
+                Finding(
+                    "TT_RESOLUTION_OUT_OF_RANGE",
+                    ("width",),
+                    f"The video is {width} x {height} px as shown; TikTok takes sides of "
+                    f"{MIN_VIDEO_SIDE_PX}-{MAX_VIDEO_SIDE_PX} px: resize it.",
+                )
+            )
+    elif width is not None and height is not None:
+        long_side, short_side = max(width, height), min(width, height)
+        if long_side > MAX_PHOTO_LONG_SIDE_PX or short_side > MAX_PHOTO_SHORT_SIDE_PX:
+            found.append(
+                Finding(
+                    "TT_RESOLUTION_OUT_OF_RANGE",
+                    ("width",),
+                    f"The photo is {width} x {height} px; TikTok takes photos up to 1080p "
+                    f"({MAX_PHOTO_LONG_SIDE_PX} x {MAX_PHOTO_SHORT_SIDE_PX}, either way up): "
+                    "scale it down.",
+                )
+            )
+    return found
 
 
 def check_against_creator(target: PublishTarget, creator: CreatorInfo) -> list[Problem]:
