@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy workflows activities worker starter simulator
+	$(BIN)/mypy workflows activities worker starter simulator account_store
 
 generate: $(STAMP)
 	$(BIN)/tiktok-publisher generate
