@@ -33,13 +33,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from account_store.keyring import KeyRing, KeyRingError
+from worker.config import ConfigError
 
 T = TypeVar("T")
 DEFAULT_DATA_DIR = ".data"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class StoreConfigError(ValueError):
+class StoreConfigError(ConfigError):
     """A store setting is missing or wrong; the message names it."""
 
 

@@ -381,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write the JSON Schemas and docs/error-codes.md")
     p.add_argument("--check", action="store_true", help="fail if a generated file is stale")
     p.set_defaults(run=_generate, sync=True)
+
+    from starter import edge_cli
+
+    edge_cli.add_commands(sub)
     return parser
 
 

@@ -24,12 +24,15 @@ from temporalio.worker import (
 from activities.accounts import AccountActivities
 from activities.media_store import MediaStore
 from activities.publishing import TikTokActivities
+from activities.revocation import RevocationActivities
 from activities.staging import MediaActivities, MediaDelivery
 from activities.tiktok_client import TikTokClient
-from activities.tokens import AccountTokens, FileTokenStore
+from activities.tokens import AccountTokens, FileTokenStore, TokenStore
 from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
+from worker.token_store import default_token_store
 from workflows.account import TikTokAccount
 from workflows.account_contracts import AccountSettings
+from workflows.creator_info_lookup import CreatorInfoLookup, RevokeAccess
 from workflows.publish_post import PublishPost
 
 log = structlog.get_logger("worker")
@@ -89,12 +92,15 @@ async def running_worker(
     *,
     tiktok_timeout: httpx.Timeout | None = None,
     account_settings: AccountSettings | None = None,
+    token_store: TokenStore | None = None,
 ) -> AsyncIterator[Worker]:
     """A polling worker with everything it owns (HTTP clients, token store, bucket), all
-    closed on exit. The CLI's worker, the local stack and the tests all run this."""
+    closed on exit. The CLI's worker, the local stack and the tests all run this.
+    `token_store` defaults to the JSON file `settings.token_file` (development)."""
     async with TikTokClient(settings.tiktok_base_url, timeout=tiktok_timeout) as tiktok:
+        token_store = token_store or FileTokenStore(settings.token_file)
         tokens = AccountTokens(
-            FileTokenStore(settings.token_file),
+            token_store,
             tiktok,
             client_key=settings.client_key,
             client_secret=settings.client_secret,
@@ -114,10 +120,16 @@ async def running_worker(
         publishing = TikTokActivities(tiktok, tokens, delivery)
         accounts = AccountActivities(tokens, account_settings or account_settings_from_env())
         staging = MediaActivities(store, tiktok, client)
+        revocation = RevocationActivities(
+            tiktok,
+            token_store,
+            client_key=settings.client_key,
+            client_secret=settings.client_secret,
+        )
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[PublishPost, TikTokAccount],
+            workflows=[PublishPost, TikTokAccount, CreatorInfoLookup, RevokeAccess],
             activities=[
                 publishing.creator_info,
                 publishing.query_creator_info,
@@ -130,6 +142,7 @@ async def running_worker(
                 accounts.inspect_account_token,
                 accounts.refresh_account_token,
                 accounts.request_account_slot,
+                revocation.revoke_access,
             ],
             interceptors=[_LogContext()],
             # On SIGTERM, let an upload init in flight finish rather than cancel it: an
@@ -149,7 +162,7 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
     media = MediaSettings.from_env()  # a missing setting fails here, before any work
     configure_logging(settings.log_format, settings.log_level)
     client = await connect()
-    async with running_worker(client, settings, media):
+    async with running_worker(client, settings, media, token_store=default_token_store()):
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,47 @@
+"""The starter's view of a TikTokAccount entity workflow (`tiktok-account/<account_id>`):
+read its state, send it a signal. A missing entity is an answer (None / False), not an error,
+because accounts that have never posted have no entity yet."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.account_contracts import AccountState, account_workflow_id
+
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+class EntityUnavailable(Exception):
+    """The entity exists but did not answer (no worker polling, or the query failed)."""
+
+
+async def account_state(client: Client, account_id: str) -> AccountState | None:
+    """The `state` query of the account's entity, or None when there is no entity."""
+    handle = client.get_workflow_handle(account_workflow_id(account_id))
+    try:
+        state: AccountState = await handle.query(
+            "state", result_type=AccountState, rpc_timeout=QUERY_TIMEOUT
+        )
+        return state
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise EntityUnavailable(f"{handle.id}: {err.status.name}") from None
+    except WorkflowQueryFailedError as err:
+        raise EntityUnavailable(f"{handle.id}: {err}") from None
+
+
+async def signal_account(client: Client, account_id: str, signal: str, *args: Any) -> bool:
+    """Signal the account's entity; False when it does not exist (nothing to wake)."""
+    handle = client.get_workflow_handle(account_workflow_id(account_id))
+    try:
+        await handle.signal(signal, args=list(args))
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
