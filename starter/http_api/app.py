@@ -72,9 +72,7 @@ def create_app(service: Service | None = None, *, mcp: bool = True) -> FastAPI:
         from starlette.routing import Route
 
         # A plain route (not in the OpenAPI document): the MCP transport checks the key.
-        app.router.routes.append(
-            Route("/mcp", endpoint=mcp_app.asgi, methods=["GET", "POST", "DELETE"])
-        )
+        app.router.routes.append(Route("/mcp", endpoint=mcp_app, methods=["GET", "POST", "DELETE"]))
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 
