@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.converter import decode_typed_search_attributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -193,7 +196,7 @@ class Service:
         if item.created:
             state = Phase.DRAFT.value if drafts.get(item.account_id) else Phase.SCHEDULED.value
         else:
-            state = await self._phase_of(item.post_id, item.account_id, item.workflow_id)
+            state = await self._phase_of(item.workflow_id)
         return SubmittedTargetOut(
             accountId=item.account_id,
             workflowId=item.workflow_id,
@@ -213,12 +216,22 @@ class Service:
         except Exception:  # a query can fail in several SDK ways; the attribute stands in
             return None
 
-    async def _phase_of(self, post_id: str, account_id: str, wf_id: str) -> str | None:
-        state = await self._quick_state(post_id, account_id)
-        if state is not None:
-            return state.phase.value
-        latest = await self.publisher.latest_run(wf_id)
-        return latest[0] if latest else None
+    async def _phase_of(self, wf_id: str) -> str | None:
+        """The post's phase from its search attribute (no query: a repeat answers fast)."""
+        request = DescribeWorkflowExecutionRequest(
+            namespace=self.publisher.client.namespace,
+            execution=WorkflowExecution(workflow_id=wf_id),
+        )
+        try:
+            described = await self.publisher.client.workflow_service.describe_workflow_execution(
+                request
+            )
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        attrs = decode_typed_search_attributes(described.workflow_execution_info.search_attributes)
+        return attrs.get(sa.POST_STATE)
 
     async def target(self, post_id: str, account_id: str) -> PostState:
         return await self.publisher.state(post_id, account_id)
@@ -281,7 +294,9 @@ class Service:
         try:
             await iterator.fetch_next_page()
         except RPCError as err:
-            if err.status is RPCStatusCode.INVALID_ARGUMENT and cursor:
+            # Temporal says INVALID_ARGUMENT or UNKNOWN for a page token it did not issue.
+            bad_token = err.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.UNKNOWN)
+            if bad_token and cursor:
                 raise _field_invalid("cursor", "not a cursor this API returned") from None
             raise
         seen: set[str] = set()

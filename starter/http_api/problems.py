@@ -92,6 +92,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": malformed JSON
+            return response(
+                invalid([Problem("TT_FIELD_INVALID", "", "the body is not valid JSON")])
+            )
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         title = str(exc.detail) if isinstance(exc.detail, str) else "HTTP error"
         return response(
