@@ -199,7 +199,9 @@ async def run_dev(*, keep_running: bool = True) -> int:
     try:
         return await stack
     except asyncio.CancelledError:
-        print("Stopped: worker, Temporal dev server, simulator, S3 and media host are down.")
+        print(
+            "Stopped: worker, HTTP API, Temporal dev server, simulator, S3 and media host are down."
+        )
         return 0
 
 
@@ -210,8 +212,8 @@ async def _run_stack(*, keep_running: bool) -> int:
     STATE_DIR.mkdir(exist_ok=True)
     database = open_database()  # the account store: .data/accounts.db unless DATABASE_URL
     store = AccountStore(database)
-    await seed_demo_account(store, DEMO_ACCOUNT)
     sim_config = SimulatorConfig(time_scale=0.5, verified_url_prefixes=["127.0.0.1"])
+    await seed_demo_account(store, DEMO_ACCOUNT, sim_config.creators[0].open_id)
     with MediaHost() as media, Simulator(sim_config) as sim, moto_server() as s3:
         bucket = create_bucket(s3, "tiktok-media")
         os.environ.update(bucket.env())  # the worker reads MEDIA_* like any deployment

@@ -34,15 +34,15 @@ class DevApi:
     key: str
 
 
-async def seed_demo_account(store: AccountStore, account_id: str) -> None:
+async def seed_demo_account(store: AccountStore, account_id: str, open_id: str) -> None:
     """The simulator's demo creator as an account of the store (what a connect would do)."""
     token = StoredToken(
         access_token="act.demo",
         refresh_token="rft.demo",
-        open_id="demo-open-id",
+        open_id=open_id,
         scope="user.info.basic,video.publish,video.upload",
     )
-    profile = AccountProfile(open_id="demo-open-id", username="demo_creator")
+    profile = AccountProfile(open_id=open_id, username="demo_creator")
     await store.save_connection(account_id, token, profile)
 
 
