@@ -289,3 +289,24 @@ def test_the_migrations_build_exactly_the_tables_the_code_uses(database: Databas
     with database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_the_worker_uses_the_account_store_unless_a_token_file_is_named(tmp_path: Path) -> None:
+    from activities.tokens import FileTokenStore
+    from worker.token_store import default_token_store
+
+    env = {"TIKTOK_DATA_DIR": str(tmp_path / "data")}
+    store = default_token_store(env)
+    assert isinstance(store, AccountStore)
+    assert (tmp_path / "data" / "accounts.db").exists()
+    assert (tmp_path / "data" / "accounts.db.keys").stat().st_mode & 0o777 == 0o600
+    named = default_token_store({**env, "TIKTOK_TOKEN_FILE": str(tmp_path / "t.json")})
+    assert isinstance(named, FileTokenStore)
+
+
+def test_a_shared_database_without_keys_is_refused(postgres_admin_url: str) -> None:
+    from account_store.database import StoreConfigError, open_database
+
+    with pytest.raises(StoreConfigError) as err:
+        open_database({}, url=fresh_postgres_database(postgres_admin_url))
+    assert "TIKTOK_TOKEN_KEYS" in str(err.value)
