@@ -44,7 +44,7 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
     return doc
 
 
-async def until(check: Any, within: float = 30) -> Any:
+async def until(check: Any, within: float = 120) -> Any:
     deadline = asyncio.get_running_loop().time() + within
     while True:
         result = await check()
