@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import uvicorn
@@ -26,6 +26,15 @@ from starter.service import Service
 from starter.tiktok_oauth import OAuthSettings
 
 DEV_KEY_NAME = "dev"
+
+
+class EmbeddedApiServer(uvicorn.Server):
+    """uvicorn inside a process that owns its signals (the local stack, the tests): uvicorn
+    would otherwise take SIGINT/SIGTERM over and stop only itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ async def dev_api(
     flow = ConnectFlow(store, OAuthStates(database), oauth, client)
     service = Service(publisher, database, store, keys, flow)
     config = uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = EmbeddedApiServer(config)
     task = asyncio.create_task(server.serve())
     for _ in range(200):
         if server.started or task.done():

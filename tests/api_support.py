@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 import uvicorn
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 
 from account_store.api_keys import ApiKeys
 from account_store.database import Database
@@ -24,6 +25,7 @@ from activities.tokens import StoredToken
 from simulator import Simulator
 from starter.api import PostPublisher
 from starter.connect import ConnectFlow
+from starter.dev_api import EmbeddedApiServer
 from starter.http_api.app import create_app
 from starter.service import Service
 from starter.tiktok_oauth import OAuthSettings
@@ -31,6 +33,7 @@ from tests.db_support import open_test_database
 from tests.workflow_support import FAST
 from worker import main as worker_main
 from worker.config import MediaSettings, WorkerSettings
+from workflows.account_contracts import account_workflow_id
 
 
 def free_port() -> int:
@@ -56,7 +59,7 @@ class LiveApi:
 @contextlib.asynccontextmanager
 async def serve(app: Any, port: int) -> AsyncIterator[None]:
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = EmbeddedApiServer(config)
     task = asyncio.create_task(server.serve())
     try:
         for _ in range(200):
@@ -113,5 +116,27 @@ async def live_api(
                 )
             )
         await stack.enter_async_context(serve(create_app(service), port))
-        yield LiveApi(f"http://127.0.0.1:{port}", key, service, store, database)
+        try:
+            yield LiveApi(f"http://127.0.0.1:{port}", key, service, store, database)
+        finally:
+            await end_account_entities(client, task_queue, await store.accounts())
     database.dispose()
+
+
+async def end_account_entities(client: Client, task_queue: str, accounts: list[str]) -> None:
+    """Account entities outlive a test; end those of this test's task queue so the next test
+    (another task queue, the same account ids) gets entities its own worker serves."""
+    ids = {account_workflow_id(a) for a in [*accounts, "acct_demo"]}
+    query = f"WorkflowType = 'TikTokAccount' AND TaskQueue = '{task_queue}'"
+    with contextlib.suppress(RPCError):
+        async for execution in client.list_workflows(query):
+            ids.add(execution.id)
+    for wf_id in ids:
+        handle = client.get_workflow_handle(wf_id)
+        with contextlib.suppress(RPCError):
+            described = await handle.describe()
+            if (
+                described.status == WorkflowExecutionStatus.RUNNING
+                and described.task_queue == task_queue
+            ):
+                await handle.terminate("test finished")
