@@ -411,14 +411,16 @@ class Service:
             while cause is not None and not isinstance(cause, ApplicationError):
                 cause = cause.__cause__
             if isinstance(cause, ApplicationError) and cause.type:
-                status = 404 if cause.type == "TOKEN_MISSING" else 502
-                raise ServiceProblem(
-                    status,
-                    cause.type,
-                    "TikTok refused the call" if status == 502 else "Not found",
-                    cause.message,
-                    kind="tiktok-refused" if status == 502 else "not-found",
-                ) from None
+                # Missing tokens: no such connected account. A final refusal (revoked or
+                # expired tokens, scope withdrawn): the account must be reconnected (409).
+                # Anything else TikTok did is an upstream failure (502).
+                if cause.type == "TOKEN_MISSING":
+                    status, title, kind = 404, "Not found", "not-found"
+                elif cause.non_retryable:
+                    status, title, kind = 409, "TikTok refused the call", "tiktok-refused"
+                else:
+                    status, title, kind = 502, "TikTok failed the call", "tiktok-failed"
+                raise ServiceProblem(status, cause.type, title, cause.message, kind=kind) from None
             raise ServiceProblem(
                 503,
                 "WORKER_UNAVAILABLE",

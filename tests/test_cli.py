@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
-from tests.workflow_support import recorded, video_request
+from tests.workflow_support import end_account_entities, recorded, video_request
 from workflows.contracts import PostState
 
 CLI = str(Path(sys.executable).parent / "tiktok-publisher")
@@ -214,6 +214,8 @@ async def test_worker_logs_json_and_stops_cleanly_on_sigterm(
     worker.send_signal(signal.SIGTERM)
     await next_event("worker.stopped")
     assert await asyncio.wait_for(worker.wait(), timeout=30) == 0
+    # The account entity outlives the worker: end it, or later tests' posts wait on it.
+    await end_account_entities(dev_env.client, task_queue, token_file)
     activity_lines = [line for line in lines if line.get("post_id") == request["postId"]]
     assert activity_lines, "activity logs carry the post id"
     assert all(line["workflow_id"].endswith("/acct_demo") for line in activity_lines)

@@ -198,3 +198,18 @@ async def test_accounts_creator_info_and_disconnect(api: LiveApi, simulator: Sim
     assert await api.store.accounts() == []
     [revoke] = [r for r in simulator.requests("oauth_revoke")]
     assert revoke["body"]["token"] == "<redacted>"
+
+
+async def test_creator_info_of_a_revoked_account_asks_for_a_reconnect(
+    api: LiveApi, simulator: Simulator
+) -> None:
+    """TikTok refusing for good is the account's state (409), not a server error."""
+    async with api.http() as http:
+        revoked = await http.post(
+            f"{simulator.base_url}/v2/oauth/revoke/",
+            data={"client_key": "sim-client-key", "client_secret": "sim-client-secret",
+                  "token": "act.demo"},
+        )  # fmt: skip
+        assert revoked.status_code == 200
+        doc = assert_problem(await http.get("/v1/accounts/acct_demo/creator-info"), 409)
+    assert doc["code"] in ("TOKEN_REFRESH_FAILED", "access_token_invalid")

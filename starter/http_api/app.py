@@ -133,13 +133,15 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
             ):
                 codes["409"] = "The post refused the action; the detail says why."
             if path.startswith("/v1/accounts/") and "creator-info" in path:
-                codes["502"] = "TikTok refused the call (its code in `code`)."
+                codes["409"] = "TikTok refused for good (e.g. revoked tokens): reconnect."
+                codes["502"] = "TikTok failed the call (its code in `code`)."
             if path.startswith("/v1/oauth/"):
                 codes["400"] = "The connect failed (state, denial, code exchange)."
                 codes["409"] = "The account id belongs to another creator."
                 codes["502"] = "TikTok's token endpoint failed."
             if path == "/v1/accounts/{accountId}" and "delete" in operations:
-                codes["502"] = "TikTok refused the call."
+                codes["409"] = "TikTok refused for good."
+                codes["502"] = "TikTok failed the call."
             for code, text in codes.items():
                 responses[code] = {"description": text, **problem}
     app.openapi_schema = doc
