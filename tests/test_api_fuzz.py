@@ -43,7 +43,7 @@ async def test_schemathesis_finds_no_server_error(
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
                  "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
+            cwd=tmp_path,  # schemathesis keeps a cache folder in its working directory
         )  # fmt: skip
         out, _ = await asyncio.wait_for(proc.communicate(), 600)
     text = out.decode()
