@@ -4,15 +4,16 @@ because accounts that have never posted have no entity yet."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
 from typing import Any
 
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from starter.accounts import AccountDesk
 from workflows.account_contracts import AccountState, account_workflow_id
 
-QUERY_TIMEOUT = timedelta(seconds=5)
+QUERY_SECONDS = 5.0
 
 
 class EntityUnavailable(Exception):
@@ -20,19 +21,12 @@ class EntityUnavailable(Exception):
 
 
 async def account_state(client: Client, account_id: str) -> AccountState | None:
-    """The `state` query of the account's entity, or None when there is no entity."""
-    handle = client.get_workflow_handle(account_workflow_id(account_id))
+    """The `state` query of the account's entity (through `AccountDesk`), or None when
+    there is no running entity."""
     try:
-        state: AccountState = await handle.query(
-            "state", result_type=AccountState, rpc_timeout=QUERY_TIMEOUT
-        )
-        return state
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            return None
-        raise EntityUnavailable(f"{handle.id}: {err.status.name}") from None
-    except WorkflowQueryFailedError as err:
-        raise EntityUnavailable(f"{handle.id}: {err}") from None
+        return await asyncio.wait_for(AccountDesk(client).state(account_id), QUERY_SECONDS)
+    except (RPCError, WorkflowQueryFailedError, TimeoutError) as err:
+        raise EntityUnavailable(f"{account_workflow_id(account_id)}: {err}") from None
 
 
 async def signal_account(client: Client, account_id: str, signal: str, *args: Any) -> bool:
