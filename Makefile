@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy workflows activities worker starter simulator telemetry
+	$(BIN)/mypy workflows activities worker starter simulator telemetry account_store
 
 generate: $(STAMP)
 	$(BIN)/tiktok-publisher generate

@@ -35,6 +35,8 @@ class Endpoint(StrEnum):
     STATUS_FETCH = "status_fetch"
     CANCEL = "cancel"
     OAUTH_TOKEN = "oauth_token"
+    OAUTH_REVOKE = "oauth_revoke"
+    USER_INFO = "user_info"
     UPLOAD = "upload"
 
     @property
@@ -51,7 +53,10 @@ _PATHS: Mapping[Endpoint, str] = {
     Endpoint.STATUS_FETCH: "/v2/post/publish/status/fetch/",
     Endpoint.CANCEL: "/v2/post/publish/cancel/",
     Endpoint.OAUTH_TOKEN: "/v2/oauth/token/",
+    Endpoint.OAUTH_REVOKE: "/v2/oauth/revoke/",
+    Endpoint.USER_INFO: "/v2/user/info/",
 }
+USER_INFO_FIELDS = "open_id,union_id,avatar_url,display_name,username"
 
 
 def endpoint_for_path(path: str) -> Endpoint | None:
@@ -174,6 +179,18 @@ class TokenGrant:
     open_id: str
     scope: str
     token_type: str = "Bearer"
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """Who a token belongs to (user/info with user.info.basic; username needs
+    user.info.profile, so it may be empty)."""
+
+    open_id: str
+    union_id: str = ""
+    username: str = ""
+    display_name: str = ""
+    avatar_url: str = ""
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -343,40 +360,110 @@ class TikTokClient:
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
         }
-        path = _PATHS[Endpoint.OAUTH_TOKEN]
+        payload = await self._oauth_form(Endpoint.OAUTH_TOKEN, form)
+        if not payload.get("access_token"):
+            raise self._oauth_error(Endpoint.OAUTH_TOKEN, payload, 200)
+        return _grant(payload, refresh_token)
+
+    async def exchange_code(
+        self,
+        *,
+        client_key: str,
+        client_secret: str,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str,
+    ) -> TokenGrant:
+        """grant_type=authorization_code (with the PKCE verifier): a connect's first pair."""
+        form = {
+            "client_key": client_key,
+            "client_secret": client_secret,
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        }
+        payload = await self._oauth_form(Endpoint.OAUTH_TOKEN, form)
+        if not payload.get("access_token"):
+            raise self._oauth_error(Endpoint.OAUTH_TOKEN, payload, 200)
+        return _grant(payload, "")
+
+    async def revoke(self, *, client_key: str, client_secret: str, access_token: str) -> None:
+        """Withdraw the app's access to the creator's account (every token of it dies)."""
+        form = {"client_key": client_key, "client_secret": client_secret, "token": access_token}
+        await self._oauth_form(Endpoint.OAUTH_REVOKE, form)
+
+    async def user_info(self, access_token: str) -> UserInfo:
+        headers = {"Authorization": f"Bearer {access_token}"}
+        try:
+            response = await self._http.get(
+                _PATHS[Endpoint.USER_INFO], params={"fields": USER_INFO_FIELDS}, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(Endpoint.USER_INFO, exc) from None
+        payload = _json_or_none(response)
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if not isinstance(payload, dict) or not isinstance(error, dict):
+            raise self._status_error(Endpoint.USER_INFO, response)
+        code = str(error.get("code", ""))
+        data = payload.get("data")
+        user = data.get("user") if isinstance(data, dict) else None
+        if code != "ok" or not response.is_success or not isinstance(user, dict):
+            raise TikTokApiError(
+                endpoint=Endpoint.USER_INFO,
+                rule=self._for_endpoint(
+                    Endpoint.USER_INFO,
+                    classify_error(code if code != "ok" else None, response.status_code),
+                ),
+                http_status=response.status_code,
+                log_id=str(error.get("log_id", "")),
+                message=str(error.get("message", "")),
+            )
+        return UserInfo(
+            open_id=str(user.get("open_id", "")),
+            union_id=str(user.get("union_id", "")),
+            username=str(user.get("username", "")),
+            display_name=str(user.get("display_name", "")),
+            avatar_url=str(user.get("avatar_url", "")),
+        )
+
+    async def _oauth_form(self, endpoint: Endpoint, form: Mapping[str, str]) -> dict[str, Any]:
+        """POST a form to an OAuth endpoint; the flat JSON answer, or a TikTokApiError."""
         try:
             response = await self._http.post(
-                path,
-                data=form,
+                _PATHS[endpoint],
+                data=dict(form),
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
         except httpx.HTTPError as exc:
-            raise self._transport_error(Endpoint.OAUTH_TOKEN, exc) from None
+            raise self._transport_error(endpoint, exc) from None
         payload = _json_or_none(response)
         if not isinstance(payload, dict):
-            raise self._status_error(Endpoint.OAUTH_TOKEN, response)
-        if response.is_success and payload.get("access_token"):
-            return TokenGrant(
-                access_token=str(payload["access_token"]),
-                refresh_token=str(payload.get("refresh_token", refresh_token)),
-                expires_in=int(payload.get("expires_in", 0)),
-                refresh_expires_in=int(payload.get("refresh_expires_in", 0)),
-                open_id=str(payload.get("open_id", "")),
-                scope=str(payload.get("scope", "")),
-                token_type=str(payload.get("token_type", "Bearer")),
-            )
+            raise self._status_error(endpoint, response)
+        error = payload.get("error")
+        if isinstance(error, dict) and error.get("code") == "ok":
+            error = None
+        if not response.is_success or error:
+            raise self._oauth_error(endpoint, payload, response.status_code)
+        return payload
+
+    def _oauth_error(
+        self, endpoint: Endpoint, payload: dict[str, Any], status: int
+    ) -> TikTokApiError:
         # OAuth errors are flat; some deployments wrap them in the usual envelope.
         error = payload.get("error")
         if isinstance(error, dict):
             code, message = str(error.get("code", "")), str(error.get("message", ""))
             log_id = str(error.get("log_id", payload.get("log_id", "")))
+            if code == "ok":
+                code = ""
         else:
             code, message = str(error or ""), str(payload.get("error_description", ""))
             log_id = str(payload.get("log_id", ""))
-        raise TikTokApiError(
-            endpoint=Endpoint.OAUTH_TOKEN,
-            rule=classify_error(code or None, response.status_code),
-            http_status=response.status_code,
+        return TikTokApiError(
+            endpoint=endpoint,
+            rule=classify_error(code or ("BAD_RESPONSE" if status < 400 else None), status),
+            http_status=status,
             log_id=log_id,
             message=message,
         )
@@ -478,6 +565,18 @@ class TikTokClient:
             )
         upload_url = data.get("upload_url")
         return InitResult(publish_id=publish_id, upload_url=str(upload_url) if upload_url else None)
+
+
+def _grant(payload: dict[str, Any], previous_refresh_token: str) -> TokenGrant:
+    return TokenGrant(
+        access_token=str(payload["access_token"]),
+        refresh_token=str(payload.get("refresh_token", previous_refresh_token)),
+        expires_in=int(payload.get("expires_in", 0)),
+        refresh_expires_in=int(payload.get("refresh_expires_in", 0)),
+        open_id=str(payload.get("open_id", "")),
+        scope=str(payload.get("scope", "")),
+        token_type=str(payload.get("token_type", "Bearer")),
+    )
 
 
 def _json_or_none(response: httpx.Response) -> Any:

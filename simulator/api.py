@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from simulator.authorize import Authorizations
 from simulator.config import SELF_ONLY
 from simulator.protocol import (
     ApiError,
@@ -87,12 +88,12 @@ def describe_request(endpoint: str, req: ApiRequest) -> dict[str, Any]:
             byte_length=int(raw_length) if raw_length.isdigit() else None,
         )
         return entry
-    if endpoint == "oauth_token":
+    if endpoint in ("oauth_token", "oauth_revoke"):
         form = _form(req.body)
         refresh = form.get("refresh_token")
         body: dict[str, Any] = {}
         for key, value in form.items():
-            if key in ("client_secret", "code", "code_verifier"):
+            if key in ("client_secret", "code", "code_verifier", "token"):
                 body[key] = "<redacted>"
             elif key == "refresh_token":
                 body["refresh_token_fingerprint"] = token_fingerprint(value)
@@ -143,8 +144,12 @@ class TikTokApi:
             "status_fetch": self.status_fetch,
             "cancel": self.cancel,
             "oauth_token": self.oauth_token,
+            "oauth_revoke": self.oauth_revoke,
+            "user_info": self.user_info,
+            "authorize": self.authorize,
             "upload": self.upload,
         }
+        self.authorizations = Authorizations(state)
 
     def handle(self, endpoint: str, req: ApiRequest) -> Response:
         try:
@@ -263,18 +268,22 @@ class TikTokApi:
         if grant_type == "authorization_code":
             if not form.get("code") or not form.get("redirect_uri"):
                 raise OAuthError(400, "invalid_request", "code and redirect_uri are required.")
-            self._state.check_client(client_key, client_secret)
-            raise OAuthError(
-                400,
-                "invalid_grant",
-                "Authorization code is invalid or expired (the simulator issues no codes; "
-                "seed tokens through the config or POST /_sim/creators).",
-            )
+            grant = self.authorizations.exchange(form)
+            return Response.json(200, grant, {"X-Tt-Logid": new_log_id()})
         refresh_token = form.get("refresh_token", "")
         if not refresh_token:
             raise OAuthError(400, "invalid_request", "refresh_token is required.")
         grant = self._state.refresh(client_key, client_secret, refresh_token)
         return Response.json(200, grant, {"X-Tt-Logid": new_log_id()})
+
+    def oauth_revoke(self, req: ApiRequest) -> Response:
+        return self.authorizations.revoke(_form(req.body))
+
+    def user_info(self, req: ApiRequest) -> Response:
+        return self.authorizations.user_info(req.bearer_token())
+
+    def authorize(self, req: ApiRequest) -> Response:
+        return self.authorizations.authorize(req.query)
 
     def upload(self, req: ApiRequest) -> Response:
         parts = req.path.split("/")

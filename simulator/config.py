@@ -35,6 +35,9 @@ ENDPOINTS = (
     "cancel",
     "oauth_token",
     "upload",
+    "authorize",
+    "user_info",
+    "oauth_revoke",
 )
 INIT_ENDPOINTS = ("video_init", "inbox_video_init", "content_init")
 
@@ -163,8 +166,11 @@ RUNTIME_FIELDS = frozenset(
         "processing_seconds",
         "moderation_seconds",
         "download_timeout_seconds",
+        "authorize_open_id",
+        "authorize_outcome",
     }
 )
+AUTHORIZE_OUTCOMES = ("approve", "deny")
 
 
 @dataclass
@@ -196,6 +202,11 @@ class SimulatorConfig:
     processing_seconds: float = 2.0  # simulated: multiplied by time_scale
     moderation_seconds: float = 3.0  # simulated: multiplied by time_scale
     download_timeout_seconds: float = 3600.0  # simulated: multiplied by time_scale
+    authorize_open_id: str = ""
+    """Who logs in on the authorize page: a creator's open_id; empty means the first creator."""
+    authorize_outcome: str = "approve"
+    """What that creator clicks on the consent screen: approve, or deny (access_denied)."""
+    authorization_code_ttl_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -235,6 +246,8 @@ class SimulatorConfig:
             if len(values) != len(set(values)):
                 raise ValueError(f"creators: duplicate {attr}")
         self.verified_url_prefixes = [str(p) for p in self.verified_url_prefixes]
+        if self.authorize_outcome not in AUTHORIZE_OUTCOMES:
+            raise ValueError(f"authorize_outcome must be one of {', '.join(AUTHORIZE_OUTCOMES)}")
 
     def scaled(self, simulated_seconds: float) -> float:
         """Real seconds that a simulated duration lasts under `time_scale`."""

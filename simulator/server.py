@@ -43,7 +43,12 @@ ROUTES = {
     "/v2/post/publish/status/fetch/": "status_fetch",
     "/v2/post/publish/cancel/": "cancel",
     "/v2/oauth/token/": "oauth_token",
+    "/v2/oauth/revoke/": "oauth_revoke",
+    "/v2/user/info/": "user_info",
+    "/v2/auth/authorize/": "authorize",
 }
+#: Endpoints read with GET (the rest are POST).
+GET_ENDPOINTS = frozenset({"user_info", "authorize"})
 MAX_JSON_BODY = 10 * 1024 * 1024
 #: Unread upload bodies up to this size are drained so the connection stays usable.
 MAX_DRAIN = 200 * 1024 * 1024
@@ -55,7 +60,8 @@ def route(method: str, path: str) -> tuple[str | None, bool]:
     if path.startswith("/upload/") and path.count("/") == 2:
         return "upload", method == "PUT"
     endpoint = ROUTES.get(path)
-    return endpoint, endpoint is not None and method == "POST"
+    expected = "GET" if endpoint in GET_ENDPOINTS else "POST"
+    return endpoint, endpoint is not None and method == expected
 
 
 class _Server(ThreadingHTTPServer):

@@ -258,6 +258,48 @@ class SimulatorState:
                 "token_type": "Bearer",
             }
 
+    def creator(self, open_id: str) -> CreatorConfig | None:
+        with self._lock:
+            return self._creators.get(open_id)
+
+    def first_creator(self) -> CreatorConfig | None:
+        with self._lock:
+            return next(iter(self._creators.values()), None)
+
+    def issue_tokens(self, open_id: str) -> dict[str, Any]:
+        """A new token pair for a creator (an authorization_code grant); earlier pairs stay."""
+        with self._lock:
+            cfg = self._config
+            creator = self._creators[open_id]
+            now = time.monotonic()
+            access = f"act.{secrets.token_urlsafe(32)}"
+            refresh = f"rft.{secrets.token_urlsafe(32)}"
+            self._access[access] = _AccessToken(open_id, now + cfg.access_token_ttl_seconds)
+            self._refresh[refresh] = _RefreshToken(
+                open_id, access, now + cfg.refresh_token_ttl_seconds
+            )
+            return {
+                "access_token": access,
+                "expires_in": int(cfg.access_token_ttl_seconds),
+                "open_id": open_id,
+                "refresh_token": refresh,
+                "refresh_expires_in": int(cfg.refresh_token_ttl_seconds),
+                "scope": ",".join(sorted(creator.scopes)),
+                "token_type": "Bearer",
+            }
+
+    def revoke_creator(self, access_token: str) -> None:
+        """/v2/oauth/revoke/: the creator withdraws the app; every token of theirs dies."""
+        with self._lock:
+            record = self._access.get(access_token)
+            if record is None:
+                raise OAuthError(400, "invalid_request", "The token is invalid or revoked.")
+            open_id = record.open_id
+            for token in [t for t, r in self._access.items() if r.open_id == open_id]:
+                del self._access[token]
+            for token in [t for t, r in self._refresh.items() if r.open_id == open_id]:
+                del self._refresh[token]
+
     def allow_request(self, endpoint: str, access_token: str) -> bool:
         """Sliding-window rate limit per endpoint per token; rejected calls do not count."""
         with self._lock:

@@ -15,7 +15,8 @@ from workflows.account_contracts import AccountState
 EXIT_OK, EXIT_NOT_FOUND = 0, 3
 
 
-def register(sub: Any) -> None:
+def register(sub: Any) -> Any:
+    """Add `accounts` and `account`; returns the `account` actions for other commands."""
     p = sub.add_parser("accounts", help="one line per TikTok account: health, queue, caps")
     p.set_defaults(run=_accounts)
     p = sub.add_parser("account", help="show, pause, resume an account, or announce new tokens")
@@ -36,6 +37,7 @@ def register(sub: Any) -> None:
     )
     a.add_argument("account_id")
     a.set_defaults(run=_reconnected)
+    return actions
 
 
 async def _desk() -> AccountDesk:

@@ -404,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_schema, sync=True)
 
-    accounts_cli.register(sub)
+    account_actions = accounts_cli.register(sub)
 
     p = sub.add_parser(
         "codec-server", help="decrypt payloads for the Temporal UI (TIKTOK_PAYLOAD_KEYS)"
@@ -417,6 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write the JSON Schemas and docs/error-codes.md")
     p.add_argument("--check", action="store_true", help="fail if a generated file is stale")
     p.set_defaults(run=_generate, sync=True)
+
+    from starter import edge_cli
+
+    edge_cli.add_commands(sub, account=account_actions)
     return parser
 
 

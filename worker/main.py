@@ -24,8 +24,9 @@ from temporalio.worker import (
 from activities.accounts import AccountActivities
 from activities.media_store import MediaStore
 from activities.publishing import TikTokActivities
+from activities.revocation import RevocationActivities
 from activities.staging import MediaActivities, MediaDelivery
-from activities.tokens import AccountTokens, FileTokenStore
+from activities.tokens import AccountTokens, FileTokenStore, TokenStore
 from telemetry import tracing
 from telemetry.http import OpsProbes, prometheus_runtime, serve, temporal_reachable
 from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
@@ -34,9 +35,11 @@ from telemetry.metrics import record_build
 from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
 from worker.custody import CustodySettings
 from worker.settings import ConfigError, Settings, load_settings, package_version
+from worker.token_store import default_token_store
 from worker.versioning import deployment_config
 from workflows.account import TikTokAccount
 from workflows.account_contracts import AccountSettings
+from workflows.creator_info_lookup import CreatorInfoLookup, RevokeAccess
 from workflows.publish_post import PublishPost
 
 log = structlog.get_logger("worker")
@@ -99,12 +102,15 @@ async def running_worker(
     *,
     tiktok_timeout: httpx.Timeout | None = None,
     account_settings: AccountSettings | None = None,
+    token_store: TokenStore | None = None,
 ) -> AsyncIterator[Worker]:
     """A polling worker with everything it owns (HTTP clients, token store, bucket), all
-    closed on exit. The CLI's worker, the local stack and the tests all run this."""
+    closed on exit. The CLI's worker, the local stack and the tests all run this.
+    `token_store` defaults to the JSON file `settings.token_file` (development)."""
     async with MeteredTikTokClient(settings.tiktok_base_url, timeout=tiktok_timeout) as tiktok:
+        token_store = token_store or FileTokenStore(settings.token_file)
         tokens = AccountTokens(
-            FileTokenStore(settings.token_file),
+            token_store,
             tiktok,
             client_key=settings.client_key,
             client_secret=settings.client_secret,
@@ -129,10 +135,16 @@ async def running_worker(
         staging = MediaActivities(
             store, tiktok, client, source_rule=custody.source_rule, upload_sessions=sessions
         )
+        revocation = RevocationActivities(
+            tiktok,
+            token_store,
+            client_key=settings.client_key,
+            client_secret=settings.client_secret,
+        )
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[PublishPost, TikTokAccount],
+            workflows=[PublishPost, TikTokAccount, CreatorInfoLookup, RevokeAccess],
             activities=[
                 publishing.creator_info,
                 publishing.query_creator_info,
@@ -145,6 +157,7 @@ async def running_worker(
                 accounts.inspect_account_token,
                 accounts.refresh_account_token,
                 accounts.request_account_slot,
+                revocation.revoke_access,
             ],
             interceptors=[_LogContext(), MetricsInterceptor()],
             # On SIGTERM, let an upload init in flight finish rather than cancel it: an
@@ -174,7 +187,7 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
     runtime, sdk_metrics_url = prometheus_runtime()
     client = await connect(runtime=runtime)
     async with (
-        running_worker(client, settings, media) as worker,
+        running_worker(client, settings, media, token_store=default_token_store()) as worker,
         ops_server(engine, client, worker, sdk_metrics_url),
     ):
         trimmer = asyncio.ensure_future(release_periodically(MEMORY_RELEASE_SECONDS))

@@ -1,0 +1,148 @@
+"""The FastAPI application: routes, the problem+json handlers, the OpenAPI document, and
+(mounted at /mcp) the MCP tools over streamable HTTP behind the same API keys."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from starter.http_api import accounts, posts, problems
+from starter.service import Service
+from starter.service_models import ProblemDocument
+from workflows.request import json_schema
+
+API_VERSION = "1.0.0"
+DESCRIPTION = """The front door of tiktok-publisher: submit and control TikTok posts, connect
+accounts. Every call needs `Authorization: Bearer <API key>` (create one with
+`tiktok-publisher api-key create NAME`), except TikTok's OAuth redirect. Errors are
+`application/problem+json` documents with a stable `code`; invalid requests list every
+problem with its TT_ code, field path and message (docs/api.md)."""
+
+
+async def build_service() -> Service:
+    """The process's service from the environment: Temporal, the account store, OAuth."""
+    from account_store.api_keys import ApiKeys
+    from account_store.database import open_database
+    from account_store.oauth_states import OAuthStates
+    from account_store.store import AccountStore
+    from starter.api import PostPublisher
+    from starter.connect import ConnectFlow
+    from starter.tiktok_oauth import OAuthSettings
+
+    publisher = await PostPublisher.connect()
+    database = open_database()
+    store = AccountStore(database)
+    flow = ConnectFlow(store, OAuthStates(database), OAuthSettings.from_env(), publisher.client)
+    return Service(publisher, database, store, ApiKeys(database), flow)
+
+
+def create_app(service: Service | None = None, *, mcp: bool = True) -> FastAPI:
+    """The app; without `service`, one is built from the environment at start-up."""
+    mcp_app: Any = None
+    if mcp:
+        from starter.mcp_tools import mcp_http_app
+
+        mcp_app = mcp_http_app(lambda: app.state.service)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "service", None) is None:
+            app.state.service = await build_service()
+        async with contextlib.AsyncExitStack() as stack:
+            if mcp_app is not None:
+                await stack.enter_async_context(mcp_app.lifespan_context())
+            yield
+
+    app = FastAPI(
+        title="tiktok-publisher",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    problems.install(app)
+    app.include_router(posts.router)
+    app.include_router(accounts.router)
+    app.include_router(accounts.oauth)
+    if mcp_app is not None:
+        from starlette.routing import Route
+
+        # A plain route (not in the OpenAPI document): the MCP transport checks the key.
+        app.router.routes.append(Route("/mcp", endpoint=mcp_app, methods=["GET", "POST", "DELETE"]))
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    return app
+
+
+def _rewrite_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (
+                v.replace("#/$defs/", "#/components/schemas/")
+                if k == "$ref" and isinstance(v, str)
+                else _rewrite_refs(v)
+            )
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(v) for v in node]
+    return node
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document with the engine's own request schema and problem+json errors."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    request = json_schema()
+    for name, schema in request.get("$defs", {}).items():
+        schemas.setdefault(name, _rewrite_refs(schema))
+    schemas["PostRequest"] = _rewrite_refs(
+        {k: v for k, v in request.items() if k not in ("$defs", "$schema", "$id")}
+    )
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["ProblemDocument"] = _rewrite_refs(
+        ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    for name, sub in list(schemas["ProblemDocument"].pop("$defs", {}).items()):
+        schemas.setdefault(name, sub)
+    problem = {
+        "content": {
+            problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}
+        }
+    }
+    for path, operations in doc.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            codes = {"422": "The request is invalid (every problem listed).",
+                     "500": "Unexpected failure (logged with the id the detail names).",
+                     "503": "Temporal or the worker did not answer."}  # fmt: skip
+            if not path.startswith("/v1/oauth/"):
+                codes["401"] = "No valid API key."
+            if "{" in path:
+                codes["404"] = "Not found."
+            if path.startswith("/v1/posts/") and operation.get("operationId", "").startswith(
+                ("schedule", "publish_now", "reschedule", "cancel", "retry")
+            ):
+                codes["409"] = "The post refused the action; the detail says why."
+            if path.startswith("/v1/accounts/") and "creator-info" in path:
+                codes["409"] = "TikTok refused for good (e.g. revoked tokens): reconnect."
+                codes["502"] = "TikTok failed the call (its code in `code`)."
+            if path.startswith("/v1/oauth/"):
+                codes["400"] = "The connect failed (state, denial, code exchange)."
+                codes["409"] = "The account id belongs to another creator."
+                codes["502"] = "TikTok's token endpoint failed."
+            if path == "/v1/accounts/{accountId}" and "delete" in operations:
+                codes["409"] = "TikTok refused for good."
+                codes["502"] = "TikTok failed the call."
+            for code, text in codes.items():
+                responses[code] = {"description": text, **problem}
+    app.openapi_schema = doc
+    return doc

@@ -1,0 +1,172 @@
+"""/v1/posts: submit, read, list and act on posts (the CLI's commands, over HTTP)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from starter.http_api.services import ServiceDep, api_key
+from starter.service import ServiceProblem, invalid, parse_json_body
+from starter.service_models import (
+    CancelBody,
+    PostList,
+    PostOverview,
+    RescheduleBody,
+    RetryBody,
+    RetryResponse,
+    ScheduleBody,
+    SubmitResponse,
+    dump,
+)
+from workflows.contracts import Phase, PostState
+from workflows.request import ID_PATTERN, RequestInvalid
+
+NDJSON = "application/x-ndjson"
+_POST_REQUEST = "#/components/schemas/PostRequest"
+router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[Depends(api_key)])
+
+PostId = Annotated[str, Path(pattern=ID_PATTERN, description="The caller's postId.")]
+AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="The target's account id.")]
+
+_SUBMIT_DOC = """Validate a post request (either shape) and start one workflow per target.
+
+`postId` is the idempotency key: submitting it again returns the same targets with 200 and
+starts nothing. 202 when at least one target was started now.
+
+Batch: send `Content-Type: application/x-ndjson`, one request per line; the answer is NDJSON
+too, one line per request: `{"line": n, "status": 202|200|422, "body": <answer or problem>}`.
+"""
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=SubmitResponse,
+    summary="Submit a post",
+    description=_SUBMIT_DOC,
+    responses={200: {"model": SubmitResponse, "description": "Every target existed already."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/PostRequest"}}
+            },
+        }
+    },
+)
+async def submit_post(request: Request, svc: ServiceDep) -> Response:
+    body = await request.body()
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() == NDJSON:
+        return await _submit_lines(body, svc)
+    answer, created = await svc.submit(parse_json_body(body))
+    return JSONResponse(dump(answer), status_code=202 if created else 200)
+
+
+async def _submit_lines(body: bytes, svc: ServiceDep) -> Response:
+    lines = []
+    for number, raw in enumerate(body.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        result: dict[str, Any] = {"line": number}
+        try:
+            answer, created = await svc.submit(parse_json_body(raw))
+            result.update(status=202 if created else 200, body=dump(answer))
+        except ServiceProblem as problem:
+            result.update(status=problem.status, body=problem.document())
+        except RequestInvalid as err:
+            result.update(status=422, body=invalid(err.problems).document())
+        lines.append(json.dumps(result))
+    return Response("\n".join(lines) + ("\n" if lines else ""), media_type=NDJSON)
+
+
+@router.get("", response_model=PostList, summary="List post targets (latest run of each)")
+async def list_posts(
+    svc: ServiceDep,
+    state: Annotated[Phase | None, Query(description="Only targets in this phase.")] = None,
+    accountId: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    postId: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PostList:
+    return await svc.list_posts(
+        state=state, account_id=accountId, post_id=postId, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/{postId}", response_model=PostOverview, summary="A post: every target")
+async def get_post(postId: PostId, svc: ServiceDep) -> PostOverview:
+    return await svc.post(postId)
+
+
+@router.get("/{postId}/targets/{accountId}", response_model=PostState, summary="One target's state")
+async def get_target(postId: PostId, accountId: AccountId, svc: ServiceDep) -> PostState:
+    return await svc.target(postId, accountId)
+
+
+@router.post(
+    "/{postId}/targets/{accountId}/schedule",
+    response_model=PostState,
+    summary="Put a system draft on the schedule (no `at`: publish now)",
+)
+async def schedule(
+    postId: PostId,
+    accountId: AccountId,
+    svc: ServiceDep,
+    body: Annotated[ScheduleBody | None, Body()] = None,
+) -> PostState:
+    return await svc.schedule(postId, accountId, body.at if body else None)
+
+
+@router.post(
+    "/{postId}/targets/{accountId}/publish-now",
+    response_model=PostState,
+    summary="Publish a draft or scheduled post now",
+)
+async def publish_now(postId: PostId, accountId: AccountId, svc: ServiceDep) -> PostState:
+    return await svc.publish_now(postId, accountId)
+
+
+@router.post(
+    "/{postId}/targets/{accountId}/reschedule",
+    response_model=PostState,
+    summary="Move a scheduled post",
+)
+async def reschedule(
+    postId: PostId,
+    accountId: AccountId,
+    body: RescheduleBody,
+    svc: ServiceDep,
+) -> PostState:
+    return await svc.reschedule(postId, accountId, body.at)
+
+
+@router.post(
+    "/{postId}/targets/{accountId}/cancel",
+    response_model=PostState,
+    summary="Cancel a post that has not started publishing",
+)
+async def cancel(
+    postId: PostId,
+    accountId: AccountId,
+    svc: ServiceDep,
+    body: Annotated[CancelBody | None, Body()] = None,
+) -> PostState:
+    return await svc.cancel(postId, accountId, body.reason if body else None)
+
+
+@router.post(
+    "/{postId}/targets/{accountId}/retry",
+    status_code=202,
+    response_model=RetryResponse,
+    summary="Start a FAILED post again from its request, with optional fixes",
+)
+async def retry(
+    postId: PostId,
+    accountId: AccountId,
+    svc: ServiceDep,
+    body: Annotated[RetryBody | None, Body()] = None,
+) -> RetryResponse:
+    return await svc.retry(postId, accountId, body or RetryBody())

@@ -1,0 +1,268 @@
+"""MCP tools (the official `mcp` SDK): what an AI agent may do, as thin calls to the same
+`Service` the HTTP API uses. `tiktok-publisher mcp` serves them over stdio; the API serves
+them over streamable HTTP at /mcp, behind the same API keys.
+
+Inputs are described by JSON Schema: `create_post` takes exactly the post request of
+schema/post-request.schema.json; the others take small objects. Invalid input is not an
+exception: the tool answers `isError` with the problem document (its TT_ problems, each with
+code, field path and message), as the HTTP API's 422 does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mcp.types as types
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from starlette.types import Receive, Scope, Send
+
+from starter.service import ServiceProblem, invalid
+from starter.service_models import RetryBody, dump
+from workflows.contracts import Phase
+from workflows.request import ID_PATTERN, RequestInvalid, json_schema
+from workflows.tiktok import Privacy
+
+ServiceSource = Callable[[], Any]
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PostRef(_Args):
+    postId: str = Field(pattern=ID_PATTERN)
+
+
+class TargetRef(_Args):
+    postId: str = Field(pattern=ID_PATTERN)
+    accountId: str = Field(pattern=ID_PATTERN)
+
+
+class ListPostsArgs(_Args):
+    state: Phase | None = None
+    accountId: str | None = Field(default=None, pattern=ID_PATTERN)
+    postId: str | None = Field(default=None, pattern=ID_PATTERN)
+    cursor: str | None = Field(default=None, max_length=4096)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class CancelArgs(TargetRef):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RescheduleArgs(TargetRef):
+    at: AwareDatetime
+
+
+class RetryArgs(TargetRef):
+    privacy: Privacy | None = None
+    at: AwareDatetime | None = None
+    caption: str | None = Field(default=None, max_length=4000)
+    confirmNotPosted: bool = False
+
+
+class AccountRef(_Args):
+    accountId: str = Field(pattern=ID_PATTERN)
+
+
+class NoArgs(_Args):
+    pass
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    args: type[BaseModel] | None
+    """None: the post request itself (create_post)."""
+
+
+TOOLS = [
+    ToolSpec(
+        "create_post",
+        "Submit a TikTok post (either request shape: flat `platforms` or nested `targets`). "
+        "postId is the idempotency key: submitting it again starts nothing.",
+        None,
+    ),
+    ToolSpec("get_post", "A post with every target and an overall status.", PostRef),
+    ToolSpec("list_posts", "Post targets (latest run each), filtered, paged.", ListPostsArgs),
+    ToolSpec("cancel_post", "Cancel a target that has not started publishing.", CancelArgs),
+    ToolSpec("reschedule_post", "Move a scheduled target to a new time.", RescheduleArgs),
+    ToolSpec("retry_post", "Start a FAILED target again, with optional fixes.", RetryArgs),
+    ToolSpec("list_accounts", "Connected TikTok accounts with their health.", NoArgs),
+    ToolSpec(
+        "get_creator_info",
+        "Live creator_info of an account: privacy options, disabled interactions, max "
+        "duration (what TikTok's Direct Post UX rules need before posting).",
+        AccountRef,
+    ),
+]
+_BY_NAME = {tool.name: tool for tool in TOOLS}
+
+
+def input_schema(spec: ToolSpec) -> dict[str, Any]:
+    if spec.args is None:
+        request = json_schema()
+        return {"type": "object", **{k: v for k, v in request.items() if k != "$id"}}
+    schema = spec.args.model_json_schema()
+    schema.pop("title", None)
+    return schema
+
+
+async def call(service: Any, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Run one tool; raises ServiceProblem (or RequestInvalid) on refusal or bad input."""
+    spec = _BY_NAME.get(name)
+    if spec is None:
+        raise ServiceProblem(404, "TOOL_NOT_FOUND", "No such tool", f"Unknown tool {name}.")
+    if spec.args is None:
+        answer, _created = await service.submit(arguments)
+        return dump(answer)
+    try:
+        args: Any = spec.args.model_validate(arguments)
+    except ValidationError as err:
+        from starter.http_api.problems import validation_problems
+
+        raise invalid(validation_problems(err.errors())) from None
+    if name == "get_post":
+        return dump(await service.post(args.postId))
+    if name == "list_posts":
+        page = await service.list_posts(
+            state=args.state,
+            account_id=args.accountId,
+            post_id=args.postId,
+            cursor=args.cursor,
+            limit=args.limit,
+        )
+        return dump(page)
+    if name == "cancel_post":
+        state = await service.cancel(args.postId, args.accountId, args.reason)
+        return dict(state.model_dump(mode="json"))
+    if name == "reschedule_post":
+        state = await service.reschedule(args.postId, args.accountId, args.at)
+        return dict(state.model_dump(mode="json"))
+    if name == "retry_post":
+        body = RetryBody(
+            privacy=args.privacy,
+            at=args.at,
+            caption=args.caption,
+            confirmNotPosted=args.confirmNotPosted,
+        )
+        return dump(await service.retry(args.postId, args.accountId, body))
+    if name == "list_accounts":
+        return dump(await service.accounts())
+    return dump(await service.creator_info(args.accountId))
+
+
+def _result(payload: dict[str, Any], *, error: bool = False) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=json.dumps(payload, indent=2))],
+        structured_content=payload,
+        is_error=error,
+    )
+
+
+def build_server(source: ServiceSource) -> Server[Any]:
+    """The MCP server; `source()` gives the `Service` when a tool runs."""
+
+    async def list_tools(
+        _ctx: Any, _params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(
+            tools=[
+                types.Tool(name=t.name, description=t.description, input_schema=input_schema(t))
+                for t in TOOLS
+            ]
+        )
+
+    async def call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        arguments = dict(params.arguments or {})
+        try:
+            return _result(await call(source(), params.name, arguments))
+        except RequestInvalid as err:
+            return _result(invalid(err.problems).document(), error=True)
+        except ServiceProblem as problem:
+            return _result(problem.document(), error=True)
+
+    return Server(
+        "tiktok-publisher",
+        version="1.0.0",
+        instructions="Publish and manage TikTok posts. Call get_creator_info before "
+        "composing a direct post: the privacy level must be one the creator offers.",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+async def run_stdio() -> int:
+    """`tiktok-publisher mcp`: the tools on stdin/stdout for a local agent (no API key: the
+    process runs with the operator's own environment)."""
+    from mcp.server.stdio import stdio_server
+
+    from starter.http_api.app import build_service
+
+    service = await build_service()
+    server = build_server(lambda: service)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+    return 0
+
+
+class McpHttp:
+    """Streamable HTTP transport of the tools, for mounting in the API behind API keys."""
+
+    def __init__(self, source: ServiceSource) -> None:
+        self._source = source
+        self.manager = StreamableHTTPSessionManager(
+            app=build_server(source), json_response=True, stateless=True
+        )
+
+    @asynccontextmanager
+    async def lifespan_context(self) -> AsyncIterator[None]:
+        async with self.manager.run():
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            raw = headers.get(b"authorization", b"").decode("latin-1")
+            scheme, _, presented = raw.partition(" ")
+            service = self._source()
+            key = None
+            if scheme.lower() == "bearer" and presented:
+                key = await service.api_keys.verify(presented)
+            if key is None:
+                await _send_unauthorized(send)
+                return
+        await self.manager.asgi_app(scope, receive, send)
+
+
+async def _send_unauthorized(send: Send) -> None:
+    problem = ServiceProblem(
+        401,
+        "UNAUTHORIZED",
+        "A valid API key is required",
+        "Send Authorization: Bearer <API key> (the API's keys).",
+    )
+    body = json.dumps(problem.document()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"www-authenticate", b'Bearer realm="tiktok-publisher"'),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def mcp_http_app(source: ServiceSource) -> McpHttp:
+    return McpHttp(source)

@@ -1,0 +1,502 @@
+"""What the HTTP API and the MCP tools do, in one place: thin calls to the starter API
+(`PostPublisher`, `Operations`), the account store and the account entity, answering with
+the wire models of `starter.service_models` and failing with `ServiceProblem` (rendered as
+problem+json by the API, as a tool error by MCP). Nothing here talks to TikTok: creator_info
+and revoke run on the worker; only the connect's code exchange is in `starter.tiktok_oauth`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import WorkflowFailureError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.converter import decode_typed_search_attributes
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from account_store.api_keys import ApiKeys
+from account_store.database import Database
+from account_store.store import AccountRecord, AccountStore
+from starter.account_entity import EntityUnavailable, account_state, signal_account
+from starter.api import PostNotFound, PostPublisher, SubmittedTarget
+from starter.connect import ConnectFailed, ConnectFlow
+from starter.operations import Fixes, Operations
+from starter.service_models import (
+    AccountList,
+    AccountOut,
+    ConnectedResponse,
+    ConnectResponse,
+    CreatorInfoOut,
+    DisconnectResponse,
+    Links,
+    ListedTarget,
+    PostList,
+    PostOverview,
+    RetryBody,
+    RetryResponse,
+    SubmitResponse,
+    SubmittedTargetOut,
+    TargetSummary,
+)
+from workflows import search_attributes as sa
+from workflows.contracts import WORKFLOW_TYPE, Phase, PostState
+from workflows.creator_info_lookup import (
+    CREATOR_INFO_LOOKUP_TYPE,
+    REVOKE_ACCESS_TYPE,
+    RevokeOutcome,
+)
+from workflows.request import ID_PATTERN, RequestInvalid, parse_post, workflow_id
+from workflows.tiktok import CreatorInfo
+from workflows.validation import Problem
+
+TYPE_BASE = "urn:tiktok-publisher:problem:"
+#: How long a caller waits for the worker to answer a creator_info or a revoke.
+WORKER_CALL_TIMEOUT = timedelta(seconds=30)
+#: How long a state query may take before the search attribute stands in for it.
+STATE_QUERY_SECONDS = 3.0
+
+
+class ServiceProblem(Exception):
+    """An answer that is an error: HTTP status, stable code, title, detail, field problems."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str = "",
+        *,
+        kind: str | None = None,
+        problems: Sequence[Problem] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.kind = kind or code.lower().replace("_", "-")
+        self.problems = list(problems)
+        self.headers = headers or {}
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "type": TYPE_BASE + self.kind,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def invalid(problems: Sequence[Problem], detail: str = "") -> ServiceProblem:
+    return ServiceProblem(
+        422,
+        "REQUEST_INVALID",
+        "The request is invalid",
+        detail or f"{len(problems)} problem(s); nothing was started.",
+        kind="request-invalid",
+        problems=problems,
+    )
+
+
+def not_found(code: str, detail: str) -> ServiceProblem:
+    return ServiceProblem(404, code, "Not found", detail, kind="not-found")
+
+
+def refused(code: str, detail: str) -> ServiceProblem:
+    return ServiceProblem(409, code, "The action was refused", detail, kind="action-refused")
+
+
+def _field_invalid(field_path: str, message: str) -> ServiceProblem:
+    return invalid([Problem("TT_FIELD_INVALID", field_path, message)])
+
+
+def overall_status(phases: Sequence[str | None]) -> str:
+    done = {Phase.PUBLISHED.value, Phase.DELIVERED_TO_INBOX.value}
+    terminal = done | {Phase.CANCELLED.value, Phase.FAILED.value}
+    if any(p not in terminal for p in phases):
+        return "in_progress"
+    published = sum(p in done for p in phases)
+    if published == len(phases):
+        return "published"
+    if published:
+        return "partly_published"
+    if all(p == Phase.CANCELLED.value for p in phases):
+        return "cancelled"
+    return "failed"
+
+
+def _encode_cursor(token: bytes | None) -> str | None:
+    return base64.urlsafe_b64encode(token).decode() if token else None
+
+
+def _decode_cursor(cursor: str | None) -> bytes | None:
+    if not cursor:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise _field_invalid("cursor", "not a cursor this API returned") from None
+
+
+@dataclass
+class Service:
+    publisher: PostPublisher
+    database: Database
+    accounts_store: AccountStore
+    api_keys: ApiKeys
+    connect_flow: ConnectFlow
+
+    @property
+    def operations(self) -> Operations:
+        return Operations(self.publisher)
+
+    def _links(self, post_id: str, account_id: str) -> Links:
+        wf_id = workflow_id(post_id, account_id)
+        return Links.model_validate(
+            {
+                "self": f"/v1/posts/{post_id}/targets/{account_id}",
+                "ui": self.publisher.workflow_url(wf_id),
+            }
+        )
+
+    # -- posts -----------------------------------------------------------------------------
+
+    async def submit(self, raw: Any) -> tuple[SubmitResponse, bool]:
+        """(answer, created): created is False when every target existed (a repeat)."""
+        if not isinstance(raw, dict):
+            raise _field_invalid("", "the request must be a JSON object")
+        submitted = await self.publisher.submit(raw)
+        drafts = {
+            t.account_id: t.system_draft
+            for t in parse_post(raw, policy=self.publisher.policy).targets
+        }
+        targets = [await self._submitted(item, drafts) for item in submitted]
+        post_id = submitted[0].post_id if submitted else str(raw.get("postId", ""))
+        return SubmitResponse(postId=post_id, targets=targets), any(s.created for s in submitted)
+
+    async def _submitted(
+        self, item: SubmittedTarget, drafts: dict[str, bool]
+    ) -> SubmittedTargetOut:
+        state: str | None
+        if item.created:
+            state = Phase.DRAFT.value if drafts.get(item.account_id) else Phase.SCHEDULED.value
+        else:
+            state = await self._phase_of(item.workflow_id)
+        return SubmittedTargetOut(
+            accountId=item.account_id,
+            workflowId=item.workflow_id,
+            runId=item.run_id,
+            state=state or "UNKNOWN",
+            created=item.created,
+            links=self._links(item.post_id, item.account_id),
+        )
+
+    async def _quick_state(self, post_id: str, account_id: str) -> PostState | None:
+        try:
+            return await asyncio.wait_for(
+                self.publisher.state(post_id, account_id), STATE_QUERY_SECONDS
+            )
+        except (TimeoutError, RPCError, PostNotFound):
+            return None
+        except Exception:  # a query can fail in several SDK ways; the attribute stands in
+            return None
+
+    async def _phase_of(self, wf_id: str) -> str | None:
+        """The post's phase from its search attribute (no query: a repeat answers fast)."""
+        request = DescribeWorkflowExecutionRequest(
+            namespace=self.publisher.client.namespace,
+            execution=WorkflowExecution(workflow_id=wf_id),
+        )
+        try:
+            described = await self.publisher.client.workflow_service.describe_workflow_execution(
+                request
+            )
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        attrs = decode_typed_search_attributes(described.workflow_execution_info.search_attributes)
+        return attrs.get(sa.POST_STATE)
+
+    async def target(self, post_id: str, account_id: str) -> PostState:
+        return await self.publisher.state(post_id, account_id)
+
+    async def post(self, post_id: str) -> PostOverview:
+        query = f"{sa.POST_ID.name} = '{post_id}'"
+        runs: dict[str, Any] = {}
+        async for execution in self.publisher.client.list_workflows(
+            f"WorkflowType = '{WORKFLOW_TYPE}' AND {query}", limit=1000
+        ):
+            runs.setdefault(execution.id, execution)  # newest run first
+        if not runs:
+            raise not_found("POST_NOT_FOUND", f"No post with postId {post_id}.")
+        targets = []
+        for wf_id, execution in sorted(runs.items()):
+            account_id = wf_id.split("/", 2)[2]
+            state = await self._quick_state(post_id, account_id)
+            attrs = execution.typed_search_attributes
+            phase = state.phase.value if state else attrs.get(sa.POST_STATE)
+            targets.append(
+                TargetSummary(
+                    accountId=account_id,
+                    workflowId=wf_id,
+                    runId=execution.run_id,
+                    runStatus=execution.status.name if execution.status else "UNKNOWN",
+                    state=phase,
+                    errorCode=(state.error.code if state and state.error else None)
+                    or attrs.get(sa.ERROR_CODE),
+                    publicPostIds=list(state.public_post_ids) if state else [],
+                    links=self._links(post_id, account_id),
+                )
+            )
+        return PostOverview(
+            postId=post_id, status=overall_status([t.state for t in targets]), targets=targets
+        )
+
+    async def list_posts(
+        self,
+        *,
+        state: Phase | None = None,
+        account_id: str | None = None,
+        post_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> PostList:
+        clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
+        # Values are checked (enum, id pattern) before they enter the visibility query.
+        if state is not None:
+            clauses.append(f"{sa.POST_STATE.name} = '{Phase(state).value}'")
+        for name, value in (("accountId", account_id), ("postId", post_id)):
+            if value is not None and not re.fullmatch(ID_PATTERN, value):
+                raise _field_invalid(name, "letters, digits and . _ : - only (1-128)")
+        if account_id is not None:
+            clauses.append(f"{sa.ACCOUNT_ID.name} = '{account_id}'")
+        if post_id is not None:
+            clauses.append(f"{sa.POST_ID.name} = '{post_id}'")
+        iterator = self.publisher.client.list_workflows(
+            " AND ".join(clauses), page_size=limit, next_page_token=_decode_cursor(cursor)
+        )
+        try:
+            await iterator.fetch_next_page()
+        except RPCError as err:
+            # Temporal says INVALID_ARGUMENT or UNKNOWN for a page token it did not issue.
+            bad_token = err.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.UNKNOWN)
+            if bad_token and cursor:
+                raise _field_invalid("cursor", "not a cursor this API returned") from None
+            raise
+        seen: set[str] = set()
+        items = []
+        for execution in iterator.current_page or []:
+            if execution.id in seen:
+                continue
+            seen.add(execution.id)
+            parts = execution.id.split("/", 2)
+            attrs = execution.typed_search_attributes
+            items.append(
+                ListedTarget(
+                    postId=attrs.get(sa.POST_ID) or (parts[1] if len(parts) == 3 else ""),
+                    accountId=attrs.get(sa.ACCOUNT_ID) or (parts[2] if len(parts) == 3 else ""),
+                    workflowId=execution.id,
+                    runId=execution.run_id,
+                    runStatus=execution.status.name if execution.status else "UNKNOWN",
+                    state=attrs.get(sa.POST_STATE),
+                    errorCode=attrs.get(sa.ERROR_CODE),
+                    startedAt=execution.start_time,
+                    closedAt=execution.close_time,
+                )
+            )
+        return PostList(items=items, nextCursor=_encode_cursor(iterator.next_page_token))
+
+    async def schedule(self, post_id: str, account_id: str, at: datetime | None) -> PostState:
+        return await self.publisher.schedule(post_id, account_id, at)
+
+    async def publish_now(self, post_id: str, account_id: str) -> PostState:
+        return await self.publisher.publish_now(post_id, account_id)
+
+    async def reschedule(self, post_id: str, account_id: str, at: datetime) -> PostState:
+        return await self.publisher.reschedule(post_id, account_id, at)
+
+    async def cancel(self, post_id: str, account_id: str, reason: str | None) -> PostState:
+        return await self.publisher.cancel(post_id, account_id, reason)
+
+    async def retry(self, post_id: str, account_id: str, body: RetryBody) -> RetryResponse:
+        fixes = Fixes(privacy=body.privacy, at=body.at, caption=body.caption)
+        outcome = await self.operations.retry(
+            workflow_id(post_id, account_id),
+            fixes=fixes,
+            confirm_not_posted=body.confirmNotPosted,
+        )
+        if not outcome.ok:
+            raise refused(outcome.error_code or "RETRY_REFUSED", outcome.reason)
+        return RetryResponse(
+            workflowId=outcome.workflow_id,
+            action=outcome.action,
+            reason=outcome.reason,
+            errorCode=outcome.error_code,
+            runId=outcome.run_id,
+        )
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    async def _account_out(self, record: AccountRecord | None, account_id: str) -> AccountOut:
+        unavailable = False
+        try:
+            entity = await account_state(self.publisher.client, account_id)
+        except EntityUnavailable:
+            entity, unavailable = None, True
+        profile = record.profile if record else None
+        return AccountOut(
+            accountId=account_id,
+            openId=profile.open_id if profile else "",
+            username=profile.username if profile else "",
+            displayName=profile.display_name if profile else "",
+            avatarUrl=profile.avatar_url if profile else "",
+            connectedAt=record.connected_at if record else None,
+            hasTokens=record.has_tokens if record else False,
+            scope=record.scope if record else "",
+            tokenExpiresAt=record.expires_at if record else None,
+            entity=entity,
+            entityUnavailable=unavailable,
+        )
+
+    async def accounts(self) -> AccountList:
+        records = await self.accounts_store.list_accounts()
+        return AccountList(items=[await self._account_out(r, r.account_id) for r in records])
+
+    async def account(self, account_id: str) -> AccountOut:
+        record = await self.accounts_store.get(account_id)
+        out = await self._account_out(record, account_id)
+        if record is None and out.entity is None:
+            raise not_found("ACCOUNT_NOT_FOUND", f"No connected account {account_id}.")
+        return out
+
+    async def _require_account(self, account_id: str) -> AccountRecord:
+        record = await self.accounts_store.get(account_id)
+        if record is None or not record.has_tokens:
+            raise not_found(
+                "ACCOUNT_NOT_FOUND",
+                f"No connected account {account_id} (connect it with POST /v1/accounts/connect).",
+            )
+        return record
+
+    async def _on_worker(self, workflow: str, account_id: str, result_type: type[Any]) -> Any:
+        """Run one of the edge's short workflows on the worker and wait for its answer."""
+        try:
+            return await self.publisher.client.execute_workflow(
+                workflow,
+                account_id,
+                id=f"tiktok-edge/{workflow}/{account_id}/{uuid.uuid4().hex[:12]}",
+                task_queue=self.publisher.task_queue,
+                result_type=result_type,
+                execution_timeout=WORKER_CALL_TIMEOUT,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowFailureError as err:
+            cause: BaseException | None = err.cause
+            while cause is not None and not isinstance(cause, ApplicationError):
+                cause = cause.__cause__
+            if isinstance(cause, ApplicationError) and cause.type:
+                # Missing tokens: no such connected account. A final refusal (revoked or
+                # expired tokens, scope withdrawn): the account must be reconnected (409).
+                # Anything else TikTok did is an upstream failure (502).
+                if cause.type == "TOKEN_MISSING":
+                    status, title, kind = 404, "Not found", "not-found"
+                elif cause.non_retryable:
+                    status, title, kind = 409, "TikTok refused the call", "tiktok-refused"
+                else:
+                    status, title, kind = 502, "TikTok failed the call", "tiktok-failed"
+                raise ServiceProblem(status, cause.type, title, cause.message, kind=kind) from None
+            raise ServiceProblem(
+                503,
+                "WORKER_UNAVAILABLE",
+                "No worker answered",
+                f"No worker finished the {workflow} call within "
+                f"{WORKER_CALL_TIMEOUT.total_seconds():.0f} s; is a worker running on task "
+                f"queue {self.publisher.task_queue}?",
+            ) from None
+
+    async def creator_info(self, account_id: str) -> CreatorInfoOut:
+        await self._require_account(account_id)
+        info: CreatorInfo = await self._on_worker(CREATOR_INFO_LOOKUP_TYPE, account_id, CreatorInfo)
+        return CreatorInfoOut(
+            accountId=account_id,
+            username=info.username,
+            nickname=info.nickname,
+            avatarUrl=info.avatar_url,
+            privacyLevelOptions=[p.value for p in info.privacy_level_options],
+            commentDisabled=info.comment_disabled,
+            duetDisabled=info.duet_disabled,
+            stitchDisabled=info.stitch_disabled,
+            maxVideoPostDurationSec=info.max_video_post_duration_sec,
+        )
+
+    async def disconnect(self, account_id: str) -> DisconnectResponse:
+        """Revoke at TikTok (on the worker), forget the tokens, tell the entity."""
+        await self._require_account(account_id)
+        outcome: RevokeOutcome = await self._on_worker(
+            REVOKE_ACCESS_TYPE, account_id, RevokeOutcome
+        )
+        await self.accounts_store.forget(account_id)
+        signalled = await signal_account(self.publisher.client, account_id, "forgotten")
+        return DisconnectResponse(
+            accountId=account_id,
+            revokedAtTikTok=outcome.revoked,
+            revokeError=outcome.code,
+            entitySignalled=signalled,
+        )
+
+    async def connect(self, account_id: str | None) -> ConnectResponse:
+        try:
+            start = await self.connect_flow.begin(account_id or "")
+        except ConnectFailed as err:
+            if err.code == "TT_FIELD_INVALID":
+                raise _field_invalid("accountId", str(err)) from None
+            raise ServiceProblem(err.status, err.code, "Cannot connect", str(err)) from None
+        return ConnectResponse(
+            authorizeUrl=start.authorize_url, state=start.state, expiresAt=start.expires_at
+        )
+
+    async def connect_callback(
+        self, *, state: str, code: str, error: str, error_description: str
+    ) -> ConnectedResponse:
+        try:
+            done = await self.connect_flow.complete(
+                state=state, code=code, error=error, error_description=error_description
+            )
+        except ConnectFailed as err:
+            raise ServiceProblem(
+                err.status, err.code, "The account was not connected", str(err), kind="connect"
+            ) from None
+        return ConnectedResponse(
+            accountId=done.account_id,
+            openId=done.open_id,
+            username=done.username,
+            displayName=done.display_name,
+            entityWoken=done.entity_woken,
+        )
+
+
+def parse_json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise _field_invalid("", "the body is not valid JSON") from None
+
+
+def request_problems(err: RequestInvalid) -> ServiceProblem:
+    return invalid(err.problems)

@@ -1,0 +1,215 @@
+"""The HTTP API against a live server: posts, idempotency, actions, errors, accounts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from simulator import Simulator
+from starter.media_host import MediaHost, sample_video
+from tests.api_support import LiveApi, live_api
+from tests.workflow_support import video_request
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+async def api(
+    dev_env: WorkflowEnvironment, simulator: Simulator, tmp_path: Path, task_queue: str
+) -> AsyncIterator[LiveApi]:
+    async with live_api(dev_env.client, simulator, tmp_path, task_queue) as live:
+        yield live
+
+
+@pytest.fixture
+def video(media_host: MediaHost) -> str:
+    return media_host.add("api/video.mp4", sample_video(), "video/mp4")
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> Any:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    doc = response.json()
+    assert {"type", "title", "status", "code"} <= set(doc) and doc["status"] == status
+    assert "Traceback" not in response.text
+    if code:
+        assert doc["code"] == code, doc
+    return doc
+
+
+async def until(check: Any, within: float = 120) -> Any:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert asyncio.get_running_loop().time() < deadline, "never happened"
+        await asyncio.sleep(0.2)
+
+
+async def test_create_is_idempotent_and_the_post_is_published(api: LiveApi, video: str) -> None:
+    request = video_request("api-post-1", video)
+    async with api.http() as http:
+        first = await http.post("/v1/posts", json=request)
+        assert first.status_code == 202, first.text
+        [target] = first.json()["targets"]
+        assert target["created"] and target["state"] == "SCHEDULED"
+        assert target["workflowId"] == "tiktok-post/api-post-1/acct_demo"
+        again = await http.post("/v1/posts", json=request)
+        assert again.status_code == 200 and not again.json()["targets"][0]["created"]
+
+        async def published() -> Any:
+            answer = await http.get("/v1/posts/api-post-1/targets/acct_demo")
+            return answer.json() if answer.json()["phase"] == "PUBLISHED" else None
+
+        state = await until(published)
+        assert state["public_post_ids"]
+
+        async def overview() -> Any:
+            answer = await http.get("/v1/posts/api-post-1")
+            return answer.json() if answer.status_code == 200 else None
+
+        post = await until(overview)
+        assert post["status"] == "published" and len(post["targets"]) == 1
+
+        async def listed() -> Any:
+            page = await http.get("/v1/posts", params={"accountId": "acct_demo", "limit": 5})
+            ids = [i["workflowId"] for i in page.json()["items"]]
+            return "tiktok-post/api-post-1/acct_demo" in ids
+
+        await until(listed)
+
+
+async def test_invalid_requests_list_every_problem(api: LiveApi) -> None:
+    async with api.http() as http:
+        response = await http.post(
+            "/v1/posts",
+            json={"postId": "bad", "media": [], "platforms": [{"accountId": "acct_demo"}]},
+        )
+        doc = assert_problem(response, 422, "REQUEST_INVALID")
+        codes = {p["code"] for p in doc["problems"]}
+        assert "TT_NO_MEDIA" in codes and all(p["field"] is not None for p in doc["problems"])
+        broken = await http.post(
+            "/v1/posts", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert_problem(broken, 422, "REQUEST_INVALID")
+        naive = await http.post(
+            "/v1/posts/x/targets/acct_demo/reschedule", json={"at": "2030-01-01T10:00:00"}
+        )
+        naive_doc = assert_problem(naive, 422)
+        assert naive_doc["problems"][0] == {
+            "code": "TT_TIMEZONE_REQUIRED",
+            "field": "at",
+            "message": naive_doc["problems"][0]["message"],
+        }
+
+
+async def test_missing_posts_are_404_and_refusals_409(api: LiveApi, video: str) -> None:
+    async with api.http() as http:
+        assert_problem(await http.get("/v1/posts/nope/targets/acct_demo"), 404, "POST_NOT_FOUND")
+        assert_problem(await http.get("/v1/posts/nope"), 404, "POST_NOT_FOUND")
+        later = datetime.now(UTC) + timedelta(days=1)
+        request = video_request("api-post-2", video, scheduled_for=later)
+        assert (await http.post("/v1/posts", json=request)).status_code == 202
+        cancelled = await http.post(
+            "/v1/posts/api-post-2/targets/acct_demo/cancel", json={"reason": "changed my mind"}
+        )
+        assert cancelled.status_code == 200 and cancelled.json()["phase"] == "CANCELLED"
+        again = await http.post("/v1/posts/api-post-2/targets/acct_demo/cancel")
+        doc = assert_problem(again, 409)
+        assert doc["detail"]
+        retry = await http.post("/v1/posts/api-post-2/targets/acct_demo/retry", json={})
+        assert_problem(retry, 409)
+
+
+async def test_reschedule_moves_a_scheduled_post(api: LiveApi, video: str) -> None:
+    later = datetime.now(UTC) + timedelta(days=1)
+    async with api.http() as http:
+        await http.post("/v1/posts", json=video_request("api-post-3", video, scheduled_for=later))
+        new_time = (later + timedelta(hours=2)).isoformat()
+        moved = await http.post(
+            "/v1/posts/api-post-3/targets/acct_demo/reschedule", json={"at": new_time}
+        )
+        assert moved.status_code == 200, moved.text
+        assert datetime.fromisoformat(moved.json()["scheduled_for"]) == later + timedelta(hours=2)
+        await http.post("/v1/posts/api-post-3/targets/acct_demo/cancel")
+
+
+async def test_every_route_needs_a_valid_key(api: LiveApi) -> None:
+    async with httpx.AsyncClient(base_url=api.base_url) as anonymous:
+        for method, path in [
+            ("GET", "/v1/posts"),
+            ("POST", "/v1/posts"),
+            ("GET", "/v1/accounts"),
+            ("DELETE", "/v1/accounts/acct_demo"),
+        ]:
+            response = await anonymous.request(method, path)
+            assert_problem(response, 401, "UNAUTHORIZED")
+            assert response.headers["www-authenticate"].startswith("Bearer")
+        wrong = await anonymous.get(
+            "/v1/posts", headers={"Authorization": "Bearer ttp_000000000000_" + "x" * 40}
+        )
+        assert_problem(wrong, 401)
+    api.service.api_keys.revoke("tests")
+    async with api.http() as http:
+        assert_problem(await http.get("/v1/posts"), 401)
+
+
+async def test_batch_submit_answers_line_by_line(api: LiveApi, video: str) -> None:
+    lines = b"\n".join(
+        [
+            httpx.Request("POST", "/", json=video_request("api-batch-1", video)).content,
+            b'{"postId": "api-batch-2"}',
+        ]
+    )
+    async with api.http() as http:
+        response = await http.post(
+            "/v1/posts", content=lines, headers={"Content-Type": "application/x-ndjson"}
+        )
+    assert response.status_code == 200
+    answers = [httpx.Response(200, content=line).json() for line in response.text.splitlines()]
+    assert [a["status"] for a in answers] == [202, 422]
+    assert answers[1]["body"]["code"] == "REQUEST_INVALID"
+
+
+async def test_accounts_creator_info_and_disconnect(api: LiveApi, simulator: Simulator) -> None:
+    async with api.http() as http:
+        listed = (await http.get("/v1/accounts")).json()["items"]
+        assert [a["accountId"] for a in listed] == ["acct_demo"]
+        assert listed[0]["entity"] is None, "no account entity runs in this test"
+        info = await http.get("/v1/accounts/acct_demo/creator-info")
+        assert info.status_code == 200, info.text
+        body = info.json()
+        assert body["username"] == "demo_creator" and body["maxVideoPostDurationSec"] > 0
+        assert "PUBLIC_TO_EVERYONE" in body["privacyLevelOptions"]
+        assert_problem(await http.get("/v1/accounts/nobody"), 404, "ACCOUNT_NOT_FOUND")
+        assert_problem(await http.get("/v1/accounts/nobody/creator-info"), 404)
+        gone = await http.delete("/v1/accounts/acct_demo")
+        assert gone.status_code == 200, gone.text
+        assert gone.json()["revokedAtTikTok"] is True
+        assert_problem(await http.get("/v1/accounts/acct_demo"), 404)
+    assert await api.store.accounts() == []
+    [revoke] = [r for r in simulator.requests("oauth_revoke")]
+    assert revoke["body"]["token"] == "<redacted>"
+
+
+async def test_creator_info_of_a_revoked_account_asks_for_a_reconnect(
+    api: LiveApi, simulator: Simulator
+) -> None:
+    """TikTok refusing for good is the account's state (409), not a server error."""
+    async with api.http() as http:
+        revoked = await http.post(
+            f"{simulator.base_url}/v2/oauth/revoke/",
+            data={"client_key": "sim-client-key", "client_secret": "sim-client-secret",
+                  "token": "act.demo"},
+        )  # fmt: skip
+        assert revoked.status_code == 200
+        doc = assert_problem(await http.get("/v1/accounts/acct_demo/creator-info"), 409)
+    assert doc["code"] in ("TOKEN_REFRESH_FAILED", "access_token_invalid")
