@@ -240,6 +240,14 @@ class PostPublisher:
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
                 raise PostNotFound(handle.id) from None
+            if err.status is RPCStatusCode.FAILED_PRECONDITION:
+                # The run exists but cannot answer yet: its first step has not run (no worker
+                # polling), or that step keeps failing.
+                raise ActionRejected(
+                    "POST_NOT_READY",
+                    f"{handle.id} cannot report its state yet ({err.message}); check that a "
+                    "worker polls the task queue, then ask again.",
+                ) from None
             raise
 
     async def watch(

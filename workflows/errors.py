@@ -282,6 +282,9 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("INVALID_PHASE", N, "The post refused the action in its current phase (for "
               "example cancel after publishing began).",
               "Check the post's state; once publishing has begun it can no longer be stopped."),
+    ErrorRule("POST_NOT_READY", R, "The post's run exists but cannot answer yet.",
+              "Check that a worker polls the task queue (`tiktok-publisher worker`), then ask "
+              "again; `describe` reads the history without a worker."),
     ErrorRule("POST_CLOSED", N, "The post's run has already ended.",
               "Use retry for a FAILED post; a published or cancelled post cannot be changed."),
     ErrorRule("TIME_IN_PAST", N, "A reschedule or schedule named a time already passed.",
