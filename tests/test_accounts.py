@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,7 +55,14 @@ from workflows.contracts import (
     StagedTarget,
     StatusQuery,
 )
-from workflows.errors import classify_error
+from workflows.errors import (
+    ENGINE_CODES,
+    FAIL_REASONS,
+    OAUTH_ERROR_CODES,
+    STAGING_CODES,
+    TIKTOK_ERROR_CODES,
+    classify_error,
+)
 from workflows.pacing import AccountInput
 from workflows.publish_post import PublishPost
 from workflows.request import PublishTarget
@@ -503,3 +511,18 @@ async def wait_until(
             return state
         await asyncio.sleep(0.1)
     raise AssertionError("the post never reached the expected state")
+
+
+PROMISES = re.compile(
+    r"engine (retries|backs off|uploads again|tries again)|retries by itself|retried automatically",
+    re.I,
+)
+
+
+def test_no_remedy_promises_a_retry_the_post_will_not_get() -> None:
+    """A remedy is read when the post has ended: it may say what a person does, never that
+    the engine will try again (the issue's "the engine backs off and retries by itself")."""
+    assert PROMISES.search("The engine backs off and retries by itself."), "the guard can fail"
+    tables = (TIKTOK_ERROR_CODES, OAUTH_ERROR_CODES, FAIL_REASONS, STAGING_CODES, ENGINE_CODES)
+    promising = [r.code for t in tables for r in t.values() if PROMISES.search(r.remedy)]
+    assert promising == []

@@ -193,8 +193,11 @@ async def test_accounts_creator_info_and_disconnect(api: LiveApi, simulator: Sim
         assert_problem(await http.get("/v1/accounts/nobody/creator-info"), 404)
         gone = await http.delete("/v1/accounts/acct_demo")
         assert gone.status_code == 200, gone.text
-        assert gone.json()["revokedAtTikTok"] is True
-        assert_problem(await http.get("/v1/accounts/acct_demo"), 404)
+        assert gone.json()["revokedAtTikTok"] is True and gone.json()["entitySignalled"]
+        # creator_info went through the account's entity (it paces every TikTok call), which
+        # now shows the disconnected account: no tokens, its posts waiting for a reconnect.
+        after = (await http.get("/v1/accounts/acct_demo")).json()
+        assert after["hasTokens"] is False and after["entity"]["health"] == "NEEDS_RECONNECT"
     assert await api.store.accounts() == []
     [revoke] = [r for r in simulator.requests("oauth_revoke")]
     assert revoke["body"]["token"] == "<redacted>"
@@ -212,4 +215,4 @@ async def test_creator_info_of_a_revoked_account_asks_for_a_reconnect(
         )  # fmt: skip
         assert revoked.status_code == 200
         doc = assert_problem(await http.get("/v1/accounts/acct_demo/creator-info"), 409)
-    assert doc["code"] in ("TOKEN_REFRESH_FAILED", "access_token_invalid")
+    assert doc["code"] == "ACCOUNT_NEEDS_RECONNECT", doc

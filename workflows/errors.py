@@ -282,6 +282,9 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("INVALID_PHASE", N, "The post refused the action in its current phase (for "
               "example cancel after publishing began).",
               "Check the post's state; once publishing has begun it can no longer be stopped."),
+    ErrorRule("ACCOUNT_BUSY", N, "The account's entity holds TikTok calls for now (its "
+              "per-minute budget, a cap, a pause or a reconnect).",
+              "See `tiktok-publisher account show ACCOUNT_ID`, then ask again later."),
     ErrorRule("POST_NOT_READY", R, "The post's run exists but cannot answer yet.",
               "Check that a worker polls the task queue (`tiktok-publisher worker`), then ask "
               "again; `describe` reads the history without a worker."),
