@@ -37,7 +37,10 @@ def granted(book: AccountBook, now: datetime) -> list[str]:
 def outcome(
     n: int, code: str | None, *, at: datetime = T0, cap: CapKind = CapKind.DIRECT
 ) -> CallOutcome:
-    return CallOutcome(request_id=f"r{n}", call=CallKind.INIT, cap=cap, code=code, at=at)
+    publish_id = f"v_pub_file~{n}" if code is None else None
+    return CallOutcome(
+        request_id=f"r{n}", call=CallKind.INIT, cap=cap, code=code, at=at, publish_id=publish_id
+    )
 
 
 def test_a_budget_grants_its_limit_then_paces_the_rest() -> None:

@@ -164,6 +164,9 @@ class AccountBook(BaseModel):
                 continue
             if outcome.code is None:
                 entry.publish_id = outcome.publish_id
+                # TikTok counts the post from its call, which came after the grant: count
+                # it from the later of the two, so the window never reopens early.
+                entry.at = max(entry.at, outcome.at)
             elif not outcome.may_have_taken_effect:
                 # TikTok refused the init outright: nothing was created, nothing counts.
                 counted.remove(entry)
@@ -179,8 +182,11 @@ class AccountBook(BaseModel):
             if known:
                 # The window reopens when the oldest post the engine knows leaves it.
                 until = max(min(c.at for c in known) + window, probe)
-                if kind is CapKind.DIRECT:
-                    self.learned_daily_cap = len(known)
+            confirmed = [c for c in known if c.publish_id]
+            if kind is CapKind.DIRECT and confirmed:
+                # Only posts TikTok confirmed count: an init still in flight may be refused
+                # too, and a learned cap must never be above TikTok's.
+                self.learned_daily_cap = len(confirmed)
         self.caps = [c for c in self.caps if c.reason is not reason]
         self.caps.append(CapWindow(reason=reason, until=until, code=code))
         learned = (
