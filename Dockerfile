@@ -19,6 +19,7 @@ COPY worker ./worker
 COPY starter ./starter
 COPY simulator ./simulator
 COPY telemetry ./telemetry
+COPY account_store ./account_store
 RUN pip wheel --wheel-dir /wheels .
 
 # -- runtime: the wheels installed into a virtualenv, run as an unprivileged user ---------
