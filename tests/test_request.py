@@ -710,3 +710,11 @@ def test_damaged_fixtures_give_coded_problems_never_crashes(
     for key, value in damage:
         (raw if len(key) % 2 else entries[0])[key] = value
     _check_outcome(raw)
+
+
+def test_a_time_with_no_utc_equivalent_is_a_field_problem_not_a_crash() -> None:
+    """Found by schemathesis: 0001-01-01T00:00:00+03:04 overflowed converting to UTC (500)."""
+    with pytest.raises(RequestInvalid) as err:
+        parse_post({"postId": "p1", "scheduledFor": "0001-01-01T00:00:00+03:04",
+                    "content": "x", "media": [], "platforms": [{"accountId": "a"}]})  # fmt: skip
+    assert any(p.field == "scheduledFor" for p in err.value.problems)

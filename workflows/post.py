@@ -82,7 +82,10 @@ def _only_text_or_datetime(value: Any) -> Any:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+03:04 has no UTC time
+        raise PydanticCustomError("datetime_range", "is outside the years 1-9999 in UTC") from None
 
 
 UtcDatetime = Annotated[

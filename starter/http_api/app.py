@@ -128,6 +128,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                 codes["401"] = "No valid API key."
             if "{" in path:
                 codes["404"] = "Not found."
+            if path.startswith("/v1/posts/{postId}"):
+                codes["409"] = "The post cannot answer now (POST_NOT_READY: no worker polls)."
             if path.startswith("/v1/posts/") and operation.get("operationId", "").startswith(
                 ("schedule", "publish_now", "reschedule", "cancel", "retry")
             ):
