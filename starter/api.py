@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -32,6 +32,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from starter.closed_runs import closed_state
 from telemetry import tracing
 from telemetry.metrics import record_submitted
 from worker.config import connect
@@ -51,6 +52,8 @@ from workflows.request import PublishTarget, RequestInvalid, parse_post
 from workflows.validation import Problem, ValidationPolicy
 
 DEFAULT_UI_URL = "http://localhost:8233"
+#: How long a state query waits for a worker before the answer comes from elsewhere.
+STATE_QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class PostNotFound(LookupError):
@@ -233,13 +236,28 @@ class PostPublisher:
         return self.client.get_workflow_handle(workflow_id(post_id, account_id))
 
     async def state(self, post_id: str, account_id: str) -> PostState:
+        """The post's `state` query. A finished run whose worker does not answer within
+        `STATE_QUERY_TIMEOUT` is read from Temporal's record instead (`closed_runs`); an open
+        one is POST_NOT_READY, because only a worker can say where it stands."""
         handle = self.handle(post_id, account_id)
         try:
-            state: PostState = await handle.query("state", result_type=PostState)
+            state: PostState = await handle.query(
+                "state", result_type=PostState, rpc_timeout=STATE_QUERY_TIMEOUT
+            )
             return state
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
                 raise PostNotFound(handle.id) from None
+            if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                closed = await closed_state(handle)
+                if closed is not None:
+                    return closed
+                raise ActionRejected(
+                    "POST_NOT_READY",
+                    f"{handle.id} did not answer within {STATE_QUERY_TIMEOUT.seconds} s: no "
+                    f"worker polls task queue {self.task_queue!r}, or it is overloaded. Start "
+                    "or check a worker, then ask again.",
+                ) from None
             if err.status is RPCStatusCode.FAILED_PRECONDITION:
                 # The run exists but cannot answer yet: its first step has not run (no worker
                 # polling), or that step keeps failing.
