@@ -116,7 +116,7 @@ class TikTokActivities:
         photo_urls: list[str] = []
         try:
             if target.is_video:
-                source, plan = delivery.video_source_for(items[0])
+                source, plan = delivery.video_source_for(items[0], request.staged.video_source)
             else:
                 photo_urls = [delivery.photo_url(item) for item in items]
         except (StagingError, ChunkPlanError) as err:

@@ -46,6 +46,7 @@ from workflows.contracts import (
     StagedItem,
     StagedMedia,
     StagedTarget,
+    VideoDelivery,
 )
 from workflows.post import MediaItem, MediaType, PublishTarget
 from workflows.source_addresses import SourceRule
@@ -88,8 +89,12 @@ class MediaDelivery:
         except StagingError as err:
             log.error("upload_url.not_kept", publish_id=publish_id, code=err.code)
 
-    def video_source_for(self, item: StagedItem) -> tuple[VideoSource, ChunkPlan | None]:
-        if self.video_source == "pull_from_url":
+    def video_source_for(
+        self, item: StagedItem, recorded: str | None = None
+    ) -> tuple[VideoSource, ChunkPlan | None]:
+        """TikTok's source for a staged video: the delivery `recorded` when it was staged
+        (the workflow relies on it after a lost answer), else this worker's setting."""
+        if (recorded or self.video_source) == "pull_from_url":
             return PullFromUrl(self.store.public_url(item.key)), None
         plan = plan_chunks(item.size_bytes, self.chunk_size)
         return FileUpload(plan.video_size, plan.chunk_size, plan.total_chunk_count), plan
@@ -110,8 +115,10 @@ class MediaActivities:
         transfer_threads: int = 16,
         source_rule: SourceRule | None = None,
         upload_sessions: UploadSessions | None = None,
+        video_source: VideoDelivery = "file_upload",
     ) -> None:
         self._store = store
+        self._video_source: VideoDelivery = video_source
         self._sessions = upload_sessions or UploadSessions(store)
         self._tiktok = tiktok
         self._temporal = temporal
@@ -141,7 +148,9 @@ class MediaActivities:
             )
             items.append(staged)
             progress(staged.size_bytes)
-        staged_media = StagedMedia(items=items)
+        staged_media = StagedMedia(
+            items=items, video_source=self._video_source if target.is_video else None
+        )
         await self._refuse_what_fails_its_checks(target, staged_media)
         log.info("media.staged", items=len(items), reused=sum(i.reused for i in items))
         return staged_media

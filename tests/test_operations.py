@@ -13,12 +13,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
 from starter.api import PostPublisher
-from starter.media_host import MediaHost, sample_video
+from starter.media_host import MediaHost, sample_jpeg, sample_video
 from starter.operations import Fixes, Operations
 from tests.workflow_support import (
     FAST,
     failure_of,
     inject,
+    photo_request,
     recorded,
     sim_admin,
     state_of,
@@ -33,6 +34,12 @@ from workflows.tiktok import Privacy
 @pytest.fixture
 def api(dev_env: WorkflowEnvironment, task_queue: str) -> PostPublisher:
     return PostPublisher(dev_env.client, task_queue=task_queue, settings=FAST)
+
+
+@pytest.fixture
+def photo_url(media_host: MediaHost) -> str:
+    """Photos are pulled by TikTok: a lost init answer there may be live (unlike FILE_UPLOAD)."""
+    return media_host.add("ops/photo.jpg", sample_jpeg(), "image/jpeg")
 
 
 @pytest.fixture
@@ -144,16 +151,16 @@ async def _run_ids(client: Client, ids: list[str]) -> dict[str, str]:
 
 
 async def test_ambiguous_init_needs_confirmation(
-    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+    api: PostPublisher, worker: None, simulator: Simulator, photo_url: str
 ) -> None:
-    inject(simulator, "video_init", action="drop_after_processing")
-    [item] = await api.submit(video_request(new_id(), video_url))
+    inject(simulator, "content_init", action="drop_after_processing")
+    [item] = await api.submit(photo_request(new_id(), [photo_url]))
     handle = api.client.get_workflow_handle(item.workflow_id)
     assert (await failure_of(handle)).type == "AMBIGUOUS_INIT"
     ops = Operations(api)
     refused = await ops.retry(item.workflow_id)
     assert refused.action == "skipped" and "--confirm-not-posted" in refused.reason
-    assert len(recorded(simulator, "video_init")) == 1
+    assert len(recorded(simulator, "content_init")) == 1
     confirmed = await ops.retry(item.workflow_id, confirm_not_posted=True)
     assert confirmed.action == "retried"
     assert (await handle.result())["phase"] == "PUBLISHED"
@@ -206,11 +213,11 @@ async def test_describe_tells_the_story(
 
 
 async def test_a_maybe_live_failure_needs_confirmation_and_bulk_cannot_confirm(
-    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+    api: PostPublisher, worker: None, simulator: Simulator, photo_url: str
 ) -> None:
-    # The init reached TikTok and its answer was lost: the post may be live.
-    inject(simulator, "video_init", action="drop_after_processing")
-    [item] = await api.submit(video_request(new_id(), video_url))
+    # The photo init reached TikTok and its answer was lost: the post may be live.
+    inject(simulator, "content_init", action="drop_after_processing")
+    [item] = await api.submit(photo_request(new_id(), [photo_url]))
     failed = await failure_of(api.client.get_workflow_handle(item.workflow_id))
     assert failed.type == "AMBIGUOUS_INIT"
     ops = Operations(api)

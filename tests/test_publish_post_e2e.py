@@ -241,20 +241,69 @@ async def test_rate_limits_and_server_errors_are_retried(
     assert len(published) == 1
 
 
-async def test_ambiguous_init_is_never_retried(
+async def test_a_lost_file_upload_init_answer_starts_again_and_publishes_once(
     dev_env: WorkflowEnvironment,
     simulator: Simulator,
     task_queue: str,
     worker: None,
     video_url: str,
 ) -> None:
+    """TikTok created the publish, the answer (with its upload URL) was lost: that ghost can
+    never receive its bytes, so a new init is safe and the post needs no person."""
     inject(simulator, "video_init", action="drop_after_processing")
     handle = await start(dev_env.client, task_queue, target_of(video_request(post_id(), video_url)))
+    result = await handle.result()
+    await save_history(handle, "ghost_init_retried")
+    assert result.phase is Phase.PUBLISHED
+    state = await state_of(handle)
+    assert [g.code for g in state.ghost_inits] == ["NO_RESPONSE"]
+    assert any("can never receive its bytes" in line for line in state.history)
+    assert len(recorded(simulator, "video_init")) == 2
+    publishes = sim_admin(simulator, "GET", "publishes")["publishes"]
+    assert sorted(p["status"] for p in publishes) == ["PROCESSING_UPLOAD", "PUBLISH_COMPLETE"]
+    [ghost] = [p for p in publishes if p["status"] == "PROCESSING_UPLOAD"]
+    assert ghost["uploaded_bytes"] == 0 and ghost["publish_id"] != result.publish_id
+
+
+async def test_lost_answers_stop_after_the_ghost_budget_and_nothing_is_live(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    inject(simulator, "video_init", count=10, action="drop_after_processing")
+    settings = FAST.model_copy(update={"max_ghost_inits": 2})
+    target = target_of(video_request(post_id(), video_url))
+    handle = await start(dev_env.client, task_queue, target, settings)
     error = await failure_of(handle)
-    await save_history(handle, "ambiguous_init")
+    assert error.type == "INIT_ANSWERS_LOST"
+    state = await state_of(handle)
+    assert state.error is not None and not state.error.may_be_live
+    assert "--confirm-not-posted" not in state.error.remedy
+    assert len(state.ghost_inits) == 2 and len(recorded(simulator, "video_init")) == 3
+    publishes = sim_admin(simulator, "GET", "publishes")["publishes"]
+    assert [p["status"] for p in publishes] == ["PROCESSING_UPLOAD"] * 3
+
+
+async def test_a_lost_answer_for_pulled_media_waits_for_a_person(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    media_host: MediaHost,
+) -> None:
+    """TikTok pulls photos from our bucket by itself: that ghost may go live, so no retry."""
+    urls = [media_host.add("e2e/ghost.jpg", sample_jpeg(), "image/jpeg")]
+    inject(simulator, "content_init", action="drop_after_processing")
+    handle = await start(dev_env.client, task_queue, target_of(photo_request(post_id(), urls)))
+    error = await failure_of(handle)
+    await save_history(handle, "ambiguous_photo_init")
     assert error.type == "AMBIGUOUS_INIT"
     assert "--confirm-not-posted" in error.message
-    assert len(recorded(simulator, "video_init")) == 1
+    assert len(recorded(simulator, "content_init")) == 1
+    state = await state_of(handle)
+    assert state.error is not None and state.error.may_be_live and not state.ghost_inits
     publishes = sim_admin(simulator, "GET", "publishes")["publishes"]
     assert len(publishes) == 1, "TikTok did create it: exactly why we must not retry"
 
@@ -371,25 +420,51 @@ async def test_reschedule_is_refused_once_publishing_began(
     assert "publishing has already begun" in str(err.value)
 
 
-async def test_an_init_that_times_out_is_ambiguous_and_never_repeated(
+async def test_a_file_upload_init_that_times_out_starts_again(
     dev_env: WorkflowEnvironment,
     simulator: Simulator,
     task_queue: str,
     worker: None,
     video_url: str,
 ) -> None:
-    """Temporal itself must not retry an init whose attempt timed out: it may have landed."""
+    """Temporal itself never repeats a timed-out init (INIT_ONCE); the workflow does, only
+    because a FILE_UPLOAD ghost cannot go live."""
     inject(simulator, "video_init", action="hang", hang_seconds=4)
     settings = FAST.model_copy(update={"init_timeout_seconds": 1.5})
     handle = await start(
         dev_env.client, task_queue, target_of(video_request(post_id(), video_url)), settings
+    )
+    assert (await handle.result()).phase is Phase.PUBLISHED
+    state = await state_of(handle)
+    assert len(state.ghost_inits) == 1 and "timeout" in state.ghost_inits[0].reason.lower()
+    assert len(recorded(simulator, "video_init")) == 2
+    completed = [
+        p for p in sim_admin(simulator, "GET", "publishes")["publishes"]
+        if p["status"] == "PUBLISH_COMPLETE"
+    ]  # fmt: skip
+    assert len(completed) == 1
+
+
+async def test_a_pulled_init_that_times_out_is_ambiguous_and_never_repeated(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    media_host: MediaHost,
+) -> None:
+    """Temporal itself must not retry an init whose attempt timed out: it may have landed."""
+    urls = [media_host.add("e2e/slow.jpg", sample_jpeg(), "image/jpeg")]
+    inject(simulator, "content_init", action="hang", hang_seconds=4)
+    settings = FAST.model_copy(update={"init_timeout_seconds": 1.5})
+    handle = await start(
+        dev_env.client, task_queue, target_of(photo_request(post_id(), urls)), settings
     )
     error = await failure_of(handle)
     assert error.type == "AMBIGUOUS_INIT"
     state = await state_of(handle)
     assert state.error is not None and state.error.may_be_live
     await asyncio.sleep(5)  # longer than any retry backoff would wait
-    assert len(recorded(simulator, "video_init")) == 1
+    assert len(recorded(simulator, "content_init")) == 1
 
 
 async def test_trouble_polling_a_publish_tiktok_has_keeps_polling(

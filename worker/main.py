@@ -133,7 +133,14 @@ async def running_worker(
         publishing = TikTokActivities(tiktok, tokens, delivery)
         accounts = AccountActivities(tokens, account_settings or account_settings_from_env())
         staging = MediaActivities(
-            store, tiktok, client, source_rule=custody.source_rule, upload_sessions=sessions
+            store,
+            tiktok,
+            client,
+            source_rule=custody.source_rule,
+            upload_sessions=sessions,
+            video_source=(
+                "pull_from_url" if media.video_source == "pull_from_url" else "file_upload"
+            ),
         )
         revocation = RevocationActivities(
             tiktok,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
@@ -111,6 +111,13 @@ class PublishSettings(BaseModel):
         description="Inits allowed when TikTok reports a retryable failure (the failed "
         "upload never went live, so a new one cannot duplicate it).",
     )
+    max_ghost_inits: int = Field(
+        default=3,
+        ge=0,
+        description="FILE_UPLOAD video inits whose answer was lost (sent, no answer; or a "
+        "timeout) that are started again by themselves. Such a ghost publish can never go "
+        "live: its bytes can only reach the upload URL that was in the lost answer.",
+    )
 
 
 class RetryOf(BaseModel):
@@ -157,8 +164,26 @@ class StagedItem(BaseModel):
     reused: bool = Field(default=False, description="Already staged by an earlier attempt.")
 
 
+VideoDelivery = Literal["file_upload", "pull_from_url"]
+
+
 class StagedMedia(BaseModel):
     items: list[StagedItem]
+    video_source: VideoDelivery | None = Field(
+        default=None,
+        description="How TikTok gets this video, fixed when it is staged (the worker's "
+        "MEDIA_VIDEO_SOURCE then); None for photos and for runs staged before it was recorded.",
+    )
+
+
+class GhostInit(BaseModel):
+    """A FILE_UPLOAD init whose answer never came: TikTok may hold a publish for it, stuck
+    before upload for good, because only the lost answer carried its upload URL."""
+
+    at: datetime
+    publish_attempt: int
+    code: str = Field(description="Why the answer is missing: NO_RESPONSE, a timeout, ...")
+    reason: str
 
 
 class StagedTarget(BaseModel):
@@ -288,6 +313,11 @@ class PostState(BaseModel):
         default=None, description="When that wait should end, where it is known."
     )
     staged_media: list[StagedItem] = Field(default_factory=list)
+    ghost_inits: list[GhostInit] = Field(
+        default_factory=list,
+        description="FILE_UPLOAD inits whose answer was lost and that were started again by "
+        "themselves (each one is a TikTok publish that can never go live).",
+    )
     progress: MediaProgress | None = Field(
         default=None, description="Bytes staged or uploaded so far, while that runs."
     )

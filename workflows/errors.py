@@ -259,6 +259,17 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "Open the creator's TikTok profile (and inbox, for drafts). If the post is "
               "there, nothing is needed; if it is not, run `tiktok-publisher retry POST_ID "
               "ACCOUNT_ID --confirm-not-posted`."),
+    ErrorRule("INIT_ANSWERS_LOST", N,
+              "TikTok's answer to every upload start of this video was lost. None of those "
+              "publishes can go live: a FILE_UPLOAD publish only goes live once its bytes reach "
+              "the upload URL that was in the lost answer.",
+              "Check that the worker reaches TIKTOK_API_BASE_URL reliably, then run "
+              "`tiktok-publisher retry POST_ID ACCOUNT_ID` (no confirmation needed)."),
+    ErrorRule("RUN_ENDED_OUTSIDE_ENGINE", N,
+              "The engine did not end this post: an operator or Temporal stopped its run, so "
+              "whatever step it was in was cut short.",
+              "Check the creator's TikTok profile (and inbox, for drafts); if the post is not "
+              "there, run `tiktok-publisher retry POST_ID ACCOUNT_ID --confirm-not-posted`."),
     ErrorRule("CONNECT_FAILED", R, "TikTok could not be reached; nothing was sent.",
               "Check that the worker reaches TIKTOK_API_BASE_URL, then retry the post.",
               delay_seconds=2),

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ChunkUpload,
         CreatorInfoQuery,
         FailureDetails,
+        GhostInit,
         InitPublishInput,
         InitPublishResult,
         MediaProgress,
@@ -73,6 +74,8 @@ ONCE = RetryPolicy(maximum_attempts=1)
 READ_TRIES = 8
 #: Posts started before the account entity existed keep their own path on replay.
 ACCOUNT_PACING = "account-entity-pacing"
+#: FILE_UPLOAD inits whose answer was lost are started again (runs before it replay as before).
+GHOST_INIT_RETRY = "ghost-init-retry"
 CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
 # Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
 TRANSFER_TIMEOUT = timedelta(hours=3)
@@ -564,7 +567,30 @@ class PublishPost:
                 ):
                     raise _PostFailed(error) from None
                 # Ambiguous, a timeout, a crashed worker, an unexpected exception: TikTok may
-                # have created the post. A person decides; nothing retries it blindly.
+                # have created the post.
+                if self._may_start_again_after_ghost(target, staged, settings):
+                    # FILE_UPLOAD: that publish can only go live once its bytes reach the
+                    # upload URL in the answer that was lost, so it never can. Start again.
+                    self._record_ghost(error)
+                    attempt -= 1
+                    delay = timedelta(seconds=2 * len(state.ghost_inits))
+                    await workflow.sleep(delay, summary="init again after a lost answer")
+                    continue
+                if state.ghost_inits:
+                    # Every lost answer was a FILE_UPLOAD ghost: none of them can be live.
+                    lost = classify_error("INIT_ANSWERS_LOST")
+                    raise _PostFailed(
+                        PostError(
+                            code=lost.code,
+                            message=f"{lost.meaning} ({len(state.ghost_inits)} lost answers; "
+                            f"the last: {error.code})",
+                            remedy=lost.remedy,
+                            retryable=False,
+                            details=[{"cause": error.model_dump(mode="json")}],
+                        )
+                    ) from None
+                # Anything else (pulled media, a run from before ghosts were recorded): a
+                # person decides; nothing retries it blindly.
                 ambiguous = classify_error("AMBIGUOUS_INIT")
                 raise _PostFailed(
                     PostError(
@@ -582,6 +608,31 @@ class PublishPost:
                 await self._link.outcome(CallKind.INIT, code=None, publish_id=init.publish_id)
             return init
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _may_start_again_after_ghost(
+        self, target: PublishTarget, staged: StagedMedia, settings: PublishSettings
+    ) -> bool:
+        """A lost init answer may be followed by a new init only for FILE_UPLOAD videos
+        (recorded at staging), within `max_ghost_inits`, on runs that know ghosts."""
+        file_upload = target.is_video and staged.video_source == "file_upload"
+        if not file_upload or len(self._current.ghost_inits) >= settings.max_ghost_inits:
+            return False
+        return workflow.patched(GHOST_INIT_RETRY)
+
+    def _record_ghost(self, error: PostError) -> None:
+        state = self._current
+        state.ghost_inits.append(
+            GhostInit(
+                at=workflow.now(),
+                publish_attempt=state.init_attempts,
+                code=error.code,
+                reason=error.message,
+            )
+        )
+        self._log(
+            f"init answer lost ({error.code}): that publish can never receive its bytes, "
+            f"so a new init is safe (lost answer {len(state.ghost_inits)})"
+        )
 
     async def _poll_until_final(
         self,
