@@ -68,6 +68,22 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+@pytest.fixture
+async def own_dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server for one test alone: it sees no post or account entity that another test
+    left behind (on task queues nobody polls any more)."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(search_attributes.ALL),
+        ui=False,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
 #: The payload key of `encrypted_env` (tests that encrypt share it).
 PAYLOAD_KEYS = PayloadKeys.parse(PayloadKeys.generate("k1"))
 

@@ -73,3 +73,4 @@ async def test_a_sleeping_post_whose_worker_left_is_not_ready_quickly(
         await publisher(dev_env.client, task_queue).state(target.post_id, target.account_id)
     assert caught.value.code == "POST_NOT_READY"
     assert time.monotonic() - began < STATE_QUERY_TIMEOUT.total_seconds() + 10
+    await handle.terminate("test finished")  # leave no sleeper on a queue nobody polls

@@ -524,9 +524,10 @@ class PublishPost:
             attempt += 1
             if self._paced:
                 await self._slot(CallKind.INIT, settings)
+            lost = f", {len(state.ghost_inits)} lost answer(s) before" if state.ghost_inits else ""
             workflow.set_current_details(
                 f"Starting the TikTok upload (publish attempt {state.init_attempts}, "
-                f"try {attempt})."
+                f"try {attempt}{lost})."
             )
             try:
                 init = await workflow.execute_activity_method(
