@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck generate generate-check pytest histories bench clean \
-	bench-burst bench-sleepers bench-rolling
+	bench-burst bench-sleepers bench-rolling bench-ambiguity
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,3 +70,9 @@ HISTORY_TESTS := week_ahead or reschedule_moves or cancel_while or publish_now o
 
 clean:
 	rm -rf $(VENV) .temporal .pytest_cache .mypy_cache .ruff_cache
+
+# Lost init answers under kill -9, played twice in one run: without ghost retries (the rule
+# before issue 15) and with them; the share of posts left AMBIGUOUS_INIT, duplicates, lost.
+AMBIGUITY_POSTS ?= 60
+bench-ambiguity: $(STAMP)
+	$(BIN)/python -m bench.ambiguity --posts $(AMBIGUITY_POSTS)

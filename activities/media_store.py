@@ -188,6 +188,22 @@ class MediaStore:
         """Where every object of one post target lives (what a cleanup removes)."""
         return f"{self.prefix}{_key_segment(post_id)}/{_key_segment(account_id)}/"
 
+    def attempt_key(self, key: str, attempt: str) -> str:
+        """Where one init attempt's copy of a staged object lives (TikTok pulls that copy, so
+        it can be withdrawn alone): `<target prefix>attempts/<attempt>/<name>`."""
+        folder, _, name = key.rpartition("/")
+        return f"{folder}/attempts/{_key_segment(attempt)}/{name}"
+
+    def attempt_prefix(self, post_id: str, account_id: str, attempt: str) -> str:
+        return f"{self.target_prefix(post_id, account_id)}attempts/{_key_segment(attempt)}/"
+
+    def copy(self, source: str, destination: str) -> None:
+        """Copy an object inside the bucket, server-side (multipart above 8 MiB: any size)."""
+        try:
+            self._s3.copy({"Bucket": self.bucket, "Key": source}, self.bucket, destination)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._storage_error(exc, f"copy {source}") from exc
+
     def keys_under(self, prefix: str) -> list[str]:
         try:
             pages = self._s3.get_paginator("list_objects_v2").paginate(

@@ -7,6 +7,7 @@ history), makes one kind of call through `TikTokClient`, and turns a `TikTokApiE
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from workflows.contracts import (
     InitPublishInput,
     InitPublishResult,
     StatusQuery,
+    pull_attempt,
 )
 from workflows.request import PublishMode, PublishTarget
 from workflows.tiktok import CreatorInfo, PublishStatus
@@ -114,7 +116,16 @@ class TikTokActivities:
         source: VideoSource = PullFromUrl("")
         plan: ChunkPlan | None = None
         photo_urls: list[str] = []
+        pulled = not target.is_video or (
+            (request.staged.video_source or delivery.video_source) == "pull_from_url"
+        )
         try:
+            if pulled:
+                # TikTok fetches by itself: give it this attempt's own copies, which the
+                # workflow withdraws if the answer is lost.
+                items = await asyncio.to_thread(
+                    delivery.pulled_copies, items, pull_attempt(request)
+                )
             if target.is_video:
                 source, plan = delivery.video_source_for(items[0], request.staged.video_source)
             else:

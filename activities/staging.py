@@ -41,6 +41,7 @@ from activities.tiktok_client import (
 )
 from activities.upload_sessions import UPLOAD_URL_LOST, UploadSessions
 from workflows.contracts import (
+    AttemptMedia,
     ChunkUpload,
     MediaProgress,
     StagedItem,
@@ -98,6 +99,17 @@ class MediaDelivery:
             return PullFromUrl(self.store.public_url(item.key)), None
         plan = plan_chunks(item.size_bytes, self.chunk_size)
         return FileUpload(plan.video_size, plan.chunk_size, plan.total_chunk_count), plan
+
+    def pulled_copies(self, items: list[StagedItem], attempt: str) -> list[StagedItem]:
+        """Each staged object copied for this init attempt alone (sync: call from a thread).
+        TikTok pulls the copy; after a lost answer the copy is withdrawn, and a pull that
+        has not happened yet can no longer succeed."""
+        copies = []
+        for item in items:
+            key = self.store.attempt_key(item.key, attempt)
+            self.store.copy(item.key, key)
+            copies.append(item.model_copy(update={"key": key}))
+        return copies
 
     def photo_url(self, item: StagedItem) -> str:
         if self.photo_urls == "presigned":
@@ -258,6 +270,23 @@ class MediaActivities:
             return await asyncio.get_running_loop().run_in_executor(self._threads, delete)
         except StagingError as err:
             raise engine_error(err.code, str(err), retryable=err.retryable) from None
+
+    @activity.defn(name="withdraw_attempt_media")
+    async def withdraw_attempt_media(self, attempt: AttemptMedia) -> int:
+        """Delete one init attempt's pulled copies at once (idempotent)."""
+        prefix = self._store.attempt_prefix(attempt.post_id, attempt.account_id, attempt.attempt)
+
+        def delete() -> int:
+            keys = self._store.keys_under(prefix)
+            self._store.delete(keys)
+            return len(keys)
+
+        try:
+            removed = await asyncio.get_running_loop().run_in_executor(self._threads, delete)
+        except StagingError as err:
+            raise engine_error(err.code, str(err), retryable=err.retryable) from None
+        log.info("media.attempt_withdrawn", attempt=attempt.attempt, objects=removed)
+        return removed
 
     # -- one file ----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -298,7 +299,7 @@ async def test_a_lost_answer_for_pulled_media_waits_for_a_person(
     inject(simulator, "content_init", action="drop_after_processing")
     handle = await start(dev_env.client, task_queue, target_of(photo_request(post_id(), urls)))
     error = await failure_of(handle)
-    await save_history(handle, "ambiguous_photo_init")
+    await save_history(handle, "ambiguous_photo_init_withdrawn")
     assert error.type == "AMBIGUOUS_INIT"
     assert "--confirm-not-posted" in error.message
     assert len(recorded(simulator, "content_init")) == 1
@@ -306,6 +307,15 @@ async def test_a_lost_answer_for_pulled_media_waits_for_a_person(
     assert state.error is not None and state.error.may_be_live and not state.ghost_inits
     publishes = sim_admin(simulator, "GET", "publishes")["publishes"]
     assert len(publishes) == 1, "TikTok did create it: exactly why we must not retry"
+    # The copy that ghost pulls from is withdrawn at once; the staged original stays for a
+    # retry.
+    [pulled] = publishes[0]["media_urls"]
+    assert "/attempts/1-1/" in pulled
+    assert any("was withdrawn (1 objects)" in line for line in state.history)
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(pulled)).status_code in (403, 404)
+        original = pulled.replace("/attempts/1-1/", "/")
+        assert (await http.get(original)).status_code == 200
 
 
 async def test_retryable_fail_reason_uploads_again(

@@ -160,6 +160,7 @@ async def running_worker(
                 staging.stage_media,
                 staging.upload_video,
                 staging.delete_staged_media,
+                staging.withdraw_attempt_media,
                 accounts.load_account_settings,
                 accounts.inspect_account_token,
                 accounts.refresh_account_token,

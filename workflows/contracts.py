@@ -186,6 +186,14 @@ class GhostInit(BaseModel):
     reason: str
 
 
+class AttemptMedia(BaseModel):
+    """One init attempt's pulled copies of a target's staged media (see `init_publish`)."""
+
+    post_id: str
+    account_id: str
+    attempt: str = Field(description="`<publish attempt>-<try>`, as in InitPublishInput.")
+
+
 class StagedTarget(BaseModel):
     """Names the staged objects of one post target (for cleanup)."""
 
@@ -327,6 +335,11 @@ class PostState(BaseModel):
     )
 
 
+def pull_attempt(request: InitPublishInput) -> str:
+    """The name of an init attempt's pulled copies."""
+    return f"{request.attempt}-{request.try_number}"
+
+
 class PublishResult(BaseModel):
     """The workflow's result for posts that end well (FAILED runs raise instead)."""
 
@@ -343,6 +356,9 @@ class PublishResult(BaseModel):
 class InitPublishInput(BaseModel):
     target: PublishTarget
     attempt: int
+    try_number: int = Field(
+        default=1, description="Which try of this publish attempt (each pulls its own copy)."
+    )
     staged: StagedMedia
     paced: bool = Field(
         default=False,

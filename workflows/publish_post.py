@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.account_contracts import CallKind, CapKind, SlotAnswer
     from workflows.account_link import AccountLink, WaitEnded
     from workflows.contracts import (
+        AttemptMedia,
         ChunkUpload,
         CreatorInfoQuery,
         FailureDetails,
@@ -76,6 +77,8 @@ READ_TRIES = 8
 ACCOUNT_PACING = "account-entity-pacing"
 #: FILE_UPLOAD inits whose answer was lost are started again (runs before it replay as before).
 GHOST_INIT_RETRY = "ghost-init-retry"
+#: Pulled media: a lost answer withdraws that attempt's copies at once.
+WITHDRAW_PULLED_ATTEMPT = "withdraw-pulled-attempt"
 CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
 # Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
 TRANSFER_TIMEOUT = timedelta(hours=3)
@@ -524,10 +527,12 @@ class PublishPost:
             attempt += 1
             if self._paced:
                 await self._slot(CallKind.INIT, settings)
-            lost = f", {len(state.ghost_inits)} lost answer(s) before" if state.ghost_inits else ""
+            lost_note = (
+                f", {len(state.ghost_inits)} lost answer(s) before" if state.ghost_inits else ""
+            )
             workflow.set_current_details(
                 f"Starting the TikTok upload (publish attempt {state.init_attempts}, "
-                f"try {attempt}{lost})."
+                f"try {attempt}{lost_note})."
             )
             try:
                 init = await workflow.execute_activity_method(
@@ -535,6 +540,7 @@ class PublishPost:
                     InitPublishInput(
                         target=target,
                         attempt=state.init_attempts,
+                        try_number=attempt,
                         staged=staged,
                         paced=self._paced,
                     ),
@@ -592,6 +598,7 @@ class PublishPost:
                     ) from None
                 # Anything else (pulled media, a run from before ghosts were recorded): a
                 # person decides; nothing retries it blindly.
+                await self._withdraw_pulled_attempt(target, staged, settings, attempt)
                 ambiguous = classify_error("AMBIGUOUS_INIT")
                 raise _PostFailed(
                     PostError(
@@ -619,6 +626,29 @@ class PublishPost:
         if not file_upload or len(self._current.ghost_inits) >= settings.max_ghost_inits:
             return False
         return workflow.patched(GHOST_INIT_RETRY)
+
+    async def _withdraw_pulled_attempt(
+        self, target: PublishTarget, staged: StagedMedia, settings: PublishSettings, tried: int
+    ) -> None:
+        """TikTok pulls by itself, so a lost answer may hide a pull still to come: delete the
+        copies that attempt pointed at, at once. A pull that has not fetched them yet then
+        fails instead of going live. Best effort: the post's outcome does not depend on it."""
+        if staged.video_source == "file_upload" and target.is_video:
+            return
+        if not workflow.patched(WITHDRAW_PULLED_ATTEMPT):
+            return
+        label = f"{self._current.init_attempts}-{tried}"
+        try:
+            removed = await workflow.execute_activity_method(
+                MediaActivities.withdraw_attempt_media,
+                AttemptMedia(post_id=target.post_id, account_id=target.account_id, attempt=label),
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=READ_RETRY,
+                summary="withdraw the pulled copies of the unanswered init",
+            )
+            self._log(f"the media of unanswered init {label} was withdrawn ({removed} objects)")
+        except ActivityError as err:
+            self._log(f"could not withdraw the media of unanswered init {label}: {err.message}")
 
     def _record_ghost(self, error: PostError) -> None:
         state = self._current
