@@ -79,3 +79,29 @@ class OAuthState(Base):
     """'' pending, 'connected' or an error code: what `account connect` waits for."""
     outcome_detail: Mapped[str] = mapped_column(Text, default="")
     connected_account_id: Mapped[str] = mapped_column(String(128), default="")
+
+
+class PlatformSet(Base):
+    """A named set of accounts (Ampost's `platformSetId`): a post to the set is one target per
+    account in it."""
+
+    __tablename__ = "platform_sets"
+
+    set_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PlatformSetMember(Base):
+    """One account of a platform set, in the order the set lists them. Not a foreign key to
+    accounts: forgetting an account must not silently shrink a set (its posts would wait
+    for a reconnect instead, visibly)."""
+
+    __tablename__ = "platform_set_members"
+
+    set_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("platform_sets.set_id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,12 +48,34 @@ from workflows.contracts import (
     PublishSettings,
     workflow_id,
 )
-from workflows.request import PublishTarget, RequestInvalid, parse_post
+from workflows.dialects import parse_request, platform_set_references
+from workflows.request import Post, PublishTarget, RequestInvalid
 from workflows.validation import Problem, ValidationPolicy
 
 DEFAULT_UI_URL = "http://localhost:8233"
 #: How long a state query waits for a worker before the answer comes from elsewhere.
 STATE_QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+PlatformSetSource = (
+    Callable[[str], Awaitable[Sequence[str] | None]] | Mapping[str, Sequence[str] | None]
+)
+"""Where platformSetId is looked up: `PlatformSets(database).members`, or a plain mapping."""
+
+
+async def resolve_platform_sets(
+    request: Any, dialect: str | None, source: PlatformSetSource | None
+) -> dict[str, Sequence[str] | None]:
+    """The platform sets a request names, looked up (a missing set maps to None)."""
+    found: dict[str, Sequence[str] | None] = {}
+    for set_id in platform_set_references(request, dialect):
+        if source is None:
+            found[set_id] = None
+        elif isinstance(source, Mapping):
+            found[set_id] = source.get(set_id)
+        else:
+            found[set_id] = await source(set_id)
+    return found
 
 
 class PostNotFound(LookupError):
@@ -141,18 +163,55 @@ class PostPublisher:
         namespace = quote(self.client.namespace, safe="")
         return f"{self.ui_url}/namespaces/{namespace}/workflows/{quote(wf_id, safe='')}"
 
-    async def submit(self, request: Mapping[str, Any]) -> list[SubmittedTarget]:
+    async def submit(
+        self,
+        request: Mapping[str, Any],
+        *,
+        dialect: str | None = None,
+        idempotency_key: str | None = None,
+        platform_sets: PlatformSetSource | None = None,
+    ) -> list[SubmittedTarget]:
         """Validate, then start one PublishPost per target. Idempotent per (postId, account).
 
+        `dialect`: native, ampost or post-for-me (None: detected, docs/dialects.md);
+        `idempotency_key`: what the API's Idempotency-Key header carries; `platform_sets`:
+        where Ampost's platformSetId is looked up (e.g. `PlatformSets(database).members`).
         Raises `workflows.request.RequestInvalid` (every problem, with codes and field paths)
         before anything starts.
         """
         with tracing.span("submit"):
-            post = parse_post(request, policy=self.policy)
-            problems = self.delivery_problems(post.targets)
-            if problems:
-                raise RequestInvalid(problems)
-            return [await self.start_target(target) for target in post.targets]
+            post = await self.parse(
+                request,
+                dialect=dialect,
+                idempotency_key=idempotency_key,
+                platform_sets=platform_sets,
+            )
+            return await self.submit_post(post)
+
+    async def parse(
+        self,
+        request: Any,
+        *,
+        dialect: str | None = None,
+        idempotency_key: str | None = None,
+        platform_sets: PlatformSetSource | None = None,
+    ) -> Post:
+        """The request in any dialect as the normalised post, its platform sets resolved."""
+        sets = await resolve_platform_sets(request, dialect, platform_sets)
+        return parse_request(
+            request,
+            dialect=dialect,
+            idempotency_key=idempotency_key,
+            platform_sets=sets,
+            policy=self.policy,
+        )
+
+    async def submit_post(self, post: Post) -> list[SubmittedTarget]:
+        """Start one PublishPost per target of an already validated post."""
+        problems = self.delivery_problems(post.targets)
+        if problems:
+            raise RequestInvalid(problems)
+        return [await self.start_target(target) for target in post.targets]
 
     def delivery_problems(self, targets: list[PublishTarget]) -> list[Problem]:
         """TikTok pulls staged photos (and PULL_FROM_URL videos) from our bucket's URL: if

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from temporalio.service import RPCError
 
-from starter import accounts_cli, generated
+from starter import accounts_cli, generated, platform_sets_cli
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.operations import Fixes, Operations, Outcome, render
 from telemetry import tracing
@@ -27,7 +27,7 @@ from worker.codec import PayloadKeyError
 from worker.config import ConfigError
 from worker.custody import CustodySettings
 from workflows.contracts import PostState
-from workflows.request import RequestInvalid, parse_post, workflow_id
+from workflows.request import RequestInvalid, parse_request, workflow_id
 from workflows.tiktok import Privacy
 from workflows.validation import ValidationPolicy
 
@@ -91,11 +91,15 @@ async def _submit(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     try:
         # What is wrong with the request itself is said even with Temporal down.
-        parse_post(
-            request, policy=ValidationPolicy(source_rule=CustodySettings.from_env().source_rule)
+        sets = await platform_sets_cli.resolve(request, args.dialect)
+        parse_request(
+            request,
+            dialect=args.dialect,
+            platform_sets=sets,
+            policy=ValidationPolicy(source_rule=CustodySettings.from_env().source_rule),
         )
         publisher = await PostPublisher.connect()
-        submitted = await publisher.submit(request)
+        submitted = await publisher.submit(request, dialect=args.dialect, platform_sets=sets)
     except RequestInvalid as err:
         if args.json:
             print(json.dumps({"problems": [p.__dict__ for p in err.problems]}, indent=2))
@@ -254,6 +258,8 @@ def _simulator(argv: list[str]) -> int:
 def _schema(args: argparse.Namespace) -> int:
     if args.workflow_input:
         schema = generated.workflow_input_schema()
+    elif args.dialect and args.dialect != "native":
+        schema = generated.dialect_schemas()[args.dialect]
     else:
         schema = generated.request_schema()
     print(json.dumps(schema, indent=2))
@@ -344,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="validate a post request and start its workflows")
     p.add_argument("file", help="request JSON file, or - for standard input")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    platform_sets_cli.add_dialect_argument(p)
     p.set_defaults(run=_submit)
 
     p = sub.add_parser("status", help="show a post target's state")
@@ -402,9 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workflow-input", action="store_true", help="the PublishPost workflow input instead"
     )
+    platform_sets_cli.add_dialect_argument(p)
     p.set_defaults(run=_schema, sync=True)
 
     account_actions = accounts_cli.register(sub)
+    platform_sets_cli.register(sub)
 
     p = sub.add_parser(
         "codec-server", help="decrypt payloads for the Temporal UI (TIKTOK_PAYLOAD_KEYS)"

@@ -1,6 +1,8 @@
 """Files generated from code, checked in, and checked for staleness by `make test`.
 
 - `schema/post-request.schema.json`: what `submit` accepts (both request shapes).
+- `schema/dialects/ampost.schema.json`, `schema/dialects/post-for-me.schema.json`: the other
+  services' request dialects as this engine accepts them (docs/dialects.md).
 - `schema/publish-post-input.schema.json`: the PublishPost workflow's input, for services in
   other languages and `temporal workflow start`.
 - `schema/openapi.json`: the HTTP API (FastAPI's document, with the request schema and the
@@ -30,6 +32,7 @@ from workflows.errors import (
     TIKTOK_ERROR_CODES,
     ErrorRule,
 )
+from workflows.dialects import dialect_schemas
 from workflows.intake_shapes import json_schema
 from workflows.validation import CODES
 
@@ -39,6 +42,7 @@ WORKFLOW_INPUT_SCHEMA = ROOT / "schema" / "publish-post-input.schema.json"
 ERROR_CODES_DOC = ROOT / "docs" / "error-codes.md"
 SETTINGS_DOC = ROOT / "docs" / "settings.md"
 OPENAPI = ROOT / "schema" / "openapi.json"
+DIALECT_SCHEMAS = ROOT / "schema" / "dialects"
 
 
 def openapi() -> dict[str, Any]:
@@ -216,6 +220,11 @@ def rendered() -> dict[Path, str]:
         ERROR_CODES_DOC: error_codes_doc(),
         SETTINGS_DOC: settings_doc(),
         OPENAPI: json.dumps(openapi(), indent=2, sort_keys=True) + "\n",
+        **{
+            DIALECT_SCHEMAS / f"{name}.schema.json": json.dumps(schema, indent=2, sort_keys=True)
+            + "\n"
+            for name, schema in dialect_schemas().items()
+        },
     }
 
 

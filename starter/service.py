@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from account_store.api_keys import ApiKeys
 from account_store.database import Database
+from account_store.platform_sets import PlatformSets
 from account_store.store import AccountRecord, AccountStore
 from starter.account_entity import EntityUnavailable, account_state, signal_account
 from starter.api import PostNotFound, PostPublisher, SubmittedTarget
@@ -57,7 +58,7 @@ from workflows.creator_info_lookup import (
     REVOKE_ACCESS_TYPE,
     RevokeOutcome,
 )
-from workflows.request import ID_PATTERN, RequestInvalid, parse_post, workflow_id
+from workflows.request import ID_PATTERN, RequestInvalid, workflow_id
 from workflows.tiktok import CreatorInfo
 from workflows.validation import Problem
 
@@ -176,18 +177,31 @@ class Service:
 
     # -- posts -----------------------------------------------------------------------------
 
-    async def submit(self, raw: Any) -> tuple[SubmitResponse, bool]:
-        """(answer, created): created is False when every target existed (a repeat)."""
+    @property
+    def platform_sets(self) -> PlatformSets:
+        return PlatformSets(self.database)
+
+    async def submit(
+        self, raw: Any, *, dialect: str | None = None, idempotency_key: str | None = None
+    ) -> tuple[SubmitResponse, bool]:
+        """(answer, created): created is False when every target existed (a repeat).
+
+        `dialect` and `idempotency_key` come from the API's Dialect / Idempotency-Key
+        headers (docs/dialects.md); platformSetId is resolved from the account store."""
         if not isinstance(raw, dict):
             raise _field_invalid("", "the request must be a JSON object")
-        submitted = await self.publisher.submit(raw)
-        drafts = {
-            t.account_id: t.system_draft
-            for t in parse_post(raw, policy=self.publisher.policy).targets
-        }
+        post = await self.publisher.parse(
+            raw,
+            dialect=dialect,
+            idempotency_key=idempotency_key,
+            platform_sets=self.platform_sets.members,
+        )
+        submitted = await self.publisher.submit_post(post)
+        drafts = {t.account_id: t.system_draft for t in post.targets}
         targets = [await self._submitted(item, drafts) for item in submitted]
-        post_id = submitted[0].post_id if submitted else str(raw.get("postId", ""))
-        return SubmitResponse(postId=post_id, targets=targets), any(s.created for s in submitted)
+        return SubmitResponse(postId=post.post_id, targets=targets), any(
+            s.created for s in submitted
+        )
 
     async def _submitted(
         self, item: SubmittedTarget, drafts: dict[str, bool]

@@ -8,6 +8,7 @@ parsing in `workflows.intake`; the rendering of problems in the caller's terms i
 
 from __future__ import annotations
 
+from workflows.dialects import DIALECTS, choose_dialect, parse_request
 from workflows.intake import SKINS, RequestInvalid, Skin, parse_post
 from workflows.intake_shapes import (
     REQUEST_SCHEMA_ID,
@@ -38,6 +39,7 @@ from workflows.validation import Problem, ValidationPolicy
 
 __all__ = [
     "APPLICABLE_OPTIONS",
+    "DIALECTS",
     "ID_MAX_LENGTH",
     "ID_PATTERN",
     "PUBLISH_TARGET_SCHEMA_ID",
@@ -60,8 +62,10 @@ __all__ = [
     "TikTokOptions",
     "TikTokOptionsEnvelope",
     "ValidationPolicy",
+    "choose_dialect",
     "json_schema",
     "parse_post",
+    "parse_request",
     "publish_target_json_schema",
     "workflow_id",
 ]

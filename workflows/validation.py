@@ -81,6 +81,24 @@ CODES: Mapping[str, str] = MappingProxyType(
         "TT_FIRST_COMMENT_UNSUPPORTED": "TikTok's Content Posting API cannot post a first comment.",
         "TT_TEXT_INVALID": "A text (caption, title, any string) holds a NUL byte or half of a "
         "UTF-16 surrogate pair, which is not valid Unicode text.",
+        # request dialects (workflows.dialects)
+        "TT_DIALECT_UNKNOWN": "The dialect named for the request is not one the engine speaks "
+        "(native, ampost, post-for-me).",
+        "TT_DIALECT_AMBIGUOUS": "The request carries the marks of more than one dialect; name "
+        "the dialect explicitly.",
+        "TT_IDEMPOTENCY_KEY_REQUIRED": "The request has no id to make a resubmission safe "
+        "(postId, external_id or an Idempotency-Key header); none is invented.",
+        "TT_IDEMPOTENCY_KEY_CONFLICT": "The Idempotency-Key header and the request's own id "
+        "differ.",
+        "TT_PLATFORM_SET_UNKNOWN": "platformSetId names no platform set in the account store.",
+        "TT_PLATFORM_UNSUPPORTED": "The request asks for a platform other than TikTok (or for "
+        "TikTok Business), which this engine does not publish to.",
+        "TT_VALUE_UNMAPPABLE": "A value of the dialect has no certain TikTok meaning, so it is "
+        "refused rather than guessed.",
+        "TT_FIELD_UNSUPPORTED": "A field of the dialect has no TikTok counterpart this engine "
+        "can honour (a link, a custom thumbnail image, tags, ...).",
+        "TT_MEDIA_TYPE_UNKNOWN": "A media URL's file extension says neither video nor photo, "
+        "and the dialect has no type field.",
         # static checks (validate_target)
         "TT_PRIVACY_REQUIRED": "A direct post has no privacy level; TikTok has no default and "
         "the creator must choose.",

@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from starter.http_api import accounts, posts, problems
+from starter.http_api import accounts, platform_sets, posts, problems
 from starter.service import Service
 from starter.service_models import ProblemDocument
+from workflows.dialects import dialect_schemas
 from workflows.request import json_schema
 
 API_VERSION = "1.0.0"
@@ -68,6 +69,7 @@ def create_app(service: Service | None = None, *, mcp: bool = True) -> FastAPI:
     app.include_router(posts.router)
     app.include_router(accounts.router)
     app.include_router(accounts.oauth)
+    app.include_router(platform_sets.router)
     if mcp_app is not None:
         from starlette.routing import Route
 
@@ -106,6 +108,14 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas["PostRequest"] = _rewrite_refs(
         {k: v for k, v in request.items() if k not in ("$defs", "$schema", "$id")}
     )
+    for name, dialect in zip(
+        ("AmpostPostRequest", "PostForMePostRequest"), dialect_schemas().values(), strict=True
+    ):
+        for sub, schema in dialect.get("$defs", {}).items():
+            schemas.setdefault(sub, _rewrite_refs(schema))
+        schemas[name] = _rewrite_refs(
+            {k: v for k, v in dialect.items() if k not in ("$defs", "$schema", "$id")}
+        )
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas["ProblemDocument"] = _rewrite_refs(
@@ -141,6 +151,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                 codes["400"] = "The connect failed (state, denial, code exchange)."
                 codes["409"] = "The account id belongs to another creator."
                 codes["502"] = "TikTok's token endpoint failed."
+            if path.startswith("/v1/platform-sets"):
+                codes["409"] = "A platform set with this id or name exists."
             if path == "/v1/accounts/{accountId}" and "delete" in operations:
                 codes["409"] = "TikTok refused for good."
                 codes["502"] = "TikTok failed the call."

@@ -22,7 +22,9 @@ from starter.service_models import (
     dump,
 )
 from workflows.contracts import Phase, PostState
+from workflows.dialects import DIALECT_HEADER, DIALECTS, IDEMPOTENCY_HEADER
 from workflows.request import ID_PATTERN, RequestInvalid
+from workflows.validation import Problem
 
 NDJSON = "application/x-ndjson"
 _POST_REQUEST = "#/components/schemas/PostRequest"
@@ -31,7 +33,12 @@ router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[Depends(api
 PostId = Annotated[str, Path(pattern=ID_PATTERN, description="The caller's postId.")]
 AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="The target's account id.")]
 
-_SUBMIT_DOC = """Validate a post request (either shape) and start one workflow per target.
+_SUBMIT_DOC = """Validate a post request and start one workflow per target.
+
+The request is in this engine's own shapes (flat or nested), or in Ampost's or Post for Me's
+dialect (docs/dialects.md): name it with the `Dialect` header or `dialect` parameter, or let
+the request's keys say. A request without an id of its own (Ampost's) takes the
+`Idempotency-Key` header; none is ever invented.
 
 `postId` is the idempotency key: submitting it again returns the same targets with 200 and
 starts nothing. 202 when at least one target was started now.
@@ -49,30 +56,76 @@ too, one line per request: `{"line": n, "status": 202|200|422, "body": <answer o
     description=_SUBMIT_DOC,
     responses={200: {"model": SubmitResponse, "description": "Every target existed already."}},
     openapi_extra={
+        "parameters": [
+            {
+                "name": DIALECT_HEADER,
+                "in": "header",
+                "required": False,
+                "description": "The request's dialect: " + ", ".join(DIALECTS) + " (absent: "
+                "detected, docs/dialects.md).",
+                "schema": {"type": "string", "enum": list(DIALECTS)},
+            },
+            {
+                "name": "dialect",
+                "in": "query",
+                "required": False,
+                "description": "The same as the Dialect header.",
+                "schema": {"type": "string", "enum": list(DIALECTS)},
+            },
+            {
+                "name": IDEMPOTENCY_HEADER,
+                "in": "header",
+                "required": False,
+                "description": "Your id for the post when the request has none of its own "
+                "(postId, external_id); never with a batch.",
+                "schema": {"type": "string", "pattern": ID_PATTERN, "maxLength": 128},
+            },
+        ],
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/PostRequest"}}
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/PostRequest"},
+                            {"$ref": "#/components/schemas/AmpostPostRequest"},
+                            {"$ref": "#/components/schemas/PostForMePostRequest"},
+                        ]
+                    }
+                }
             },
-        }
+        },
     },
 )
 async def submit_post(request: Request, svc: ServiceDep) -> Response:
     body = await request.body()
+    dialect = request.headers.get(DIALECT_HEADER) or request.query_params.get("dialect")
+    key = request.headers.get(IDEMPOTENCY_HEADER)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() == NDJSON:
-        return await _submit_lines(body, svc)
-    answer, created = await svc.submit(parse_json_body(body))
+        if key is not None:
+            raise invalid(
+                [
+                    Problem(
+                        "TT_FIELD_INVALID",
+                        IDEMPOTENCY_HEADER,
+                        "A batch carries one idempotency key per line (postId or external_id "
+                        "in each request): leave the Idempotency-Key header out of a batch.",
+                    )
+                ]
+            )
+        return await _submit_lines(body, svc, dialect)
+    answer, created = await svc.submit(parse_json_body(body), dialect=dialect, idempotency_key=key)
     return JSONResponse(dump(answer), status_code=202 if created else 200)
 
 
-async def _submit_lines(body: bytes, svc: ServiceDep) -> Response:
+async def _submit_lines(body: bytes, svc: ServiceDep, dialect: str | None) -> Response:
     lines = []
     for number, raw in enumerate(body.splitlines(), start=1):
         if not raw.strip():
             continue
         result: dict[str, Any] = {"line": number}
         try:
-            answer, created = await svc.submit(parse_json_body(raw))
+            answer, created = await svc.submit(parse_json_body(raw), dialect=dialect)
             result.update(status=202 if created else 200, body=dump(answer))
         except ServiceProblem as problem:
             result.update(status=problem.status, body=problem.document())
