@@ -263,8 +263,10 @@ def parse(raw: Mapping[str, Any], context: DialectContext) -> Post:
             scheduled_for=request.scheduled_for,
             system_draft=False,
             media_keys=_MEDIA_KEYS,
+            media_list_loc=("content", "media"),
         )
         for account in accounts
+        if "tiktok" in request.platforms
     ]
     return finish(post_id, drafts, problems, context.policy, MESSAGES)
 

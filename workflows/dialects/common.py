@@ -66,6 +66,8 @@ class Draft:
     system_draft: bool
     media_keys: Mapping[str, str] = field(default_factory=dict)
     """Our media field name -> the dialect's key (size_bytes -> sizeBytes)."""
+    media_list_loc: Loc = ("media",)
+    """Where the media list itself is (for problems of the whole list)."""
 
 
 def is_identifier(value: object) -> bool:
@@ -160,7 +162,7 @@ def _caller_loc(draft: Draft, loc: Loc) -> Loc:
                 for part in rest[1:]
             )
             return (*draft.media_locs[rest[0]], *tail)
-        return draft.media_locs[0][:-1] if draft.media_locs else ("media",)
+        return draft.media_list_loc
     if head == "options" and rest and isinstance(rest[0], str):
         return draft.option_locs.get(rest[0], loc)
     return loc

@@ -226,6 +226,7 @@ class _Media:
     """A media list converted, with where each item was written."""
 
     def __init__(self, items: Sequence[PfmMedia], base: Loc, problems: list[Problem]) -> None:
+        self.base = base
         self.items: list[MediaItem] = []
         self.locs: list[Loc] = []
         self.cover_ms: int | None = None
@@ -464,6 +465,7 @@ def parse(raw: Mapping[str, Any], context: DialectContext) -> Post:
                 option_locs=locs,
                 scheduled_for=request.scheduled_at,
                 system_draft=bool(request.is_draft),
+                media_list_loc=media.base,
             )
         )
     return finish(post_id, drafts, problems, context.policy, MESSAGES)
