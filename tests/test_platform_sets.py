@@ -1,0 +1,86 @@
+"""Platform sets in the account store (SQLite and PostgreSQL), and over the HTTP API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from account_store.database import Database
+from account_store.platform_sets import PlatformSetError, PlatformSets
+from account_store.store import AccountStore
+from activities.tokens import StoredToken
+from simulator import Simulator
+from tests.api_support import live_api
+from tests.test_account_store import database, db_url  # noqa: F401 (fixtures)
+
+
+async def connected(db: Database, *accounts: str) -> None:
+    store = AccountStore(db)
+    for account in accounts:
+        await store.save(account, StoredToken(f"act.{account}", f"rft.{account}"))
+
+
+async def test_a_set_keeps_its_accounts_in_order_and_changes_in_one_go(
+    database: Database,  # noqa: F811
+) -> None:
+    await connected(database, "acct_a", "acct_b", "acct_c")
+    sets = PlatformSets(database)
+    made = await sets.create("launch", ["acct_b", "acct_a", "acct_b"], set_id="set_uuid")
+    assert made.account_ids == ("acct_b", "acct_a")
+    assert await sets.members("set_uuid") == ["acct_b", "acct_a"]
+    assert await sets.members("launch") is None  # submit resolves ids, never names
+    changed = await sets.update("launch", name="launch-eu", add=["acct_c"], remove=["acct_b"])
+    assert changed.name == "launch-eu" and changed.account_ids == ("acct_a", "acct_c")
+    generated = await sets.create("other", [])
+    assert len(generated.set_id) == 36
+    assert [s.name for s in await sets.list_sets()] == ["launch-eu", "other"]
+    await sets.delete("launch-eu")
+    assert await sets.get("set_uuid") is None
+    assert await AccountStore(database).get("acct_a") is not None  # accounts stay
+
+
+async def test_a_set_refuses_unknown_accounts_names_taken_and_bad_ids(
+    database: Database,  # noqa: F811
+) -> None:
+    await connected(database, "acct_a")
+    sets = PlatformSets(database)
+    await sets.create("launch", ["acct_a"], set_id="s1")
+    for call, code in (
+        (sets.create("x", ["acct_nobody"]), "ACCOUNT_NOT_FOUND"),
+        (sets.create("launch", []), "PLATFORM_SET_EXISTS"),
+        (sets.create("y", [], set_id="s1"), "PLATFORM_SET_EXISTS"),
+        (sets.create("z", [], set_id="a/b"), "TT_FIELD_INVALID"),
+        (sets.update("nope", name="n"), "PLATFORM_SET_NOT_FOUND"),
+        (sets.update("s1", remove=["acct_zz"]), "ACCOUNT_NOT_FOUND"),
+    ):
+        with pytest.raises(PlatformSetError) as caught:
+            await call
+        assert caught.value.code == code
+    assert (await sets.members("s1")) == ["acct_a"]  # nothing half-changed
+
+
+async def test_platform_sets_over_the_api(
+    dev_env: WorkflowEnvironment, simulator: Simulator, tmp_path: Path, task_queue: str
+) -> None:
+    async with live_api(dev_env.client, simulator, tmp_path, task_queue, worker=False) as api:
+        async with api.http() as http:
+            made = await http.post(
+                "/v1/platform-sets", json={"name": "launch", "accountIds": ["acct_demo"]}
+            )
+            assert made.status_code == 201, made.text
+            set_id = made.json()["setId"]
+            twice = await http.post("/v1/platform-sets", json={"name": "launch"})
+            assert twice.status_code == 409 and twice.json()["code"] == "PLATFORM_SET_EXISTS"
+            unknown = await http.post(
+                "/v1/platform-sets", json={"name": "x", "accountIds": ["acct_nobody"]}
+            )
+            assert unknown.status_code == 422
+            assert unknown.json()["problems"][0]["field"] == "accountIds"
+            renamed = await http.patch(f"/v1/platform-sets/{set_id}", json={"name": "eu"})
+            assert renamed.json()["name"] == "eu"
+            assert (await http.get("/v1/platform-sets/eu")).json()["setId"] == set_id
+            assert (await http.delete(f"/v1/platform-sets/{set_id}")).status_code == 204
+            gone = await http.get(f"/v1/platform-sets/{set_id}")
+            assert gone.status_code == 404 and gone.json()["code"] == "PLATFORM_SET_NOT_FOUND"
