@@ -259,7 +259,7 @@ def _schema(args: argparse.Namespace) -> int:
     if args.workflow_input:
         schema = generated.workflow_input_schema()
     elif args.dialect and args.dialect != "native":
-        schema = generated.dialect_schemas()[args.dialect]
+        schema = generated.dialect_schema(args.dialect)
     else:
         schema = generated.request_schema()
     print(json.dumps(schema, indent=2))

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from worker.settings import URL_FIELDS, Settings, account_env_name, env_name
 from workflows.account_contracts import AccountSettings
 from workflows.contracts import PublishPostInput
+from workflows.dialects import dialect_schemas
 from workflows.errors import (
     ENGINE_CODES,
     FAIL_REASONS,
@@ -32,7 +33,6 @@ from workflows.errors import (
     TIKTOK_ERROR_CODES,
     ErrorRule,
 )
-from workflows.dialects import dialect_schemas
 from workflows.intake_shapes import json_schema
 from workflows.validation import CODES
 
@@ -53,6 +53,11 @@ def openapi() -> dict[str, Any]:
 
 def request_schema() -> dict[str, Any]:
     return json_schema()
+
+
+def dialect_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of a foreign dialect (ampost, post-for-me)."""
+    return dialect_schemas()[name]
 
 
 def workflow_input_schema() -> dict[str, Any]:

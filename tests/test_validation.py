@@ -20,6 +20,7 @@ from workflows.request import (
     RequestInvalid,
     TikTokOptions,
     parse_post,
+    parse_request,
 )
 from workflows.source_addresses import SourceRule
 from workflows.tiktok import CreatorInfo, Privacy
@@ -134,7 +135,90 @@ def _with(**root: Any) -> dict[str, Any]:
 
 
 # Every code, with the request (or creator) that produces it and the field it must name.
+def dialect_problems(raw: Any, **context: Any) -> list[tuple[str, str]]:
+    try:
+        parse_request(raw, **context)
+    except RequestInvalid as err:
+        return [(p.code, p.field) for p in err.problems]
+    return []
+
+
+def _pfm(media: dict[str, Any] | None = None, **root: Any) -> dict[str, Any]:
+    """A valid Post for Me request (docs/dialects.md), changed."""
+    body: dict[str, Any] = {
+        "caption": "c",
+        "social_accounts": ["acct_1"],
+        "external_id": "pfm-1",
+        "media": [media or {"url": "https://media.example.com/v.mp4"}],
+        "platform_configurations": {"tiktok": {"privacy_status": "public"}},
+    }
+    body.update(root)
+    return body
+
+
+def _pfm_privacy(value: str) -> dict[str, Any]:
+    return _pfm(platform_configurations={"tiktok": {"privacy_status": value}})
+
+
+_AMPOST = {
+    "content": {
+        "text": "c",
+        "media": [{"url": "https://media.example.com/v.mp4", "type": "video"}],
+        "platformOverrides": {"tiktok": {"settings": {"privacyLevel": "SELF_ONLY"}}},
+    },
+    "platforms": ["tiktok"],
+    "platformSetId": "set_1",
+    "postId": "amp-1",
+}
+
+
 EVERY_CODE: list[tuple[str, Callable[[], list[tuple[str, str]]], str]] = [
+    ("TT_DIALECT_UNKNOWN", lambda: dialect_problems({}, dialect="buffer"), "dialect"),
+    (
+        "TT_DIALECT_AMBIGUOUS",
+        lambda: dialect_problems({"platformSetId": "s", "social_accounts": ["a"]}),
+        "",
+    ),
+    (
+        "TT_IDEMPOTENCY_KEY_REQUIRED",
+        lambda: dialect_problems(_pfm(external_id=None)),
+        "external_id",
+    ),
+    (
+        "TT_IDEMPOTENCY_KEY_CONFLICT",
+        lambda: dialect_problems(_pfm(), idempotency_key="other"),
+        "external_id",
+    ),
+    ("TT_PLATFORM_SET_UNKNOWN", lambda: dialect_problems(_AMPOST), "platformSetId"),
+    (
+        "TT_PLATFORM_UNSUPPORTED",
+        lambda: dialect_problems(
+            _pfm(
+                platform_configurations={
+                    "tiktok": {"privacy_status": "public"},
+                    "instagram": {"placement": "reels"},
+                }
+            )
+        ),
+        "platform_configurations.instagram",
+    ),
+    (
+        "TT_VALUE_UNMAPPABLE",
+        lambda: dialect_problems(_pfm_privacy("followers")),
+        "platform_configurations.tiktok.privacy_status",
+    ),
+    (
+        "TT_FIELD_UNSUPPORTED",
+        lambda: dialect_problems(
+            _pfm({"url": "https://media.example.com/v.mp4", "thumbnail_url": "https://x/t.jpg"})
+        ),
+        "media[0].thumbnail_url",
+    ),
+    (
+        "TT_MEDIA_TYPE_UNKNOWN",
+        lambda: dialect_problems(_pfm({"url": "https://media.example.com/v"})),
+        "media[0].url",
+    ),
     ("TT_FIELD_REQUIRED", lambda: problems(_without("postId")), "postId"),
     (
         "TT_FIELD_INVALID",
