@@ -51,6 +51,7 @@ from starter.service_models import (
     SubmittedTargetOut,
     TargetSummary,
 )
+from telemetry import tracing
 from workflows import search_attributes as sa
 from workflows.contracts import WORKFLOW_TYPE, Phase, PostState
 from workflows.creator_info_lookup import (
@@ -190,13 +191,14 @@ class Service:
         headers (docs/dialects.md); platformSetId is resolved from the account store."""
         if not isinstance(raw, dict):
             raise _field_invalid("", "the request must be a JSON object")
-        post = await self.publisher.parse(
-            raw,
-            dialect=dialect,
-            idempotency_key=idempotency_key,
-            platform_sets=self.platform_sets.members,
-        )
-        submitted = await self.publisher.submit_post(post)
+        with tracing.span("submit"):
+            post = await self.publisher.parse(
+                raw,
+                dialect=dialect,
+                idempotency_key=idempotency_key,
+                platform_sets=self.platform_sets.members,
+            )
+            submitted = await self.publisher.submit_post(post)
         drafts = {t.account_id: t.system_draft for t in post.targets}
         targets = [await self._submitted(item, drafts) for item in submitted]
         return SubmitResponse(postId=post.post_id, targets=targets), any(
