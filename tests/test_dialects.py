@@ -211,3 +211,18 @@ def test_a_guard_test_fails_on_bad_input() -> None:
     doc = fixture("post_for_me_friends.json")
     with pytest.raises(RequestInvalid):
         parse_request(doc["request"])
+
+
+def test_a_misspelt_key_is_named_with_the_dialects_own_spelling() -> None:
+    request = ampost(privacyLevel="PUBLIC_TO_EVERYONE", disableComments=True)
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request(request, platform_sets=SET)
+    [problem] = caught.value.problems
+    assert problem.field == "content.platformOverrides.tiktok.settings.disableComments"
+    assert "did you mean disableComment?" in problem.message
+    pfm = fixture("post_for_me_scheduled.json")["request"]
+    pfm["platform_configurations"]["tiktok"]["allow_comments"] = True
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request(pfm)
+    [problem] = caught.value.problems
+    assert "did you mean allow_comment?" in problem.message

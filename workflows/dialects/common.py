@@ -13,11 +13,12 @@ by the starter, which hands the resolved sets in (`DialectContext.platform_sets`
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -124,6 +125,38 @@ def post_id_of(
     return str(found)
 
 
+def dialect_keys(model: type[BaseModel]) -> frozenset[str]:
+    """Every key the dialect's models accept (for "did you mean" on a misspelt key)."""
+    keys: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            if node in seen:
+                return
+            seen.add(node)
+            for name, info in node.model_fields.items():
+                keys.add(info.alias or name)
+                walk(info.annotation)
+            return
+        for arg in get_args(node):
+            walk(arg)
+
+    walk(model)
+    return frozenset(keys)
+
+
+def unknown_key(path: str, key: str, known: Iterable[str]) -> Problem:
+    match = next(iter(difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)), None)
+    suggestion = f" (did you mean {match}?)" if match else ""
+    return Problem(
+        "TT_UNKNOWN_FIELD",
+        path,
+        f"{key} is not a field we know here{suggestion}: fix its spelling or remove it; unknown "
+        "fields are refused rather than silently ignored.",
+    )
+
+
 def structural(
     model: type[BaseModel],
     data: Mapping[str, Any],
@@ -139,13 +172,13 @@ def structural(
             loc = tuple(error["loc"])
             key = str(loc[-1]) if loc and isinstance(loc[-1], str) else ""
             if error["type"] == "missing" and key in hints:
-                problems.append(
-                    Problem(
-                        "TT_FIELD_REQUIRED", format_loc(loc), f"{key} is required: {hints[key]}"
-                    )
-                )
+                message = f"{key} is required: {hints[key]}"
+                problems.append(Problem("TT_FIELD_REQUIRED", format_loc(loc), message))
                 continue
-            problems.append(structural_problem(error, data, model, style))
+            problem = structural_problem(error, data, model, style)
+            if problem.code == "TT_UNKNOWN_FIELD" and "did you mean" not in problem.message:
+                problem = unknown_key(problem.field, key, dialect_keys(model))
+            problems.append(problem)
         return None, problems
 
 

@@ -32,7 +32,14 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.dialects.common import DialectContext, Draft, finish, post_id_of
+from workflows.dialects.common import (
+    DialectContext,
+    Draft,
+    dialect_keys,
+    finish,
+    post_id_of,
+    unknown_key,
+)
 from workflows.dialects.common import structural as structural_problems
 from workflows.post import Identifier, MediaItem, MediaUrl, Post, TikTokOptions, UtcDatetime
 from workflows.tiktok import Privacy
@@ -358,14 +365,9 @@ def _account_configurations(
         extra = entry.configuration.model_extra or {}
         for key, value in extra.items():
             if key not in OTHER_PLATFORM_KEYS:
-                problems.append(
-                    Problem(
-                        "TT_UNKNOWN_FIELD",
-                        format_loc((*base, "configuration", key)),
-                        f"{key} is not a field we know here: fix its spelling or remove it; "
-                        "unknown fields are refused rather than silently ignored.",
-                    )
-                )
+                known = dialect_keys(PfmAccountConfigurationDetails) | set(OTHER_PLATFORM_KEYS)
+                where = format_loc((*base, "configuration", key))
+                problems.append(unknown_key(where, key, known))
             elif value is not None:
                 problems.append(
                     Problem(
