@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,31 @@ async def test_platform_sets_over_the_api(
             assert (await http.delete(f"/v1/platform-sets/{set_id}")).status_code == 204
             gone = await http.get(f"/v1/platform-sets/{set_id}")
             assert gone.status_code == 404 and gone.json()["code"] == "PLATFORM_SET_NOT_FOUND"
+
+
+async def test_platform_sets_from_the_command_line(tmp_path: Path) -> None:
+    from tests.test_cli import run_cli
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["TIKTOK_DATA_DIR"] = str(tmp_path / "data")
+    tokens = tmp_path / "tokens.json"
+    accounts = {a: {"access_token": f"act.{a}", "refresh_token": f"rft.{a}"} for a in "abc"}
+    tokens.write_text(json.dumps({"accounts": accounts}))
+    assert (await run_cli(env, "account", "import", str(tokens))).code == 0
+
+    made = await run_cli(env, "platform-set", "create", "team", "--account", "a", "--json")
+    assert made.code == 0, made.err
+    set_id = json.loads(made.out)["setId"]
+    changed = await run_cli(
+        env, "platform-set", "change", "team", "--add", "c", "--remove", "a", "--rename", "eu"
+    )
+    assert changed.code == 0 and f"{set_id}  eu: c" in changed.out, changed.err
+    replaced = await run_cli(env, "platform-set", "change", set_id, "--accounts", "b,a")
+    assert f"{set_id}  eu: b, a" in replaced.out
+    listed = await run_cli(env, "platform-set", "list", "--json")
+    assert json.loads(listed.out) == [{"setId": set_id, "name": "eu", "accountIds": ["b", "a"]}]
+    assert (await run_cli(env, "platform-set", "delete", "eu")).code == 0
+    missing = await run_cli(env, "platform-set", "show", set_id)
+    assert missing.code == 3 and "No platform set" in missing.err
+    taken = await run_cli(env, "platform-set", "change", "nope", "--rename", "x")
+    assert taken.code == 3 and "PLATFORM_SET_NOT_FOUND" in taken.err
