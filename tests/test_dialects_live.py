@@ -153,6 +153,24 @@ async def test_post_for_me_is_draft_reaches_the_inbox_and_root_is_draft_stays_a_
     assert await phase(api, "wip-7", "acct_demo") == "DRAFT"
     [init] = recorded(simulator, "inbox_video_init")
     assert "post_info" not in init["body"]  # the creator chooses privacy in the app
+    assert recorded(simulator, "video_init") == []  # the system draft: TikTok heard nothing
+
+    async with api.http() as http:
+        # A batch names its dialect once; its ids are per line, never one header for all.
+        lines = "\n".join(json.dumps(r) for r in (inbox, held))
+        batch = await http.post(
+            "/v1/posts?dialect=post-for-me",
+            content=lines,
+            headers={"Content-Type": "application/x-ndjson", "Idempotency-Key": "one-for-all"},
+        )
+        assert batch.status_code == 422
+        assert batch.json()["problems"][0]["field"] == "Idempotency-Key"
+        again = await http.post(
+            "/v1/posts?dialect=post-for-me",
+            content=lines,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        assert [json.loads(line)["status"] for line in again.text.splitlines()] == [200, 200]
 
 
 async def test_cli_submits_the_ampost_example_against_the_set(
