@@ -226,3 +226,11 @@ def test_a_misspelt_key_is_named_with_the_dialects_own_spelling() -> None:
         parse_request(pfm)
     [problem] = caught.value.problems
     assert "did you mean allow_comment?" in problem.message
+
+
+def test_an_unknown_set_does_not_hide_what_else_is_wrong() -> None:
+    request = ampost(privacyLevel="SELF_ONLY", brandContentToggle=True)
+    assert problems_of(request, platform_sets={}) == {
+        "platformSetId": "TT_PLATFORM_SET_UNKNOWN",
+        "content.platformOverrides.tiktok.settings.privacyLevel": "TT_BRANDED_PRIVATE",
+    }

@@ -265,7 +265,9 @@ def parse(raw: Mapping[str, Any], context: DialectContext) -> Post:
             media_keys=_MEDIA_KEYS,
             media_list_loc=("content", "media"),
         )
-        for account in accounts
+        # Without usable accounts (an unknown or empty set) the content is still checked,
+        # so that every problem is reported at once; the post is refused either way.
+        for account in accounts or ["placeholder"]
         if "tiktok" in request.platforms
     ]
     return finish(post_id, drafts, problems, context.policy, MESSAGES)
@@ -290,7 +292,7 @@ def _accounts(set_id: str, context: DialectContext, problems: list[Problem]) -> 
                 "TT_NO_TARGETS",
                 "platformSetId",
                 f"Platform set {set_id!r} has no accounts, so the post goes nowhere: add "
-                "accounts to it (`tiktok-publisher platform-set add`).",
+                "accounts to it (`tiktok-publisher platform-set change SET --add ACCOUNT`).",
             )
         )
     bad = [m for m in members if not is_identifier(m)]
