@@ -25,7 +25,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from workflows.dialects.common import DialectContext, Draft, finish, is_identifier, post_id_of
+from workflows.dialects.common import (
+    DialectContext,
+    Draft,
+    field_title,
+    finish,
+    is_identifier,
+    post_id_of,
+)
 from workflows.dialects.common import structural as structural_problems
 from workflows.post import MediaItem, MediaUrl, Post, TikTokOptions, UtcDatetime
 from workflows.tiktok import Privacy
@@ -40,7 +47,11 @@ class _AmpostModel(BaseModel):
     """Ampost's camelCase keys only (it has no other spelling); unknown keys refused."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_alias=True, validate_by_name=False, extra="forbid"
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        extra="forbid",
+        field_title_generator=field_title,
     )
 
 

@@ -71,6 +71,11 @@ class Draft:
     """Where the media list itself is (for problems of the whole list)."""
 
 
+def field_title(name: str, info: Any) -> str:
+    """A schema title for people: `link_url` -> "Link url"."""
+    return name.replace("_", " ").capitalize()
+
+
 def is_identifier(value: object) -> bool:
     return isinstance(value, str) and len(value) <= ID_MAX_LENGTH and bool(_ID_RE.fullmatch(value))
 

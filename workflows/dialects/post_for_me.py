@@ -36,6 +36,7 @@ from workflows.dialects.common import (
     DialectContext,
     Draft,
     dialect_keys,
+    field_title,
     finish,
     post_id_of,
     unknown_key,
@@ -62,7 +63,12 @@ UNMAPPABLE_PRIVACY = {
 class _PfmModel(BaseModel):
     """Post for Me's snake_case keys, exactly; unknown keys refused."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=False, validate_by_alias=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_by_name=False,
+        validate_by_alias=True,
+        field_title_generator=field_title,
+    )
 
 
 class PfmMedia(_PfmModel):
