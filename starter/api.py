@@ -66,14 +66,20 @@ PlatformSetSource = (
 async def resolve_platform_sets(
     request: Any, dialect: str | None, source: PlatformSetSource | None
 ) -> dict[str, Sequence[str] | None]:
-    """The platform sets a request names, looked up (a missing set maps to None)."""
+    """The platform sets a request names, looked up (a missing set maps to None). Without a
+    `source`, the account store of the environment (DATABASE_URL) is opened, only when the
+    request names a set."""
     found: dict[str, Sequence[str] | None] = {}
-    for set_id in platform_set_references(request, dialect):
-        if source is None:
-            found[set_id] = None
-        elif isinstance(source, Mapping):
+    references = platform_set_references(request, dialect)
+    if references and source is None:
+        from account_store.database import open_database
+        from account_store.platform_sets import PlatformSets
+
+        source = PlatformSets(open_database()).members
+    for set_id in references:
+        if isinstance(source, Mapping):
             found[set_id] = source.get(set_id)
-        else:
+        elif source is not None:
             found[set_id] = await source(set_id)
     return found
 
