@@ -114,3 +114,23 @@ async def test_platform_sets_from_the_command_line(tmp_path: Path) -> None:
     assert missing.code == 3 and "No platform set" in missing.err
     taken = await run_cli(env, "platform-set", "change", "nope", "--rename", "x")
     assert taken.code == 3 and "PLATFORM_SET_NOT_FOUND" in taken.err
+
+
+async def test_the_python_api_finds_sets_in_the_environments_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from account_store.database import open_database
+    from starter.api import resolve_platform_sets
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("TIKTOK_DATA_DIR", str(tmp_path / "data"))
+    db = open_database()
+    await connected(db, "acct_a")
+    await PlatformSets(db).create("team", ["acct_a"], set_id="set_1")
+    ampost = {"platformSetId": "set_1", "content": {"text": "x"}}
+    assert await resolve_platform_sets(ampost, None, None) == {"set_1": ["acct_a"]}
+    assert await resolve_platform_sets({**ampost, "platformSetId": "nope"}, None, None) == {
+        "nope": None
+    }
+    assert await resolve_platform_sets(ampost, None, {"set_1": ["x"]}) == {"set_1": ["x"]}
+    assert await resolve_platform_sets({"content": "native"}, None, None) == {}
