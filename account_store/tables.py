@@ -105,3 +105,14 @@ class PlatformSetMember(Base):
     )
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TikTokWebhookEvent(Base):
+    """A TikTok webhook already received (its content's hash): TikTok delivers at least
+    once and retries for up to 72 h, so a repeat must change nothing."""
+
+    __tablename__ = "tiktok_webhook_events"
+
+    event_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

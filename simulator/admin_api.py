@@ -14,6 +14,7 @@ from typing import Any
 from simulator.config import ENDPOINTS, CreatorConfig
 from simulator.protocol import Response
 from simulator.state import SimulatorState
+from simulator.webhooks import WebhookSender
 
 _AVATAR_SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
@@ -50,8 +51,9 @@ Handler = Callable[[dict[str, list[str]], bytes], Response]
 class AdminApi:
     """Dispatches /_sim/ requests to the state."""
 
-    def __init__(self, state: SimulatorState) -> None:
+    def __init__(self, state: SimulatorState, webhooks: WebhookSender | None = None) -> None:
         self._state = state
+        self._webhooks = webhooks
         self._routes: dict[str, dict[str, Handler]] = {
             "/_sim/health": {"GET": self._health},
             "/_sim/requests": {"GET": self._requests, "DELETE": self._clear_requests},
@@ -65,6 +67,8 @@ class AdminApi:
             "/_sim/publishes": {"GET": self._publishes},
             "/_sim/reset": {"POST": self._reset},
             "/_sim/config": {"GET": self._config, "POST": self._update_config},
+            "/_sim/webhooks": {"GET": self._webhook_deliveries},
+            "/_sim/authorization/remove": {"POST": self._remove_authorization},
         }
 
     @property
@@ -142,6 +146,8 @@ class AdminApi:
 
     def _reset(self, _query: dict[str, list[str]], _body: bytes) -> Response:
         self._state.reset()
+        if self._webhooks is not None:
+            self._webhooks.reset()
         return Response.json(200, {"reset": True})
 
     def _config(self, _query: dict[str, list[str]], _body: bytes) -> Response:
@@ -150,3 +156,20 @@ class AdminApi:
     def _update_config(self, _query: dict[str, list[str]], body: bytes) -> Response:
         config = self._state.update_config(_object(body))
         return Response.json(200, {"config": config.to_dict(include_creators=False)})
+
+    def _webhook_deliveries(self, _query: dict[str, list[str]], _body: bytes) -> Response:
+        found = self._webhooks.deliveries() if self._webhooks is not None else []
+        return Response.json(200, {"deliveries": found})
+
+    def _remove_authorization(self, _query: dict[str, list[str]], body: bytes) -> Response:
+        data = _object(body)
+        open_id = data.get("open_id")
+        if not isinstance(open_id, str) or self._state.creator(open_id) is None:
+            raise AdminError(400, "open_id must name a creator")
+        reason = data.get("reason", 1)
+        if isinstance(reason, bool) or not isinstance(reason, int) or not 0 <= reason <= 5:
+            raise AdminError(400, "reason must be an integer 0..5")
+        self._state.revoke_open_id(open_id)
+        if self._webhooks is not None:
+            self._webhooks.emit("authorization.removed", open_id, {"reason": reason})
+        return Response.json(200, {"removed": True})

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from simulator.webhooks import check_faults
+
 PUBLIC_TO_EVERYONE = "PUBLIC_TO_EVERYONE"
 MUTUAL_FOLLOW_FRIENDS = "MUTUAL_FOLLOW_FRIENDS"
 FOLLOWER_OF_CREATOR = "FOLLOWER_OF_CREATOR"
@@ -168,6 +170,10 @@ RUNTIME_FIELDS = frozenset(
         "download_timeout_seconds",
         "authorize_open_id",
         "authorize_outcome",
+        "webhook_url",
+        "webhook_faults",
+        "webhook_retry_seconds",
+        "webhook_max_attempts",
     }
 )
 AUTHORIZE_OUTCOMES = ("approve", "deny")
@@ -207,6 +213,13 @@ class SimulatorConfig:
     authorize_outcome: str = "approve"
     """What that creator clicks on the consent screen: approve, or deny (access_denied)."""
     authorization_code_ttl_seconds: float = 300.0
+    webhook_url: str = ""
+    """Where TikTok's publishing webhooks go (simulator/webhooks.py); empty sends none."""
+    webhook_faults: dict[str, float] = field(default_factory=dict)
+    """duplicate / reorder / drop / mis_sign (probabilities 0..1), delay_seconds (simulated)."""
+    webhook_seed: int = 0
+    webhook_retry_seconds: float = 1.0  # real: first wait before a failed delivery is retried
+    webhook_max_attempts: int = 6
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -246,6 +259,11 @@ class SimulatorConfig:
             if len(values) != len(set(values)):
                 raise ValueError(f"creators: duplicate {attr}")
         self.verified_url_prefixes = [str(p) for p in self.verified_url_prefixes]
+        self.webhook_faults = check_faults(self.webhook_faults)
+        if self.webhook_max_attempts < 1:
+            raise ValueError("webhook_max_attempts must be >= 1")
+        if self.webhook_retry_seconds < 0:
+            raise ValueError("webhook_retry_seconds must be >= 0")
         if self.authorize_outcome not in AUTHORIZE_OUTCOMES:
             raise ValueError(f"authorize_outcome must be one of {', '.join(AUTHORIZE_OUTCOMES)}")
 

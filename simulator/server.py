@@ -31,6 +31,7 @@ from simulator.protocol import (
 )
 from simulator.state import SimulatorState
 from simulator.transfer import PullWorker
+from simulator.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +260,8 @@ class Simulator:
         self.state = SimulatorState(config if config is not None else SimulatorConfig())
         self.stopping = threading.Event()
         self.api = TikTokApi(self.state, PullWorker(self.state, self.stopping))
-        self.admin_api = AdminApi(self.state)
+        self.webhooks = WebhookSender(self.state, self.stopping)
+        self.admin_api = AdminApi(self.state, self.webhooks)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -285,6 +287,7 @@ class Simulator:
             daemon=True,
         )
         self._thread.start()
+        self.webhooks.start()
 
     def stop(self) -> None:
         """Stop serving, wake hung requests, stop URL pulls, close every connection."""
@@ -292,6 +295,7 @@ class Simulator:
         server, self._server = self._server, None
         if server is None:
             return
+        self.webhooks.join()
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -375,6 +379,17 @@ class Simulator:
     def reset(self) -> None:
         """POST /_sim/reset"""
         self.state.reset()
+        self.webhooks.reset()
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """GET /_sim/webhooks: every webhook delivery attempt (simulator/webhooks.py)."""
+        return self.webhooks.deliveries()
+
+    def remove_authorization(self, open_id: str, reason: int = 1) -> None:
+        """POST /_sim/authorization/remove: the creator removes the app; its tokens die and
+        `authorization.removed` is sent to `webhook_url`."""
+        self.state.revoke_open_id(open_id)
+        self.webhooks.emit("authorization.removed", open_id, {"reason": reason})
 
     def update_config(self, **patch: Any) -> SimulatorConfig:
         """POST /_sim/config, e.g. update_config(direct_posts_per_day=1)."""

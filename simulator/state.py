@@ -300,6 +300,14 @@ class SimulatorState:
             for token in [t for t, r in self._refresh.items() if r.open_id == open_id]:
                 del self._refresh[token]
 
+    def revoke_open_id(self, open_id: str) -> None:
+        """The creator removed the app in TikTok (authorization.removed): tokens die."""
+        with self._lock:
+            for token in [t for t, r in self._access.items() if r.open_id == open_id]:
+                del self._access[token]
+            for token in [t for t, r in self._refresh.items() if r.open_id == open_id]:
+                del self._refresh[token]
+
     def allow_request(self, endpoint: str, access_token: str) -> bool:
         """Sliding-window rate limit per endpoint per token; rejected calls do not count."""
         with self._lock:

@@ -163,6 +163,11 @@ class PostPublisher:
         kwargs.setdefault("pull_base_url", s.media_public_base_url or s.media_endpoint_url)
         kwargs.setdefault("verified_url_prefixes", s.verified_url_prefixes)
         kwargs.setdefault("video_source", s.video_source)
+        if s.webhook_fallback_poll_seconds:
+            kwargs.setdefault(
+                "settings",
+                PublishSettings(webhook_fallback_poll_seconds=s.webhook_fallback_poll_seconds),
+            )
         return cls(await connect(), **kwargs)
 
     def workflow_url(self, wf_id: str) -> str:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -30,6 +31,7 @@ from account_store.api_keys import ApiKeys
 from account_store.database import Database
 from account_store.platform_sets import PlatformSets
 from account_store.store import AccountRecord, AccountStore
+from account_store.webhook_events import ReceivedEvents
 from starter.account_entity import EntityUnavailable, account_state, signal_account
 from starter.api import PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
@@ -51,6 +53,7 @@ from starter.service_models import (
     SubmittedTargetOut,
     TargetSummary,
 )
+from starter.tiktok_webhooks import TikTokWebhookInbox
 from telemetry import tracing
 from workflows import search_attributes as sa
 from workflows.contracts import WORKFLOW_TYPE, Phase, PostState
@@ -162,6 +165,16 @@ class Service:
     accounts_store: AccountStore
     api_keys: ApiKeys
     connect_flow: ConnectFlow
+
+    @cached_property
+    def tiktok_webhooks(self) -> TikTokWebhookInbox:
+        """TikTok's webhooks in (starter.tiktok_webhooks), verified with the app's secret."""
+        return TikTokWebhookInbox(
+            self.publisher.client,
+            ReceivedEvents(self.database),
+            self.accounts_store,
+            self.connect_flow.settings.client_secret,
+        )
 
     @property
     def operations(self) -> Operations:

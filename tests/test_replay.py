@@ -33,6 +33,9 @@ EXPECTED = {
     "ambiguous_init",
     "fail_reason_frame_rate",
     "token_refreshed_mid_poll",
+    # Woken by TikTok's webhooks (clean, and duplicated/reordered/forged/lost).
+    "webhook_woken",
+    "webhook_faults",
     # Runs paced by the account entity, and the entity itself.
     "paced_rate_limited",
     "paced_daily_cap_wait",

@@ -86,6 +86,16 @@ class Settings(BaseSettings):
         "your TikTok app's client secret (token refresh); never logged",
         group="TikTok",
     )
+    webhook_fallback_poll_seconds: float = _setting(
+        "TIKTOK_WEBHOOK_FALLBACK_POLL_SECONDS",
+        0,
+        "set (e.g. `900`) once TikTok's webhooks reach `POST /v1/webhooks/tiktok`: each "
+        "event wakes its post for one confirming status fetch and polling runs only this "
+        "often, as a fallback; 0 polls with backoff as before (README, Webhooks)",
+        group="TikTok",
+        used_by="starter",
+        ge=0,
+    )
     token_file: str = _setting(
         "TIKTOK_TOKEN_FILE", "tokens.json", "the JSON token store (README, Tokens)", group="TikTok"
     )

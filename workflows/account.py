@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.contracts import FailureDetails
     from workflows.pacing import TOKEN_REJECTED_CODES, AccountBook, AccountInput
+    from workflows.tiktok_events import AUTHORIZATION_REMOVED_SIGNAL
 
 
 HISTORY_LINES = 50
@@ -132,6 +133,16 @@ class TikTokAccount:
         self._failed_fingerprint = self._token.fingerprint if self._token else None
         self._token = None
         line = self._book.needs_reconnect("account disconnected")
+        if line:
+            self._log(line)
+        self._dirty = True
+
+    @workflow.signal(name=AUTHORIZATION_REMOVED_SIGNAL)
+    def authorization_removed(self, reason: str = "") -> None:
+        """TikTok's `authorization.removed` webhook: the creator (or TikTok) withdrew the
+        app's access, so the stored tokens are dead: posts wait for a reconnect."""
+        self._failed_fingerprint = self._token.fingerprint if self._token else None
+        line = self._book.needs_reconnect(f"authorization removed at TikTok (reason {reason})")
         if line:
             self._log(line)
         self._dirty = True

@@ -118,6 +118,13 @@ class PublishSettings(BaseModel):
         "timeout) that are started again by themselves. Such a ghost publish can never go "
         "live: its bytes can only reach the upload URL that was in the lost answer.",
     )
+    webhook_fallback_poll_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Set when TikTok's webhooks reach the API: each TikTok event wakes the "
+        "post for one confirming status fetch, and polling runs only this often, as a "
+        "fallback for lost events. Unset: poll with the backoff above.",
+    )
 
 
 class RetryOf(BaseModel):

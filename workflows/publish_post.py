@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.pacing import ACCOUNT_CODES, BANNED_CODE
     from workflows.request import MediaItem, PublishMode, PublishTarget
     from workflows.tiktok import CreatorInfo, Privacy, PublishStatus, TikTokStatus
+    from workflows.tiktok_events import TIKTOK_EVENT_SIGNAL, WEBHOOK_WAKE_PATCH, TikTokEvent
     from workflows.validation import (
         ValidationPolicy,
         check_against_creator,
@@ -109,6 +110,8 @@ class PublishPost:
         target = request.target
         self._target: PublishTarget = target
         self._wake = False
+        self._nudged = False  # a verified TikTok webhook asks for a confirming status fetch
+        self._events_seen: set[str] = set()
         self._call_timeout = request.settings.init_timeout_seconds
         self._staging: asyncio.Task[StagedMedia] | None = None
         self._paced = False
@@ -360,6 +363,19 @@ class PublishPost:
         """The account entity's answer to a slot request: go ahead, or what to wait for."""
         self._link.answer(answer)
 
+    @workflow.signal(name=TIKTOK_EVENT_SIGNAL)
+    def tiktok_event(self, event: TikTokEvent) -> None:
+        """A verified TikTok webhook for this post's publish: a trigger for one status fetch,
+        never the truth itself (duplicates and stale publish ids are ignored)."""
+        if event.event_key in self._events_seen:
+            return
+        self._events_seen.add(event.event_key)
+        if event.publish_id and event.publish_id != self._current.publish_id:
+            self._log(f"TikTok event {event.event} for another publish_id ignored")
+            return
+        self._log(f"TikTok event {event.event}; confirming with a status fetch")
+        self._nudged = True
+
     async def _publish(
         self, request: PublishPostInput, target: PublishTarget, staged: StagedMedia
     ) -> None:
@@ -376,6 +392,9 @@ class PublishPost:
 
         while True:
             init = await self._init(target, staged, settings)
+            if workflow.patched(WEBHOOK_WAKE_PATCH):
+                # TikTok's webhooks name the publish_id only: the API finds the post by it.
+                workflow.upsert_search_attributes([sa.PUBLISH_ID.value_set(init.publish_id)])
             if init.upload is not None:
                 await self._upload(init.upload, settings)
             status = await self._poll_until_final(target, init.publish_id, deadline, settings)
@@ -680,7 +699,11 @@ class PublishPost:
         account well inside TikTok's 30 status calls per minute.
         """
         state = self._current
-        interval = float(settings.poll_initial_seconds)
+        # With TikTok's webhooks configured, polling is only the slow fallback.
+        fallback = settings.webhook_fallback_poll_seconds
+        if not workflow.patched(WEBHOOK_WAKE_PATCH):
+            fallback = None
+        interval = fallback or float(settings.poll_initial_seconds)
         live_since: datetime | None = None
         while True:
             now = workflow.now()
@@ -695,8 +718,9 @@ class PublishPost:
                 f"TikTok status {state.tiktok_status or 'pending'}; "
                 f"next check {_fmt(state.next_poll_at)}."
             )
-            await workflow.sleep(timedelta(seconds=wait), summary="poll interval")
-            interval = min(interval * settings.poll_backoff, settings.poll_max_seconds)
+            await self._poll_wait(wait)
+            if not fallback:
+                interval = min(interval * settings.poll_backoff, settings.poll_max_seconds)
             state.polls += 1
             try:
                 status = await self._fetch_status(target, publish_id, deadline, settings)
@@ -733,6 +757,22 @@ class PublishPost:
                 return status
             if status.is_terminal:
                 return status
+
+    async def _poll_wait(self, seconds: float) -> None:
+        """The poll interval; a TikTok webhook (signal `tiktok_event`) ends it early."""
+        if not workflow.patched(WEBHOOK_WAKE_PATCH):
+            await workflow.sleep(timedelta(seconds=seconds), summary="poll interval")
+            return
+        if not self._nudged:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._nudged,
+                    timeout=timedelta(seconds=seconds),
+                    timeout_summary="poll interval",
+                )
+            except TimeoutError:
+                pass
+        self._nudged = False
 
     async def _fetch_status(
         self,

@@ -34,6 +34,9 @@ ERROR_CODE = SearchAttributeKey.for_keyword("TikTokErrorCode")
 WAITING_FOR = SearchAttributeKey.for_keyword("TikTokWaitingFor")
 """What a post waits for before its next TikTok call (daily_post_cap, needs_reconnect, ...);
 empty while it waits for nothing."""
+PUBLISH_ID = SearchAttributeKey.for_keyword("TikTokPublishId")
+"""TikTok's publish_id of the post's current upload, set when init returns (not a secret):
+how TikTok's webhooks, which name only the publish_id, find their post."""
 ACCOUNT_HEALTH = SearchAttributeKey.for_keyword("TikTokAccountHealth")
 """On TikTokAccount entities: ACTIVE, NEEDS_RECONNECT, BANNED or PAUSED."""
 
@@ -46,6 +49,7 @@ ALL: Sequence[SearchAttributeKey[str] | SearchAttributeKey[datetime]] = (
     ERROR_CODE,
     WAITING_FOR,
     ACCOUNT_HEALTH,
+    PUBLISH_ID,
 )
 
 

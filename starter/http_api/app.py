@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from starter.http_api import accounts, platform_sets, posts, problems
+from starter.http_api import accounts, platform_sets, posts, problems, webhooks
 from starter.service import Service
 from starter.service_models import ProblemDocument
 from workflows.dialects import dialect_schemas
@@ -70,6 +70,7 @@ def create_app(service: Service | None = None, *, mcp: bool = True) -> FastAPI:
     app.include_router(accounts.router)
     app.include_router(accounts.oauth)
     app.include_router(platform_sets.router)
+    app.include_router(webhooks.tiktok)
     if mcp_app is not None:
         from starlette.routing import Route
 
@@ -136,6 +137,9 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                      "503": "Temporal or the worker did not answer."}  # fmt: skip
             if not path.startswith("/v1/oauth/"):
                 codes["401"] = "No valid API key."
+            if path == "/v1/webhooks/tiktok":
+                codes["400"] = "Signed correctly, but not TikTok's webhook envelope."
+                codes["401"] = "Missing, wrong or stale TikTok-Signature; nothing changed."
             if "{" in path:
                 codes["404"] = "Not found."
             if path.startswith("/v1/posts/{postId}"):
