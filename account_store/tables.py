@@ -116,3 +116,42 @@ class TikTokWebhookEvent(Base):
     event_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     event: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WebhookEndpoint(Base):
+    """A caller's URL that receives the engine's signed events, for every account
+    (account_id '') or one. Its signing secrets are encrypted; during a rotation the
+    previous one stays valid until `previous_until`."""
+
+    __tablename__ = "webhook_endpoints"
+
+    endpoint_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[str] = mapped_column(String(128), default="", index=True)
+    events: Mapped[str] = mapped_column(Text, default="")
+    """Comma-separated event types; empty: every event."""
+    key_id: Mapped[str] = mapped_column(String(32))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_key_id: Mapped[str] = mapped_column(String(32), default="")
+    previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    previous_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one event to one endpoint: the delivery log `state` shows."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    workflow_id: Mapped[str] = mapped_column(String(300), index=True)
+    endpoint_id: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    """delivered, failed (retried), refused (the URL may not be called)."""
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -163,10 +163,13 @@ class PostPublisher:
         kwargs.setdefault("pull_base_url", s.media_public_base_url or s.media_endpoint_url)
         kwargs.setdefault("verified_url_prefixes", s.verified_url_prefixes)
         kwargs.setdefault("video_source", s.video_source)
-        if s.webhook_fallback_poll_seconds:
+        if s.webhook_fallback_poll_seconds or s.webhooks_out:
             kwargs.setdefault(
                 "settings",
-                PublishSettings(webhook_fallback_poll_seconds=s.webhook_fallback_poll_seconds),
+                PublishSettings(
+                    webhook_fallback_poll_seconds=s.webhook_fallback_poll_seconds or None,
+                    webhooks_out=s.webhooks_out,
+                ),
             )
         return cls(await connect(), **kwargs)
 

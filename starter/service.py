@@ -31,6 +31,7 @@ from account_store.api_keys import ApiKeys
 from account_store.database import Database
 from account_store.platform_sets import PlatformSets
 from account_store.store import AccountRecord, AccountStore
+from account_store.webhook_endpoints import WebhookEndpoints
 from account_store.webhook_events import ReceivedEvents
 from starter.account_entity import EntityUnavailable, account_state, signal_account
 from starter.api import PostNotFound, PostPublisher, SubmittedTarget
@@ -54,6 +55,7 @@ from starter.service_models import (
     TargetSummary,
 )
 from starter.tiktok_webhooks import TikTokWebhookInbox
+from starter.webhook_registry import with_delivery_log
 from telemetry import tracing
 from workflows import search_attributes as sa
 from workflows.contracts import WORKFLOW_TYPE, Phase, PostState
@@ -263,7 +265,8 @@ class Service:
         return attrs.get(sa.POST_STATE)
 
     async def target(self, post_id: str, account_id: str) -> PostState:
-        return await self.publisher.state(post_id, account_id)
+        state = await self.publisher.state(post_id, account_id)
+        return await with_delivery_log(state, WebhookEndpoints(self.database))
 
     async def post(self, post_id: str) -> PostOverview:
         query = f"{sa.POST_ID.name} = '{post_id}'"

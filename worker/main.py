@@ -27,6 +27,7 @@ from activities.publishing import TikTokActivities
 from activities.revocation import RevocationActivities
 from activities.staging import MediaActivities, MediaDelivery
 from activities.tokens import AccountTokens, FileTokenStore, TokenStore
+from activities.webhooks_out import WebhookActivities
 from telemetry import tracing
 from telemetry.http import OpsProbes, prometheus_runtime, serve, temporal_reachable
 from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
@@ -41,6 +42,7 @@ from workflows.account import TikTokAccount
 from workflows.account_contracts import AccountSettings
 from workflows.creator_info_lookup import CreatorInfoLookup, RevokeAccess
 from workflows.publish_post import PublishPost
+from workflows.webhooks_out import DeliverEvent
 
 log = structlog.get_logger("worker")
 
@@ -148,10 +150,11 @@ async def running_worker(
             client_key=settings.client_key,
             client_secret=settings.client_secret,
         )
+        webhooks = WebhookActivities(webhook_endpoints(token_store), custody.source_rule)
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[PublishPost, TikTokAccount, CreatorInfoLookup, RevokeAccess],
+            workflows=[PublishPost, TikTokAccount, CreatorInfoLookup, RevokeAccess, DeliverEvent],
             activities=[
                 publishing.creator_info,
                 publishing.query_creator_info,
@@ -166,6 +169,8 @@ async def running_worker(
                 accounts.refresh_account_token,
                 accounts.request_account_slot,
                 revocation.revoke_access,
+                webhooks.webhook_endpoints_for,
+                webhooks.deliver_webhook,
             ],
             interceptors=[_LogContext(), MetricsInterceptor()],
             # On SIGTERM, let an upload init in flight finish rather than cancel it: an
@@ -183,6 +188,24 @@ async def running_worker(
                 yield worker
         finally:
             staging.close()
+
+
+def webhook_endpoints(token_store: TokenStore) -> Any:
+    """Where webhooks out find their endpoints: the account store the worker uses, or (with
+    the JSON token file) the one `DATABASE_URL` names, opened on first delivery."""
+    from account_store.store import AccountStore
+    from account_store.webhook_endpoints import WebhookEndpoints
+
+    if isinstance(token_store, AccountStore):
+        database = token_store.database
+        return lambda: WebhookEndpoints(database)
+
+    def open_store() -> WebhookEndpoints:
+        from account_store.database import open_database
+
+        return WebhookEndpoints(open_database())
+
+    return open_store
 
 
 async def run_worker(settings: WorkerSettings | None = None) -> None:

@@ -96,6 +96,15 @@ class Settings(BaseSettings):
         used_by="starter",
         ge=0,
     )
+    webhooks_out: bool = _setting(
+        "WEBHOOKS_OUT",
+        False,
+        "`true`: posts announce every phase change as a signed event to the endpoints "
+        "registered with `POST /v1/webhooks` / `tiktok-publisher webhook add` (README, "
+        "Webhooks out)",
+        group="TikTok",
+        used_by="starter",
+    )
     token_file: str = _setting(
         "TIKTOK_TOKEN_FILE", "tokens.json", "the JSON token store (README, Tokens)", group="TikTok"
     )

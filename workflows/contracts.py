@@ -125,6 +125,17 @@ class PublishSettings(BaseModel):
         "post for one confirming status fetch, and polling runs only this often, as a "
         "fallback for lost events. Unset: poll with the backoff above.",
     )
+    webhooks_out: bool = Field(
+        default=False,
+        description="Announce every phase change as a signed event to the webhook "
+        "endpoints registered for the post's account (README, Webhooks out).",
+    )
+    webhook_retry_initial_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="First wait before an undelivered webhook is sent again; it doubles up "
+        "to an hour, for up to 72 h.",
+    )
 
 
 class RetryOf(BaseModel):
@@ -339,6 +350,12 @@ class PostState(BaseModel):
     error: PostError | None = None
     history: list[str] = Field(
         default_factory=list, description="Human timeline: one line per step."
+    )
+    webhook_deliveries: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Delivery log of the post's webhooks out (filled from the account store "
+        "by the API and CLI, not by the workflow): event, endpoint, attempt, HTTP status, "
+        "outcome.",
     )
 
 

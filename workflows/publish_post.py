@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ActivityCancellationType
+from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.publishing import TikTokActivities
@@ -53,6 +53,14 @@ with workflow.unsafe.imports_passed_through():
         ValidationPolicy,
         check_against_creator,
         validate_target,
+    )
+    from workflows.webhooks_out import (
+        WEBHOOKS_OUT_PATCH,
+        DeliverEvent,
+        DeliverEventInput,
+        OutgoingEvent,
+        child_id,
+        event_for,
     )
 
 T = TypeVar("T")
@@ -112,6 +120,9 @@ class PublishPost:
         self._wake = False
         self._nudged = False  # a verified TikTok webhook asks for a confirming status fetch
         self._events_seen: set[str] = set()
+        self._webhooks_out = request.settings.webhooks_out
+        self._webhook_retry = request.settings.webhook_retry_initial_seconds
+        self._announcing: list[asyncio.Future[None]] = []
         self._call_timeout = request.settings.init_timeout_seconds
         self._staging: asyncio.Task[StagedMedia] | None = None
         self._paced = False
@@ -200,6 +211,13 @@ class PublishPost:
 
     @workflow.run
     async def run(self, request: PublishPostInput) -> PublishResult:
+        try:
+            return await self._lifecycle(request)
+        finally:
+            # The deliveries outlive the post, but must have started before it ends.
+            await asyncio.gather(*self._announcing, return_exceptions=True)
+
+    async def _lifecycle(self, request: PublishPostInput) -> PublishResult:
         target = request.target
         # Starters set these at start; repeated here for runs started any other way.
         workflow.upsert_search_attributes(
@@ -211,6 +229,8 @@ class PublishPost:
                 sa.scheduled_for_update(target.scheduled_for),
             ]
         )
+        if self._current.phase is Phase.SCHEDULED:
+            self._announce()
         try:
             # Starters validate before starting; this guards direct `temporal workflow start`.
             self._fail_on_problems(validate_target(target, ValidationPolicy()))
@@ -845,9 +865,42 @@ class PublishPost:
     def _enter(self, phase: Phase, event: str) -> None:
         if phase is not self._current.phase:
             workflow.upsert_search_attributes([sa.POST_STATE.value_set(phase.value)])
+        changed = phase is not self._current.phase
         self._current.phase = phase
         self._wake = True
         self._log(event)
+        if changed:
+            self._announce()
+
+    def _announce(self) -> None:
+        """Deliver the phase's event to the caller's webhook endpoints (a child workflow
+        per event, abandoned when the post ends, retrying for up to 72 h)."""
+        if not self._webhooks_out or not workflow.patched(WEBHOOKS_OUT_PATCH):
+            return
+        kind = event_for(self._current)
+        if kind is None:
+            return
+        state = self._current
+        event = OutgoingEvent(
+            id=f"evt_{workflow.uuid4().hex}",
+            type=kind,
+            created_at=workflow.now(),
+            account_id=state.account_id,
+            post_id=state.post_id,
+            workflow_id=state.workflow_id,
+            data=state.model_dump(mode="json", exclude={"history"}),
+        )
+        self._log(f"event {kind.value} ({event.id}) sent to the webhook endpoints")
+        self._announcing.append(asyncio.ensure_future(self._start_delivery(event)))
+
+    async def _start_delivery(self, event: OutgoingEvent) -> None:
+        await workflow.start_child_workflow(
+            DeliverEvent.run,
+            DeliverEventInput(event=event, retry_initial_seconds=self._webhook_retry),
+            id=child_id(event.id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"{event.type.value} for {event.post_id}",
+        )
 
     def _set_schedule(self, at: datetime | None) -> None:
         self._current.scheduled_for = at

@@ -71,6 +71,7 @@ def create_app(service: Service | None = None, *, mcp: bool = True) -> FastAPI:
     app.include_router(accounts.oauth)
     app.include_router(platform_sets.router)
     app.include_router(webhooks.tiktok)
+    app.include_router(webhooks.outgoing)
     if mcp_app is not None:
         from starlette.routing import Route
 
@@ -137,6 +138,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                      "503": "Temporal or the worker did not answer."}  # fmt: skip
             if not path.startswith("/v1/oauth/"):
                 codes["401"] = "No valid API key."
+            if path.startswith("/v1/webhooks/wh_") or path.startswith("/v1/webhooks/{"):
+                codes["404"] = "No such webhook endpoint."
             if path == "/v1/webhooks/tiktok":
                 codes["400"] = "Signed correctly, but not TikTok's webhook envelope."
                 codes["401"] = "Missing, wrong or stale TikTok-Signature; nothing changed."

@@ -1,0 +1,197 @@
+"""Webhooks out, end to end over HTTP: endpoints registered through the API receive the
+post's events signed with their secret (two during a rotation), delivered durably through a
+receiver that fails, hangs and recovers; the delivery log is in the target's state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities import webhooks_out
+from simulator import Simulator
+from starter.media_host import MediaHost, sample_video
+from starter.webhook_receiver import InvalidSignature, verify
+from tests.api_support import LiveApi, live_api
+from tests.workflow_support import FAST, video_request
+
+
+class Receiver:
+    """A caller's endpoint: answers by `script` (fail = 500, hang = no answer for a while),
+    then 200; keeps every request it answered 200."""
+
+    def __init__(self, script: list[str] | None = None) -> None:
+        self.script = list(script or [])
+        self.attempts = 0
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer.lock:
+                    outer.attempts += 1
+                    action = outer.script.pop(0) if outer.script else "ok"
+                if action == "hang":
+                    time.sleep(2.5)
+                    return  # no answer at all: the sender's timeout ends the attempt
+                if action == "ok":
+                    with outer.lock:
+                        outer.received.append((dict(self.headers.items()), body))
+                self.send_response(500 if action == "fail" else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+
+    def events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [json.loads(body) for _, body in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers() -> Iterator[list[Receiver]]:
+    made: list[Receiver] = []
+    yield made
+    for receiver in made:
+        receiver.close()
+
+
+@pytest.fixture
+async def api(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    tmp_path: Path,
+    task_queue: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[LiveApi]:
+    monkeypatch.setattr(webhooks_out, "DEFAULT_TIMEOUT_SECONDS", 1.0)
+    async with live_api(dev_env.client, simulator, tmp_path, task_queue) as live:
+        live.service.publisher.settings = FAST.model_copy(
+            update={"webhooks_out": True, "webhook_retry_initial_seconds": 0.3}
+        )
+        yield live
+
+
+@pytest.fixture
+def video(media_host: MediaHost) -> str:
+    return media_host.add("webhooks-out/video.mp4", sample_video(), "video/mp4")
+
+
+async def until(check: Any, within: float = 90) -> Any:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert asyncio.get_running_loop().time() < deadline, "never happened"
+        await asyncio.sleep(0.2)
+
+
+async def test_events_reach_a_receiver_that_fails_hangs_and_recovers(
+    api: LiveApi, video: str, receivers: list[Receiver]
+) -> None:
+    flaky = Receiver(["fail", "hang", "fail"])
+    elsewhere = Receiver()
+    receivers += [flaky, elsewhere]
+    async with api.http() as http:
+        added = await http.post("/v1/webhooks", json={"url": flaky.url})
+        assert added.status_code == 201, added.text
+        secret = added.json()["secret"]
+        other = await http.post(
+            "/v1/webhooks", json={"url": elsewhere.url, "accountId": "acct_other"}
+        )
+        assert other.status_code == 201
+        listed = (await http.get("/v1/webhooks")).json()["endpoints"]
+        assert {e["url"] for e in listed} == {flaky.url, elsewhere.url}
+        assert all("secret" not in e or e["secret"] is None for e in listed)
+
+        assert (await http.post("/v1/posts", json=video_request("out-1", video))).status_code == 202
+
+        async def all_arrived() -> Any:
+            kinds = {e["type"] for e in flaky.events()}
+            return kinds >= {"post.scheduled", "post.publishing", "post.published"}
+
+        await until(all_arrived)
+        state = (await http.get("/v1/posts/out-1/targets/acct_demo")).json()
+
+    events = flaky.events()
+    by_id = {e["id"]: e for e in events}
+    assert sorted(e["type"] for e in by_id.values()) == [
+        "post.published",
+        "post.publishing",
+        "post.scheduled",
+    ]
+    published = next(e for e in events if e["type"] == "post.published")
+    assert published["post_id"] == "out-1" and published["data"]["public_post_ids"]
+    for headers, body in flaky.received:
+        event = verify(body, headers["X-TikTok-Publisher-Signature"], secret)
+        assert headers["X-TikTok-Publisher-Event-Id"] == event["id"]
+        with pytest.raises(InvalidSignature):
+            verify(body, headers["X-TikTok-Publisher-Signature"], "whsec_wrong")
+    assert elsewhere.attempts == 0  # registered for another account
+    outcomes = [d["outcome"] for d in state["webhook_deliveries"]]
+    assert outcomes.count("failed") == 3 and outcomes.count("delivered") >= 3
+    hung = [d for d in state["webhook_deliveries"] if "no answer" in d["detail"]]
+    assert len(hung) == 1
+
+
+async def test_during_a_rotation_both_secrets_sign(
+    api: LiveApi, video: str, receivers: list[Receiver]
+) -> None:
+    receiver = Receiver()
+    receivers.append(receiver)
+    async with api.http() as http:
+        added = (await http.post("/v1/webhooks", json={"url": receiver.url})).json()
+        rotated = await http.post(f"/v1/webhooks/{added['id']}/rotate-secret")
+        assert rotated.status_code == 200 and rotated.json()["rotatingUntil"]
+        new_secret = rotated.json()["secret"]
+        assert new_secret != added["secret"]
+        request = video_request("out-rot", video, privacy="SELF_ONLY")
+        assert (await http.post("/v1/posts", json=request)).status_code == 202
+
+        async def arrived() -> Any:
+            return any(e["type"] == "post.published" for e in receiver.events())
+
+        await until(arrived)
+    headers, body = receiver.received[-1]
+    signature = headers["X-TikTok-Publisher-Signature"]
+    assert signature.count("v1=") == 2
+    verify(body, signature, added["secret"])  # receivers not yet switched still accept
+    verify(body, signature, new_secret)
+
+
+async def test_endpoints_that_can_never_be_delivered_to_are_refused(api: LiveApi) -> None:
+    async with api.http() as http:
+        for body, field in (
+            ({"url": "http://169.254.169.254/latest"}, "url"),
+            ({"url": "ftp://example.com/x"}, "url"),
+            ({"url": "https://user:pw@example.com/x"}, "url"),
+            ({"url": "https://example.com/x", "events": ["post.exploded"]}, "events"),
+        ):
+            refused = await http.post("/v1/webhooks", json=body)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["problems"][0]["field"] == field
+        missing = await http.delete("/v1/webhooks/wh_0123456789abcdef")
+        assert missing.status_code == 404 and missing.json()["code"] == "WEBHOOK_NOT_FOUND"
+        ok = await http.post("/v1/webhooks", json={"url": "https://example.com/hook"})
+        assert (await http.delete(f"/v1/webhooks/{ok.json()['id']}")).status_code == 200
+        assert (await http.get("/v1/webhooks")).json()["endpoints"] == []
