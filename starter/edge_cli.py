@@ -194,3 +194,7 @@ def add_commands(sub: Any, account: Any | None = None) -> None:
 
     p = sub.add_parser("mcp", help="serve the MCP tools on stdin/stdout")
     p.set_defaults(run=_mcp)
+
+    from starter import events_cli
+
+    events_cli.add_commands(sub)

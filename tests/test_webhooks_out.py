@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -195,3 +196,26 @@ async def test_endpoints_that_can_never_be_delivered_to_are_refused(api: LiveApi
         ok = await http.post("/v1/webhooks", json={"url": "https://example.com/hook"})
         assert (await http.delete(f"/v1/webhooks/{ok.json()['id']}")).status_code == 200
         assert (await http.get("/v1/webhooks")).json()["endpoints"] == []
+
+
+async def test_the_cli_manages_endpoints_and_shows_secrets_once(tmp_path: Path) -> None:
+    from tests.test_cli import run_cli
+
+    env = {**os.environ, "TIKTOK_DATA_DIR": str(tmp_path / "data")}
+    env.pop("DATABASE_URL", None)
+    added = await run_cli(env, "webhook", "add", "https://hooks.example.com/tt", "--event",
+                          "post.published", "--account-id", "acct_demo")  # fmt: skip
+    assert added.code == 0, added.err
+    secret = added.out.strip()
+    assert secret.startswith("whsec_") and "shown only now" in added.err
+    listed = await run_cli(env, "webhook", "list")
+    [row] = listed.out.splitlines()
+    assert "acct_demo" in row and "post.published" in row and secret not in listed.out
+    endpoint_id = row.split()[0]
+    rotated = await run_cli(env, "webhook", "rotate", endpoint_id)
+    assert rotated.code == 0 and rotated.out.strip() != secret
+    assert "rotating until" in (await run_cli(env, "webhook", "list")).out
+    refused = await run_cli(env, "webhook", "add", "http://10.0.0.8/hook")
+    assert refused.code == 2 and "never posts to this address" in refused.err
+    assert (await run_cli(env, "webhook", "remove", endpoint_id)).code == 0
+    assert (await run_cli(env, "webhook", "remove", endpoint_id)).code == 3
