@@ -37,6 +37,7 @@ class Endpoint(StrEnum):
     OAUTH_TOKEN = "oauth_token"
     OAUTH_REVOKE = "oauth_revoke"
     USER_INFO = "user_info"
+    VIDEO_QUERY = "video_query"
     UPLOAD = "upload"
 
     @property
@@ -55,8 +56,12 @@ _PATHS: Mapping[Endpoint, str] = {
     Endpoint.OAUTH_TOKEN: "/v2/oauth/token/",
     Endpoint.OAUTH_REVOKE: "/v2/oauth/revoke/",
     Endpoint.USER_INFO: "/v2/user/info/",
+    Endpoint.VIDEO_QUERY: "/v2/video/query/",
 }
+VIDEO_QUERY_FIELDS = "id,view_count,like_count,comment_count,share_count"
 USER_INFO_FIELDS = "open_id,union_id,avatar_url,display_name,username"
+#: user/info with user.info.stats: the follower count analytics records.
+FOLLOWER_FIELDS = "open_id,follower_count"
 
 
 def endpoint_for_path(path: str) -> Endpoint | None:
@@ -191,6 +196,19 @@ class UserInfo:
     username: str = ""
     display_name: str = ""
     avatar_url: str = ""
+    follower_count: int | None = None
+    """Only when asked for (FOLLOWER_FIELDS; scope user.info.stats)."""
+
+
+@dataclass(frozen=True)
+class VideoStats:
+    """One public post's numbers from video/query (Display API, scope video.list)."""
+
+    video_id: str
+    views: int
+    likes: int
+    comments: int
+    shares: int
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -393,11 +411,33 @@ class TikTokClient:
         form = {"client_key": client_key, "client_secret": client_secret, "token": access_token}
         await self._oauth_form(Endpoint.OAUTH_REVOKE, form)
 
-    async def user_info(self, access_token: str) -> UserInfo:
+    async def video_query(self, access_token: str, video_ids: list[str]) -> list[VideoStats]:
+        """The numbers of up to 20 of the creator's public posts (unknown ids are left out)."""
+        data = await self._post_json(
+            Endpoint.VIDEO_QUERY,
+            access_token,
+            {"filters": {"video_ids": video_ids}},
+            params={"fields": VIDEO_QUERY_FIELDS},
+        )
+        found = []
+        for video in data.get("videos") or []:
+            if isinstance(video, dict):
+                found.append(
+                    VideoStats(
+                        video_id=str(video.get("id", "")),
+                        views=int(video.get("view_count") or 0),
+                        likes=int(video.get("like_count") or 0),
+                        comments=int(video.get("comment_count") or 0),
+                        shares=int(video.get("share_count") or 0),
+                    )
+                )
+        return found
+
+    async def user_info(self, access_token: str, *, fields: str = USER_INFO_FIELDS) -> UserInfo:
         headers = {"Authorization": f"Bearer {access_token}"}
         try:
             response = await self._http.get(
-                _PATHS[Endpoint.USER_INFO], params={"fields": USER_INFO_FIELDS}, headers=headers
+                _PATHS[Endpoint.USER_INFO], params={"fields": fields}, headers=headers
             )
         except httpx.HTTPError as exc:
             raise self._transport_error(Endpoint.USER_INFO, exc) from None
@@ -425,6 +465,9 @@ class TikTokClient:
             username=str(user.get("username", "")),
             display_name=str(user.get("display_name", "")),
             avatar_url=str(user.get("avatar_url", "")),
+            follower_count=(
+                int(user["follower_count"]) if user.get("follower_count") is not None else None
+            ),
         )
 
     async def _oauth_form(self, endpoint: Endpoint, form: Mapping[str, str]) -> dict[str, Any]:
@@ -471,12 +514,20 @@ class TikTokClient:
     # -- plumbing --------------------------------------------------------------------------
 
     async def _post_json(
-        self, endpoint: Endpoint, access_token: str, body: Mapping[str, Any] | None
+        self,
+        endpoint: Endpoint,
+        access_token: str,
+        body: Mapping[str, Any] | None,
+        *,
+        params: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {access_token}", "Content-Type": JSON_CONTENT_TYPE}
         try:
             response = await self._http.post(
-                _PATHS[endpoint], json=dict(body) if body is not None else None, headers=headers
+                _PATHS[endpoint],
+                json=dict(body) if body is not None else None,
+                headers=headers,
+                params=params,
             )
         except httpx.HTTPError as exc:
             raise self._transport_error(endpoint, exc) from None

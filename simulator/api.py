@@ -146,6 +146,7 @@ class TikTokApi:
             "oauth_token": self.oauth_token,
             "oauth_revoke": self.oauth_revoke,
             "user_info": self.user_info,
+            "video_query": self.video_query,
             "authorize": self.authorize,
             "upload": self.upload,
         }
@@ -280,7 +281,19 @@ class TikTokApi:
         return self.authorizations.revoke(_form(req.body))
 
     def user_info(self, req: ApiRequest) -> Response:
-        return self.authorizations.user_info(req.bearer_token())
+        fields = ",".join(req.query.get("fields", [])).split(",")
+        return self.authorizations.user_info(req.bearer_token(), stats="follower_count" in fields)
+
+    def video_query(self, req: ApiRequest) -> Response:
+        """Display API video/query: the numbers of the creator's public posts, growing with
+        (simulated) time since each went public."""
+        principal = self._auth(req, "video_query")
+        filters = parse_json_object(req.body).get("filters")
+        ids = filters.get("video_ids") if isinstance(filters, dict) else None
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 20:
+            raise ApiError(400, "invalid_params", "filters.video_ids must list 1-20 ids.")
+        videos = self._state.video_stats(principal.creator.open_id, [str(i) for i in ids])
+        return ok({"videos": videos, "cursor": 0, "has_more": False})
 
     def authorize(self, req: ApiRequest) -> Response:
         return self.authorizations.authorize(req.query)

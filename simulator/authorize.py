@@ -115,16 +115,18 @@ class Authorizations:
         self._state.revoke_creator(token)
         return Response.json(200, {}, {"X-Tt-Logid": new_log_id()})
 
-    def user_info(self, access_token: str | None) -> Response:
+    def user_info(self, access_token: str | None, *, stats: bool = False) -> Response:
         principal = self._state.authenticate(access_token)
         creator = principal.creator
-        user = {
+        user: dict[str, object] = {
             "open_id": creator.open_id,
             "union_id": f"union-{creator.open_id}",
             "username": creator.username,
             "display_name": creator.nickname,
             "avatar_url": f"https://p16-sign.tiktokcdn.example/{creator.open_id}.jpeg",
         }
+        if stats:  # user.info.stats
+            user["follower_count"] = self._state.follower_count(creator.open_id)
         return envelope(200, {"user": user}, "ok", "")
 
 

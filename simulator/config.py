@@ -40,6 +40,7 @@ ENDPOINTS = (
     "authorize",
     "user_info",
     "oauth_revoke",
+    "video_query",
 )
 INIT_ENDPOINTS = ("video_init", "inbox_video_init", "content_init")
 

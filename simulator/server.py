@@ -46,6 +46,7 @@ ROUTES = {
     "/v2/oauth/token/": "oauth_token",
     "/v2/oauth/revoke/": "oauth_revoke",
     "/v2/user/info/": "user_info",
+    "/v2/video/query/": "video_query",
     "/v2/auth/authorize/": "authorize",
 }
 #: Endpoints read with GET (the rest are POST).

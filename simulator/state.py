@@ -116,6 +116,7 @@ class SimulatorState:
         self._initial = copy.deepcopy(config)
         self.faults = FaultRegistry()
         self._ids = 0
+        self._started_mono = time.monotonic()
         self.reset()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -299,6 +300,41 @@ class SimulatorState:
                 del self._access[token]
             for token in [t for t, r in self._refresh.items() if r.open_id == open_id]:
                 del self._refresh[token]
+
+    # -- analytics (Display API) ---------------------------------------------------------
+
+    def _simulated_since(self, mono: float) -> float:
+        scale = self._config.time_scale
+        elapsed = max(0.0, time.monotonic() - mono)
+        return elapsed / scale if scale > 0 else elapsed
+
+    def video_stats(self, open_id: str, video_ids: list[str]) -> list[dict[str, Any]]:
+        """video/query for the creator's public posts: views grow ~1 per simulated second
+        since the post went public, likes, comments and shares with them."""
+        with self._lock:
+            found = []
+            now = time.monotonic()
+            for publish in self._publishes.values():
+                publish.advance(now)
+                if publish.open_id != open_id or publish.public_mono is None:
+                    continue
+                for post_id in publish.public_post_ids:
+                    if str(post_id) in video_ids:
+                        views = int(self._simulated_since(publish.public_mono))
+                        found.append(
+                            {
+                                "id": str(post_id),
+                                "view_count": views,
+                                "like_count": views // 10,
+                                "comment_count": views // 50,
+                                "share_count": views // 100,
+                            }
+                        )
+            return found
+
+    def follower_count(self, open_id: str) -> int:
+        """Grows by one per simulated minute since the simulator started."""
+        return 1000 + int(self._simulated_since(self._started_mono) // 60)
 
     def revoke_open_id(self, open_id: str) -> None:
         """The creator removed the app in TikTok (authorization.removed): tokens die."""

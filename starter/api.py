@@ -124,6 +124,20 @@ class ListedPost:
     """TikTokWaitingFor: what the post waits for (daily_post_cap, needs_reconnect, ...)."""
 
 
+def events_settings(s: Settings) -> PublishSettings:
+    """PublishSettings with the events features the settings turn on (README, Webhooks)."""
+    from workflows.analytics import AnalyticsSchedule
+
+    schedule = AnalyticsSchedule(
+        every_seconds=s.analytics_every_hours * 3600, for_seconds=s.analytics_days * 86400
+    )
+    return PublishSettings(
+        webhook_fallback_poll_seconds=s.webhook_fallback_poll_seconds or None,
+        webhooks_out=s.webhooks_out,
+        analytics=schedule if s.analytics else None,
+    )
+
+
 class PostPublisher:
     def __init__(
         self,
@@ -163,14 +177,8 @@ class PostPublisher:
         kwargs.setdefault("pull_base_url", s.media_public_base_url or s.media_endpoint_url)
         kwargs.setdefault("verified_url_prefixes", s.verified_url_prefixes)
         kwargs.setdefault("video_source", s.video_source)
-        if s.webhook_fallback_poll_seconds or s.webhooks_out:
-            kwargs.setdefault(
-                "settings",
-                PublishSettings(
-                    webhook_fallback_poll_seconds=s.webhook_fallback_poll_seconds or None,
-                    webhooks_out=s.webhooks_out,
-                ),
-            )
+        if s.webhook_fallback_poll_seconds or s.webhooks_out or s.analytics:
+            kwargs.setdefault("settings", events_settings(s))
         return cls(await connect(), **kwargs)
 
     def workflow_url(self, wf_id: str) -> str:

@@ -1,5 +1,6 @@
-"""`tiktok-publisher webhook ...`: callers' webhook endpoints and their delivery log, read
-and written in the account store (the same rows `POST /v1/webhooks` manages)."""
+"""`tiktok-publisher webhook ...` (callers' webhook endpoints and their delivery log) and
+`tiktok-publisher metrics` (a post's analytics): read and written in the account store, the
+same rows the HTTP API serves."""
 
 from __future__ import annotations
 
@@ -88,6 +89,29 @@ async def _log(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _metrics(args: argparse.Namespace) -> int:
+    from account_store.analytics import Analytics
+    from account_store.database import open_database
+    from starter.post_metrics import post_metrics
+
+    found = await post_metrics(Analytics(open_database()), args.post_id, args.account_id)
+    if args.json:
+        print(found.model_dump_json(indent=2))
+        return 0
+    if not found.history:
+        print("No metrics yet (refreshed from +1 h after the post is live; ANALYTICS=true).")
+        return 0
+    print("FETCHED              VIDEO                 VIEWS   LIKES  COMMENTS  SHARES")
+    for p in found.history:
+        print(
+            f"{p.fetchedAt:%Y-%m-%d %H:%M:%S}Z  {p.videoId:<20} {p.views:>7} {p.likes:>7} "
+            f"{p.comments:>9} {p.shares:>7}"
+        )
+    if found.followerCount is not None:
+        print(f"followers: {found.followerCount} (at {found.followersFetchedAt:%Y-%m-%d %H:%M}Z)")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("webhook", help="webhook endpoints for the engine's signed events")
     hooks = p.add_subparsers(dest="webhook_command", required=True, metavar="ACTION")
@@ -108,3 +132,9 @@ def add_commands(sub: Any) -> None:
     h.add_argument("post_id")
     h.add_argument("account_id")
     h.set_defaults(run=_log)
+
+    p = sub.add_parser("metrics", help="a live post's analytics (views, likes, followers)")
+    p.add_argument("post_id")
+    p.add_argument("account_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_metrics)

@@ -27,6 +27,7 @@ from temporalio.converter import decode_typed_search_attributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from account_store.analytics import Analytics
 from account_store.api_keys import ApiKeys
 from account_store.database import Database
 from account_store.platform_sets import PlatformSets
@@ -37,6 +38,7 @@ from starter.account_entity import EntityUnavailable, account_state, signal_acco
 from starter.api import PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
 from starter.operations import Fixes, Operations
+from starter.post_metrics import PostMetricsOut, post_metrics, with_metrics
 from starter.service_models import (
     AccountList,
     AccountOut,
@@ -266,7 +268,11 @@ class Service:
 
     async def target(self, post_id: str, account_id: str) -> PostState:
         state = await self.publisher.state(post_id, account_id)
-        return await with_delivery_log(state, WebhookEndpoints(self.database))
+        state = await with_delivery_log(state, WebhookEndpoints(self.database))
+        return await with_metrics(state, Analytics(self.database))
+
+    async def metrics(self, post_id: str, account_id: str) -> PostMetricsOut:
+        return await post_metrics(Analytics(self.database), post_id, account_id)
 
     async def post(self, post_id: str) -> PostOverview:
         query = f"{sa.POST_ID.name} = '{post_id}'"

@@ -18,7 +18,9 @@ from temporalio.worker import Replayer
 
 from tests.workflow_support import HISTORY_DIR
 from workflows.account import TikTokAccount
+from workflows.analytics import PostAnalytics
 from workflows.publish_post import PublishPost
+from workflows.webhooks_out import DeliverEvent
 
 EXPECTED = {
     "scheduled_week_ahead",
@@ -36,6 +38,11 @@ EXPECTED = {
     # Woken by TikTok's webhooks (clean, and duplicated/reordered/forged/lost).
     "webhook_woken",
     "webhook_faults",
+    # Webhooks out and analytics: the post's children, and the children themselves.
+    "webhooks_out_announced",
+    "webhook_event_delivered",
+    "analytics_followed",
+    "post_analytics",
     # Runs paced by the account entity, and the entity itself.
     "paced_rate_limited",
     "paced_daily_cap_wait",
@@ -55,6 +62,7 @@ def test_every_path_has_a_saved_history() -> None:
 async def test_history_replays_deterministically(path: Path) -> None:
     history = WorkflowHistory.from_json(f"replay-{path.stem}", json.loads(path.read_text()))
     replayer = Replayer(
-        workflows=[PublishPost, TikTokAccount], data_converter=pydantic_data_converter
+        workflows=[PublishPost, TikTokAccount, DeliverEvent, PostAnalytics],
+        data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)

@@ -22,7 +22,7 @@ from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
 from starter.webhook_receiver import InvalidSignature, verify
 from tests.api_support import LiveApi, live_api
-from tests.workflow_support import FAST, video_request
+from tests.workflow_support import FAST, save_history, video_request
 
 
 class Receiver:
@@ -153,6 +153,10 @@ async def test_events_reach_a_receiver_that_fails_hangs_and_recovers(
     assert outcomes.count("failed") == 3 and outcomes.count("delivered") >= 3
     hung = [d for d in state["webhook_deliveries"] if "no answer" in d["detail"]]
     assert len(hung) == 1
+    client = api.service.publisher.client
+    await save_history(client.get_workflow_handle(state["workflow_id"]), "webhooks_out_announced")
+    delivery = f"webhook-event/{published['id']}"
+    await save_history(client.get_workflow_handle(delivery), "webhook_event_delivered")
 
 
 async def test_during_a_rotation_both_secrets_sign(

@@ -22,6 +22,7 @@ from temporalio.worker import (
 )
 
 from activities.accounts import AccountActivities
+from activities.analytics import AnalyticsActivities
 from activities.media_store import MediaStore
 from activities.publishing import TikTokActivities
 from activities.revocation import RevocationActivities
@@ -40,6 +41,7 @@ from worker.token_store import default_token_store
 from worker.versioning import deployment_config
 from workflows.account import TikTokAccount
 from workflows.account_contracts import AccountSettings
+from workflows.analytics import PostAnalytics
 from workflows.creator_info_lookup import CreatorInfoLookup, RevokeAccess
 from workflows.publish_post import PublishPost
 from workflows.webhooks_out import DeliverEvent
@@ -151,10 +153,18 @@ async def running_worker(
             client_secret=settings.client_secret,
         )
         webhooks = WebhookActivities(webhook_endpoints(token_store), custody.source_rule)
+        analytics = AnalyticsActivities(tiktok, token_store, analytics_store(token_store))
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[PublishPost, TikTokAccount, CreatorInfoLookup, RevokeAccess, DeliverEvent],
+            workflows=[
+                PublishPost,
+                TikTokAccount,
+                CreatorInfoLookup,
+                RevokeAccess,
+                DeliverEvent,
+                PostAnalytics,
+            ],
             activities=[
                 publishing.creator_info,
                 publishing.query_creator_info,
@@ -171,6 +181,7 @@ async def running_worker(
                 revocation.revoke_access,
                 webhooks.webhook_endpoints_for,
                 webhooks.deliver_webhook,
+                analytics.refresh_post_metrics,
             ],
             interceptors=[_LogContext(), MetricsInterceptor()],
             # On SIGTERM, let an upload init in flight finish rather than cancel it: an
@@ -206,6 +217,14 @@ def webhook_endpoints(token_store: TokenStore) -> Any:
         return WebhookEndpoints(open_database())
 
     return open_store
+
+
+def analytics_store(token_store: TokenStore) -> Any:
+    """Where analytics are stored: the same account store as the webhooks' endpoints."""
+    from account_store.analytics import Analytics
+
+    endpoints = webhook_endpoints(token_store)
+    return lambda: Analytics(endpoints().database)
 
 
 async def run_worker(settings: WorkerSettings | None = None) -> None:

@@ -105,6 +105,23 @@ class Settings(BaseSettings):
         group="TikTok",
         used_by="starter",
     )
+    analytics: bool = _setting(
+        "ANALYTICS",
+        False,
+        "`true`: refresh every live public post's views, likes, comments and shares at +1 h, "
+        "+6 h, then every `ANALYTICS_EVERY_HOURS` for `ANALYTICS_DAYS`, and its account's "
+        "follower count daily (README, Analytics)",
+        group="TikTok",
+        used_by="starter",
+    )
+    analytics_every_hours: float = _setting(
+        "ANALYTICS_EVERY_HOURS", 12, "hours between later refreshes", group="TikTok",
+        used_by="starter", gt=0,
+    )  # fmt: skip
+    analytics_days: float = _setting(
+        "ANALYTICS_DAYS", 7, "days a post's numbers are followed", group="TikTok",
+        used_by="starter", gt=0,
+    )  # fmt: skip
     token_file: str = _setting(
         "TIKTOK_TOKEN_FILE", "tokens.json", "the JSON token store (README, Tokens)", group="TikTok"
     )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
 
+from workflows.analytics import AnalyticsSchedule
 from workflows.errors import Retryability
 from workflows.post import PublishTarget, workflow_id
 from workflows.tiktok import CreatorInfo, PublishStatus
@@ -129,6 +130,12 @@ class PublishSettings(BaseModel):
         default=False,
         description="Announce every phase change as a signed event to the webhook "
         "endpoints registered for the post's account (README, Webhooks out).",
+    )
+    analytics: AnalyticsSchedule | None = Field(
+        default=None,
+        description="Set: once live with a public id, the post's views, likes, comments and "
+        "shares are refreshed on this schedule (and the account's follower count daily) "
+        "into the account store. Unset: no analytics.",
     )
     webhook_retry_initial_seconds: float = Field(
         default=10,
@@ -350,6 +357,11 @@ class PostState(BaseModel):
     error: PostError | None = None
     history: list[str] = Field(
         default_factory=list, description="Human timeline: one line per step."
+    )
+    metrics: dict[str, Any] | None = Field(
+        default=None,
+        description="The latest analytics refresh (views, likes, comments, shares, "
+        "follower_count, fetched_at), filled from the account store by the API and CLI.",
     )
     webhook_deliveries: list[dict[str, Any]] = Field(
         default_factory=list,

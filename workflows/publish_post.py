@@ -25,6 +25,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.account_contracts import CallKind, CapKind, SlotAnswer
     from workflows.account_link import AccountLink, WaitEnded
+    from workflows.analytics import (
+        ANALYTICS_PATCH,
+        AnalyticsInput,
+        PostAnalytics,
+        analytics_id,
+    )
     from workflows.contracts import (
         AttemptMedia,
         ChunkUpload,
@@ -420,6 +426,7 @@ class PublishPost:
             status = await self._poll_until_final(target, init.publish_id, deadline, settings)
             if status.status is TikTokStatus.PUBLISH_COMPLETE:
                 self._finish(Phase.PUBLISHED, "published on TikTok")
+                self._follow_metrics(settings)
                 return
             if status.status is TikTokStatus.SEND_TO_USER_INBOX:
                 self._finish(Phase.DELIVERED_TO_INBOX, "delivered to the creator's inbox")
@@ -892,6 +899,32 @@ class PublishPost:
         )
         self._log(f"event {kind.value} ({event.id}) sent to the webhook endpoints")
         self._announcing.append(asyncio.ensure_future(self._start_delivery(event)))
+
+    def _follow_metrics(self, settings: PublishSettings) -> None:
+        """Live with a public id: refresh its numbers on the analytics schedule."""
+        state = self._current
+        if settings.analytics is None or not state.public_post_ids:
+            return
+        if not workflow.patched(ANALYTICS_PATCH):
+            return
+        request = AnalyticsInput(
+            post_id=state.post_id,
+            account_id=state.account_id,
+            video_ids=list(state.public_post_ids),
+            live_at=workflow.now(),
+            schedule=settings.analytics,
+        )
+        self._log("metrics refreshes scheduled (analytics)")
+        self._announcing.append(asyncio.ensure_future(self._start_analytics(request)))
+
+    async def _start_analytics(self, request: AnalyticsInput) -> None:
+        await workflow.start_child_workflow(
+            PostAnalytics.run,
+            request,
+            id=analytics_id(request.post_id, request.account_id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"metrics of {request.post_id}",
+        )
 
     async def _start_delivery(self, event: OutgoingEvent) -> None:
         await workflow.start_child_workflow(

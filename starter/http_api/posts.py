@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from starter.http_api.services import ServiceDep, api_key
+from starter.post_metrics import PostMetricsOut
 from starter.service import ServiceProblem, invalid, parse_json_body
 from starter.service_models import (
     CancelBody,
@@ -157,6 +158,17 @@ async def get_post(postId: PostId, svc: ServiceDep) -> PostOverview:
 @router.get("/{postId}/targets/{accountId}", response_model=PostState, summary="One target's state")
 async def get_target(postId: PostId, accountId: AccountId, svc: ServiceDep) -> PostState:
     return await svc.target(postId, accountId)
+
+
+@router.get(
+    "/{postId}/targets/{accountId}/metrics",
+    response_model=PostMetricsOut,
+    summary="A live post's analytics (views, likes, comments, shares; followers)",
+    description="Refreshed at +1 h, +6 h, then every 12 h for 7 days once the post is live "
+    "with a public id (ANALYTICS=true). Empty lists until the first refresh.",
+)
+async def get_metrics(postId: PostId, accountId: AccountId, svc: ServiceDep) -> PostMetricsOut:
+    return await svc.metrics(postId, accountId)
 
 
 @router.post(

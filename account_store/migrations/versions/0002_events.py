@@ -1,4 +1,5 @@
-"""Webhooks: TikTok's already received (deduplication), callers' endpoints, the delivery log.
+"""Events: TikTok webhooks already received (deduplication), callers' webhook endpoints and
+the delivery log, post metrics and follower counts.
 
 Revision ID: 0002
 Revises: 0001
@@ -58,9 +59,34 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_deliveries_event_id", "webhook_deliveries", ["event_id"])
     op.create_index("ix_webhook_deliveries_workflow_id", "webhook_deliveries", ["workflow_id"])
+    op.create_table(
+        "post_metrics",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("post_id", sa.String(128), nullable=False),
+        sa.Column("account_id", sa.String(128), nullable=False),
+        sa.Column("video_id", sa.String(64), nullable=False),
+        sa.Column("views", sa.Integer(), nullable=False),
+        sa.Column("likes", sa.Integer(), nullable=False),
+        sa.Column("comments", sa.Integer(), nullable=False),
+        sa.Column("shares", sa.Integer(), nullable=False),
+        sa.Column("fetched_at", TZ, nullable=False),
+    )
+    op.create_index("ix_post_metrics_post_id", "post_metrics", ["post_id"])
+    op.create_table(
+        "account_followers",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("account_id", sa.String(128), nullable=False),
+        sa.Column("follower_count", sa.Integer(), nullable=False),
+        sa.Column("fetched_at", TZ, nullable=False),
+    )
+    op.create_index("ix_account_followers_account_id", "account_followers", ["account_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_account_followers_account_id", "account_followers")
+    op.drop_table("account_followers")
+    op.drop_index("ix_post_metrics_post_id", "post_metrics")
+    op.drop_table("post_metrics")
     op.drop_index("ix_webhook_deliveries_workflow_id", "webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_event_id", "webhook_deliveries")
     op.drop_table("webhook_deliveries")
