@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck generate generate-check pytest histories bench clean \
-	bench-burst bench-sleepers bench-rolling bench-ambiguity
+	bench-burst bench-sleepers bench-rolling bench-ambiguity bench-webhooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: $(STAMP)
 
 # 50 posts for one account due at once, TikTok's default limits (simulator): 429s, inits per
 # rolling minute, published / waiting / failed, time to drain.
+# API calls per published post: webhooks on against polling only, and a fault run.
+bench-webhooks: $(STAMP)
+	$(BIN)/python -m bench.webhooks --posts 2 --time-scale 0.1
+
 bench-burst: $(STAMP)
 	$(BIN)/python -m bench.burst --posts 50 --workers 1
 
@@ -68,7 +72,7 @@ histories: $(STAMP)
 HISTORY_TESTS := week_ahead or reschedule_moves or cancel_while or publish_now or \
 	direct_video_is or inbox_draft_is or carousel_is or url_ownership or ambiguous_init or \
 	content_fail_reason or token_expiring or webhooks_publish or faulty_delivery \
-	or fails_hangs_and_recovers or followed_and_its_numbers
+	or fails_hangs_and_recovers or followed_and_its_numbers or needs_reconnecting
 
 clean:
 	rm -rf $(VENV) .temporal .pytest_cache .mypy_cache .ruff_cache

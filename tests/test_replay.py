@@ -43,6 +43,7 @@ EXPECTED = {
     "webhook_event_delivered",
     "analytics_followed",
     "post_analytics",
+    "account_needs_reconnect_announced",
     # Runs paced by the account entity, and the entity itself.
     "paced_rate_limited",
     "paced_daily_cap_wait",

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,7 @@ async def api(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[LiveApi]:
     monkeypatch.setattr(webhooks_out, "DEFAULT_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setenv("WEBHOOKS_OUT", "true")  # the account entities announce too
     async with live_api(dev_env.client, simulator, tmp_path, task_queue) as live:
         live.service.publisher.settings = FAST.model_copy(
             update={"webhooks_out": True, "webhook_retry_initial_seconds": 0.3}
@@ -184,6 +186,30 @@ async def test_during_a_rotation_both_secrets_sign(
     verify(body, signature, new_secret)
 
 
+async def test_an_account_that_needs_reconnecting_is_announced(
+    api: LiveApi, receivers: list[Receiver]
+) -> None:
+    receiver = Receiver()
+    receivers.append(receiver)
+    async with api.http() as http:
+        added = await http.post(
+            "/v1/webhooks", json={"url": receiver.url, "accountId": "acct_demo"}
+        )
+        assert added.status_code == 201
+        assert (await http.get("/v1/accounts/acct_demo/creator-info")).status_code == 200
+        assert (await http.delete("/v1/accounts/acct_demo")).status_code == 200
+
+        async def announced() -> Any:
+            return [e for e in receiver.events() if e["type"] == "account.needs_reconnect"]
+
+        [event] = await until(announced)
+    assert event["account_id"] == "acct_demo" and event["data"]["health"] == "NEEDS_RECONNECT"
+    verify(receiver.received[0][1], receiver.received[0][0]["X-TikTok-Publisher-Signature"],
+           added.json()["secret"])  # fmt: skip
+    entity = api.service.publisher.client.get_workflow_handle("tiktok-account/acct_demo")
+    await save_history(entity, "account_needs_reconnect_announced")
+
+
 async def test_endpoints_that_can_never_be_delivered_to_are_refused(api: LiveApi) -> None:
     async with api.http() as http:
         for body, field in (
@@ -223,3 +249,39 @@ async def test_the_cli_manages_endpoints_and_shows_secrets_once(tmp_path: Path) 
     assert refused.code == 2 and "never posts to this address" in refused.err
     assert (await run_cli(env, "webhook", "remove", endpoint_id)).code == 0
     assert (await run_cli(env, "webhook", "remove", endpoint_id)).code == 3
+
+
+async def test_a_name_that_resolves_to_a_forbidden_address_is_never_called(
+    tmp_path: Path, receivers: list[Receiver]
+) -> None:
+    """Registered as a name (allowed), it resolves to loopback at delivery time: refused
+    before a connection, logged, and not retried."""
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from account_store.webhook_endpoints import WebhookEndpoints
+    from activities.webhooks_out import WebhookActivities
+    from tests.db_support import open_test_database
+    from workflows.source_addresses import SourceRule
+    from workflows.webhooks_out import DeliveryInput, EventType, OutgoingEvent
+
+    receiver = Receiver()
+    receivers.append(receiver)
+    port = receiver.url.split(":")[2].split("/")[0]
+    database = open_test_database(f"sqlite:///{tmp_path / 'store.db'}")
+    endpoints = WebhookEndpoints(database)
+    info, _ = await endpoints.create(f"http://localhost:{port}/events")
+    activities = WebhookActivities(lambda: endpoints, SourceRule(allow_loopback=False))
+    event = OutgoingEvent(
+        id="evt_1", type=EventType.PUBLISHED, created_at=datetime.now(UTC), account_id="a",
+        workflow_id="tiktok-post/p/a",
+    )  # fmt: skip
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            activities.deliver_webhook, DeliveryInput(endpoint_id=info.endpoint_id, event=event)
+        )
+    assert refused.value.type == "WEBHOOK_URL_FORBIDDEN" and refused.value.non_retryable
+    assert receiver.attempts == 0
+    [logged] = await endpoints.deliveries("tiktok-post/p/a")
+    assert logged.outcome == "refused"
+    database.dispose()

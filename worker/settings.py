@@ -347,6 +347,12 @@ def account_settings_from_env(env: Mapping[str, str] | None = None) -> AccountSe
         for name in AccountSettings.model_fields
         if env.get(account_env_name(name)) not in (None, "")
     }
+    if "webhooks_out" not in values and env.get("WEBHOOKS_OUT", "").strip().lower() in (
+        "1",
+        "true",
+        "yes",
+    ):
+        values["webhooks_out"] = "true"  # WEBHOOKS_OUT covers account events too
     try:
         return AccountSettings.model_validate(values)
     except ValidationError as err:

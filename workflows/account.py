@@ -39,6 +39,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts import FailureDetails
     from workflows.pacing import TOKEN_REJECTED_CODES, AccountBook, AccountInput
     from workflows.tiktok_events import AUTHORIZATION_REMOVED_SIGNAL
+    from workflows.webhooks_out import (
+        WEBHOOKS_OUT_PATCH,
+        DeliverEvent,
+        DeliverEventInput,
+        EventType,
+        OutgoingEvent,
+        child_id,
+    )
 
 
 HISTORY_LINES = 50
@@ -187,6 +195,7 @@ class TikTokAccount:
         if not self._history:
             self._log("account entity started")
         shown_health: AccountHealth | None = None
+        announced_health = self._book.health  # carried over a continue-as-new: not news
         while True:
             # Cleared before deciding: whatever a signal brings while this turn awaits
             # (answers, token steps) wakes the next turn instead of being lost.
@@ -202,6 +211,10 @@ class TikTokAccount:
             if shown_health is not self._book.health:
                 shown_health = self._book.health
                 workflow.upsert_search_attributes([sa.ACCOUNT_HEALTH.value_set(shown_health.value)])
+            if announced_health is not self._book.health:
+                announced_health = self._book.health
+                if announced_health is AccountHealth.NEEDS_RECONNECT:
+                    await self._announce_needs_reconnect()
             self._show(now)
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -221,6 +234,27 @@ class TikTokAccount:
                 )
             except TimeoutError:
                 pass
+
+    async def _announce_needs_reconnect(self) -> None:
+        """`account.needs_reconnect` to the caller's webhook endpoints (webhooks out)."""
+        if not self._book.settings.webhooks_out or not workflow.patched(WEBHOOKS_OUT_PATCH):
+            return
+        event = OutgoingEvent(
+            id=f"evt_{workflow.uuid4().hex}",
+            type=EventType.ACCOUNT_NEEDS_RECONNECT,
+            created_at=workflow.now(),
+            account_id=self._id,
+            workflow_id=workflow.info().workflow_id,
+            data={"health": self._book.health.value, "reason": self._book.health_reason},
+        )
+        self._log(f"event account.needs_reconnect ({event.id}) sent to the webhook endpoints")
+        await workflow.start_child_workflow(
+            DeliverEvent.run,
+            DeliverEventInput(event=event),
+            id=child_id(event.id),
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=f"account.needs_reconnect for {self._id}",
+        )
 
     async def _tell(self, workflow_id: str, answer: SlotAnswer) -> None:
         try:

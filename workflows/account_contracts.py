@@ -108,6 +108,10 @@ class AccountSettings(BaseModel):
         "TikTok's spam_risk_too_many_posts.",
     )
     inbox_share_cap: int = Field(default=5, ge=1, description="Pending inbox shares per 24 h.")
+    webhooks_out: bool = Field(
+        default=False,
+        description="Announce account.needs_reconnect to the webhook endpoints (WEBHOOKS_OUT).",
+    )
     cap_window_seconds: float = Field(default=24 * 3600, gt=0)
     cap_probe_seconds: float = Field(
         default=3600,
