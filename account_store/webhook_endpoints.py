@@ -170,6 +170,25 @@ class WebhookEndpoints:
 
         return await self.database.run(work)
 
+    async def account_signing_secrets(self, account_id: str) -> list[str] | None:
+        """What signs a post's own callbackUrl: the secrets of the account's first endpoint,
+        else of the first global one; None without either."""
+
+        def work(session: Session) -> str | None:
+            rows = session.scalars(
+                select(WebhookEndpoint)
+                .where(
+                    or_(WebhookEndpoint.account_id == account_id, WebhookEndpoint.account_id == "")
+                )
+                .order_by(WebhookEndpoint.created_at)
+            ).all()
+            own = [r for r in rows if r.account_id == account_id]
+            chosen = own or list(rows)
+            return chosen[0].endpoint_id if chosen else None
+
+        endpoint_id = await self.database.run(work)
+        return await self.signing_secrets(endpoint_id) if endpoint_id else None
+
     async def record(self, workflow_id: str, attempt: DeliveryAttempt) -> None:
         row = WebhookDelivery(
             event_id=attempt.event_id,

@@ -31,7 +31,7 @@ from temporalio.exceptions import ApplicationError
 from account_store.webhook_endpoints import DeliveryAttempt, WebhookEndpoints
 from activities.safe_fetch import GuardedTransport, SourceForbidden
 from workflows.source_addresses import SourceRule
-from workflows.webhooks_out import DeliveryInput, EndpointsQuery
+from workflows.webhooks_out import CALLBACK_ENDPOINT, DeliveryInput, EndpointsQuery
 
 SIGNATURE_HEADER = "X-TikTok-Publisher-Signature"
 EVENT_ID_HEADER = "X-TikTok-Publisher-Event-Id"
@@ -78,11 +78,24 @@ class WebhookActivities:
     async def deliver_webhook(self, request: DeliveryInput) -> None:
         store = self._store()
         event = request.event
-        info = activity.info()
-        endpoint = await store.get(request.endpoint_id)
-        secrets = await store.signing_secrets(request.endpoint_id)
-        if endpoint is None or secrets is None:
-            return  # removed since: nothing to deliver to
+        if request.callback_url:
+            url, endpoint_id = request.callback_url, CALLBACK_ENDPOINT
+            secrets = await store.account_signing_secrets(event.account_id)
+            if not secrets:
+                detail = (
+                    "no signing secret for the post's callbackUrl: register a webhook endpoint "
+                    "for the account or a global one (its secret signs callbacks)"
+                )
+                await store.record(
+                    event.workflow_id, self._attempt(request, url, None, "refused", detail)
+                )
+                raise ApplicationError(detail, type=URL_FORBIDDEN, non_retryable=True)
+        else:
+            endpoint = await store.get(request.endpoint_id)
+            found = await store.signing_secrets(request.endpoint_id)
+            if endpoint is None or found is None:
+                return  # removed since: nothing to deliver to
+            url, endpoint_id, secrets = endpoint.url, endpoint.endpoint_id, found
         body = json.dumps(event.model_dump(mode="json"), separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -94,7 +107,7 @@ class WebhookActivities:
         status: int | None = None
         outcome, detail = "failed", ""
         try:
-            status = await asyncio.to_thread(self._post, endpoint.url, body, headers)
+            status = await asyncio.to_thread(self._post, url, body, headers)
             outcome = "delivered" if 200 <= status < 300 else "failed"
             detail = "" if outcome == "delivered" else f"answered HTTP {status}"
         except SourceForbidden as err:
@@ -104,18 +117,7 @@ class WebhookActivities:
         except httpx.HTTPError as err:
             detail = f"{type(err).__name__}: {err}"
         await store.record(
-            event.workflow_id,
-            DeliveryAttempt(
-                event_id=event.id,
-                event_type=event.type.value,
-                endpoint_id=endpoint.endpoint_id,
-                url=endpoint.url,
-                attempt=info.attempt,
-                http_status=status,
-                outcome=outcome,
-                detail=detail,
-                at=datetime.now(UTC),
-            ),
+            event.workflow_id, self._attempt(request, url, status, outcome, detail, endpoint_id)
         )
         if outcome == "refused":
             raise ApplicationError(
@@ -123,10 +125,31 @@ class WebhookActivities:
             )
         if outcome != "delivered":
             raise ApplicationError(
-                f"Webhook to {endpoint.endpoint_id} not delivered ({detail}); retried with "
+                f"Webhook to {endpoint_id} not delivered ({detail}); retried with "
                 "backoff for up to 72 h.",
                 type=DELIVERY_FAILED,
             )
+
+    @staticmethod
+    def _attempt(
+        request: DeliveryInput,
+        url: str,
+        status: int | None,
+        outcome: str,
+        detail: str,
+        endpoint_id: str = CALLBACK_ENDPOINT,
+    ) -> DeliveryAttempt:
+        return DeliveryAttempt(
+            event_id=request.event.id,
+            event_type=request.event.type.value,
+            endpoint_id=endpoint_id,
+            url=url,
+            attempt=activity.info().attempt,
+            http_status=status,
+            outcome=outcome,
+            detail=detail,
+            at=datetime.now(UTC),
+        )
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         with httpx.Client(

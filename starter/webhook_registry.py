@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
 from account_store.webhook_endpoints import EndpointInfo, WebhookEndpoints
 from worker.custody import CustodySettings
 from workflows.contracts import PostState
-from workflows.source_addresses import literal_refusal
+from workflows.source_addresses import callback_refusal
 from workflows.webhooks_out import EventType
 
 EVENT_TYPES = tuple(e.value for e in EventType)
@@ -26,14 +25,9 @@ def check_endpoint(url: str, events: list[str] | tuple[str, ...] = ()) -> tuple[
     """Refuse what can never be delivered to: not http(s), no host, an address literal the
     engine never connects to (loopback, private, metadata, ...). Names are checked again,
     resolved, on every delivery (activities.safe_fetch). Returns the events, normalised."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise EndpointInvalid("url", "the URL must be http(s)://host/...")
-    if parts.username or parts.password:
-        raise EndpointInvalid("url", "the URL must not carry credentials")
-    refusal = literal_refusal(parts.hostname, CustodySettings.from_env().source_rule)
+    refusal = callback_refusal(url, CustodySettings.from_env().source_rule)
     if refusal:
-        raise EndpointInvalid("url", f"the engine never posts to this address: {refusal}")
+        raise EndpointInvalid("url", f"the URL {refusal}")
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown:
         raise EndpointInvalid(

@@ -516,6 +516,7 @@ def test_publish_target_round_trips_through_json(name: str) -> None:
             "options",
             "scheduled_for",
             "system_draft",
+            "callback_url",
         }
         assert "size_bytes" in wire["media"][0]
         assert "inbox" in wire["options"]

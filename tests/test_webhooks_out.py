@@ -210,6 +210,43 @@ async def test_an_account_that_needs_reconnecting_is_announced(
     await save_history(entity, "account_needs_reconnect_announced")
 
 
+async def test_a_posts_own_callback_url_gets_its_events(
+    api: LiveApi, video: str, receivers: list[Receiver]
+) -> None:
+    """Without WEBHOOKS_OUT, a post's callbackUrl still gets its events, signed with the
+    secret of the account's endpoint (which itself wants only post.failed)."""
+    api.service.publisher.settings = FAST.model_copy(update={"webhook_retry_initial_seconds": 0.3})
+    account_hook, callback = Receiver(), Receiver(["fail"])
+    receivers += [account_hook, callback]
+    async with api.http() as http:
+        body = {"url": account_hook.url, "accountId": "acct_demo", "events": ["post.failed"]}
+        secret = (await http.post("/v1/webhooks", json=body)).json()["secret"]
+        refused = video_request("out-cb-bad", video) | {"callbackUrl": "http://169.254.169.254/"}
+        answer = await http.post("/v1/posts", json=refused)
+        assert answer.status_code == 422
+        assert answer.json()["problems"][0]["field"] == "callbackUrl"
+        request = video_request("out-cb", video, privacy="SELF_ONLY") | {
+            "callbackUrl": callback.url
+        }
+        assert (await http.post("/v1/posts", json=request)).status_code == 202
+
+        async def arrived() -> Any:
+            return any(e["type"] == "post.published" for e in callback.events())
+
+        await until(arrived)
+        state = (await http.get("/v1/posts/out-cb/targets/acct_demo")).json()
+    assert sorted({e["type"] for e in callback.events()}) == [
+        "post.published",
+        "post.publishing",
+        "post.scheduled",
+    ]
+    for headers, raw in callback.received:
+        verify(raw, headers["X-TikTok-Publisher-Signature"], secret)
+    assert account_hook.attempts == 0
+    logged = {(d["endpoint_id"], d["outcome"]) for d in state["webhook_deliveries"]}
+    assert logged == {("callback", "failed"), ("callback", "delivered")}
+
+
 async def test_endpoints_that_can_never_be_delivered_to_are_refused(api: LiveApi) -> None:
     async with api.http() as http:
         for body, field in (

@@ -56,6 +56,7 @@ from workflows.post import (
     PublishTarget,
     TikTokOptions,
 )
+from workflows.source_addresses import SourceRule, callback_refusal
 from workflows.validation import (
     Loc,
     Problem,
@@ -103,6 +104,7 @@ class _Draft:
     caption_loc: Loc
     media_loc: Loc
     options_loc: Loc
+    callback_url: str | None = None
 
 
 def parse_post(raw: Mapping[str, Any], *, policy: ValidationPolicy | None = None) -> Post:
@@ -155,6 +157,12 @@ def parse_post(raw: Mapping[str, Any], *, policy: ValidationPolicy | None = None
         for finding in target_findings(target, policy):
             where = render(data, _caller_loc(draft, finding.loc), style)[0]
             semantic.append(Problem(finding.code, where, finding.message))
+    callback = getattr(request, "callback_url", None)
+    if callback:
+        reason = callback_refusal(callback, policy.source_rule or SourceRule())
+        if reason:
+            where = render(data, ("callbackUrl",), style)[0]
+            semantic.append(Problem("TT_FIELD_INVALID", where, f"callbackUrl {reason}."))
     ids = [d.account_id if d.account_ok else f"\x00{n}" for n, d in enumerate(drafts)]
     for finding in duplicate_account_findings(ids):
         index = finding.loc[0]
@@ -224,6 +232,7 @@ def _target(draft: _Draft, post_id: str) -> PublishTarget:
         options=draft.options,
         scheduled_for=draft.scheduled_for,
         system_draft=draft.system_draft,
+        callback_url=draft.callback_url,
     )
 
 
@@ -261,6 +270,7 @@ def _flat_drafts(request: FlatPostRequest) -> list[_Draft]:
                 caption_loc=("content",),
                 media_loc=("media",),
                 options_loc=("platforms", i, "platformOptions", *inner),
+                callback_url=request.callback_url,
             )
         )
     return drafts
@@ -286,6 +296,7 @@ def _nested_drafts(request: NestedPostRequest) -> list[_Draft]:
                 caption_loc=("targets", i, "caption") if own_caption else ("caption",),
                 media_loc=("targets", i, "media") if nested.media is not None else ("media",),
                 options_loc=("targets", i, "platformOptions", *inner),
+                callback_url=request.callback_url,
             )
         )
     return drafts

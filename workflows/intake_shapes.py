@@ -174,6 +174,13 @@ class FlatPostRequest(_CallerModel):
         default_factory=list, description="One video, or 1-35 photos."
     )
     platforms: list[FlatTarget] = Field(min_length=1, description="One entry per account.")
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Your URL for this post's signed events (post.published, post.failed, "
+        "...), besides the registered webhook endpoints; signed with the secret of the "
+        "account's (or a global) endpoint.",
+    )
     is_draft: bool = Field(
         default=False,
         description="System draft: keep the post without sending anything to TikTok until "
@@ -210,6 +217,13 @@ class NestedPostRequest(_CallerModel):
         default_factory=list, description="Media, unless a target has its own."
     )
     targets: list[NestedTarget] = Field(min_length=1, description="One entry per account.")
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Your URL for this post's signed events (post.published, post.failed, "
+        "...), besides the registered webhook endpoints; signed with the secret of the "
+        "account's (or a global) endpoint.",
+    )
     is_draft: bool = Field(
         default=False,
         description="System draft: keep the post without sending anything to TikTok until "

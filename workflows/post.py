@@ -255,6 +255,9 @@ class PublishTarget(BaseModel):
         default=False,
         description="Held as a draft: nothing goes to TikTok until schedule / publish_now.",
     )
+    callback_url: str | None = Field(
+        default=None, description="The caller's URL for this post's signed events."
+    )
 
     @property
     def is_video(self) -> bool:

@@ -882,7 +882,8 @@ class PublishPost:
     def _announce(self) -> None:
         """Deliver the phase's event to the caller's webhook endpoints (a child workflow
         per event, abandoned when the post ends, retrying for up to 72 h)."""
-        if not self._webhooks_out or not workflow.patched(WEBHOOKS_OUT_PATCH):
+        callback = self._target.callback_url
+        if not (self._webhooks_out or callback) or not workflow.patched(WEBHOOKS_OUT_PATCH):
             return
         kind = event_for(self._current)
         if kind is None:
@@ -929,7 +930,11 @@ class PublishPost:
     async def _start_delivery(self, event: OutgoingEvent) -> None:
         await workflow.start_child_workflow(
             DeliverEvent.run,
-            DeliverEventInput(event=event, retry_initial_seconds=self._webhook_retry),
+            DeliverEventInput(
+                event=event,
+                retry_initial_seconds=self._webhook_retry,
+                callback_url=self._target.callback_url,
+            ),
             id=child_id(event.id),
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"{event.type.value} for {event.post_id}",

@@ -146,12 +146,33 @@ def literal_refusal(host: str, rule: SourceRule) -> str | None:
     return reason
 
 
+def callback_refusal(url: str, rule: SourceRule) -> str | None:
+    """Why the engine would never POST to `url` (a webhook): not http(s), credentials in it,
+    or a host that spells an address it never connects to. Names are checked again,
+    resolved, on every delivery. None: acceptable."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        has_credentials = bool(parts.username or parts.password)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return "must be http(s)://host/..."
+    if has_credentials:
+        return "must not carry credentials"
+    refusal = literal_refusal(host, rule)
+    return f"names an address the engine never posts to: {refusal}" if refusal else None
+
+
 __all__ = [
     "METADATA_ADDRESSES",
     "TT_SOURCE_FORBIDDEN",
     "IPAddress",
     "SourceRule",
     "address_refusal",
+    "callback_refusal",
     "embedded_ipv4",
     "literal_address",
     "literal_refusal",

@@ -27,6 +27,8 @@ DELIVER_EVENT_TYPE = "DeliverEvent"
 WEBHOOKS_OUT_PATCH = "webhooks-out"
 #: How long a delivery is retried before it is given up.
 DELIVERY_WINDOW = timedelta(hours=72)
+#: The endpoint id a post's own callbackUrl is logged under.
+CALLBACK_ENDPOINT = "callback"
 NEEDS_ATTENTION_CODES = frozenset({"AMBIGUOUS_INIT", "PUBLISH_UNCONFIRMED", "PUBLISH_TIMEOUT"})
 
 
@@ -80,6 +82,8 @@ class DeliverEventInput(BaseModel):
 
     event: OutgoingEvent
     retry_initial_seconds: float = 10.0
+    callback_url: str | None = None
+    """The post's own `callbackUrl`: it gets every event too."""
 
 
 class EndpointsQuery(BaseModel):
@@ -94,6 +98,8 @@ class DeliveryInput(BaseModel):
 
     endpoint_id: str
     event: OutgoingEvent
+    callback_url: str | None = None
+    """Set: deliver to the post's callbackUrl, signed with the account's endpoint secret."""
 
 
 class DeliveryOutcome(BaseModel):
@@ -124,11 +130,11 @@ class DeliverEvent:
             maximum_interval=timedelta(hours=1),
         )
 
-        async def one(endpoint_id: str) -> DeliveryOutcome:
+        async def one(endpoint_id: str, callback_url: str | None = None) -> DeliveryOutcome:
             try:
                 await workflow.execute_activity(
                     "deliver_webhook",
-                    DeliveryInput(endpoint_id=endpoint_id, event=event),
+                    DeliveryInput(endpoint_id=endpoint_id, event=event, callback_url=callback_url),
                     start_to_close_timeout=timedelta(seconds=60),
                     schedule_to_close_timeout=DELIVERY_WINDOW,
                     retry_policy=retry,
@@ -141,7 +147,10 @@ class DeliverEvent:
                 )
             return DeliveryOutcome(endpoint_id=endpoint_id, delivered=True)
 
-        return list(await asyncio.gather(*(one(e) for e in endpoints)))
+        deliveries = [one(e) for e in endpoints]
+        if request.callback_url:
+            deliveries.append(one(CALLBACK_ENDPOINT, request.callback_url))
+        return list(await asyncio.gather(*deliveries))
 
 
 def child_id(event_id: str) -> str:
