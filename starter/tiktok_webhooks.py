@@ -21,8 +21,10 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -48,6 +50,8 @@ SIGNATURE_HEADER = "TikTok-Signature"
 TOLERANCE_SECONDS = 300
 #: How long routing looks for the post before leaving the event to fallback polling.
 ROUTE_PATIENCE_SECONDS = 30.0
+#: How often (at most) a receipt also forgets deduplication records past their 96 h.
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 class SignatureRejected(Exception):
@@ -120,6 +124,7 @@ class TikTokWebhookInbox:
     client_secret: str
     patience: float = ROUTE_PATIENCE_SECONDS
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _pruned_at: float = 0.0
 
     async def receive(self, raw: bytes, signature: str | None) -> Receipt:
         """Verify and record; routing continues after the answer. Raises SignatureRejected
@@ -129,10 +134,26 @@ class TikTokWebhookInbox:
         if not await self.received.first_time(event.event_key, event.event):
             log.info("webhook.duplicate", tiktok_event=event.event, publish_id=event.publish_id)
             return Receipt(event.event, duplicate=True)
-        task = asyncio.create_task(self.route(event))
+        self._background(self.route(event))
+        if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
+            self._pruned_at = time.monotonic()
+            self._background(self._prune())
+        return Receipt(event.event, duplicate=False)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return Receipt(event.event, duplicate=False)
+
+    async def _prune(self) -> None:
+        """Forget events older than TikTok's retries could repeat (account_store KEEP)."""
+        try:
+            removed = await self.received.forget_old()
+        except Exception as err:  # the next receipt an hour later tries again
+            log.warning("webhook.prune_failed", error=repr(err))
+            return
+        if removed:
+            log.info("webhook.pruned", removed=removed)
 
     async def drain(self) -> None:
         """Wait for routing in progress (tests, shutdown)."""

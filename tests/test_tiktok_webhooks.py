@@ -192,3 +192,31 @@ async def test_authorization_removed_puts_the_account_in_needs_reconnect(
     assert "authorization removed" in (state.health_reason or "")
     delivered = [d for d in simulator.webhook_deliveries() if d["event"] == "authorization.removed"]
     assert delivered and delivered[0]["http_status"] == 200
+
+
+async def test_repeats_are_recognised_for_four_days_then_forgotten(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from account_store.tables import TikTokWebhookEvent
+    from account_store.webhook_events import ReceivedEvents
+    from tests.db_support import open_test_database
+
+    database = open_test_database(f"sqlite:///{tmp_path / 'events.db'}")
+    received = ReceivedEvents(database)
+    assert await received.first_time("k-old", "post.publish.complete")
+    assert await received.first_time("k-new", "post.publish.complete")
+    assert not await received.first_time("k-old", "post.publish.complete")
+    long_ago = datetime.now(UTC) - timedelta(hours=97)
+    await database.run(
+        lambda s: s.execute(
+            update(TikTokWebhookEvent)
+            .where(TikTokWebhookEvent.event_key == "k-old")
+            .values(received_at=long_ago)
+        )
+    )
+    assert await received.forget_old() == 1
+    assert await received.first_time("k-old", "post.publish.complete")  # new again
+    assert not await received.first_time("k-new", "post.publish.complete")
+    database.dispose()

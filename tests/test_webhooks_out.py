@@ -283,7 +283,7 @@ async def test_the_cli_manages_endpoints_and_shows_secrets_once(tmp_path: Path) 
     assert rotated.code == 0 and rotated.out.strip() != secret
     assert "rotating until" in (await run_cli(env, "webhook", "list")).out
     refused = await run_cli(env, "webhook", "add", "http://10.0.0.8/hook")
-    assert refused.code == 2 and "never posts to this address" in refused.err
+    assert refused.code == 2 and "never posts to" in refused.err
     assert (await run_cli(env, "webhook", "remove", endpoint_id)).code == 0
     assert (await run_cli(env, "webhook", "remove", endpoint_id)).code == 3
 
