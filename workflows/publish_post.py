@@ -418,8 +418,9 @@ class PublishPost:
 
         while True:
             init = await self._init(target, staged, settings)
-            if workflow.patched(WEBHOOK_WAKE_PATCH):
+            if settings.webhook_fallback_poll_seconds and workflow.patched(WEBHOOK_WAKE_PATCH):
                 # TikTok's webhooks name the publish_id only: the API finds the post by it.
+                # (Only with webhooks configured: `setup` registers the attribute for them.)
                 workflow.upsert_search_attributes([sa.PUBLISH_ID.value_set(init.publish_id)])
             if init.upload is not None:
                 await self._upload(init.upload, settings)
