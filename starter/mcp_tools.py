@@ -102,6 +102,11 @@ TOOLS = [
         "duration (what TikTok's Direct Post UX rules need before posting).",
         AccountRef,
     ),
+    ToolSpec(
+        "get_post_metrics",
+        "A live target's analytics: views, likes, comments, shares per refresh, followers.",
+        TargetRef,
+    ),
 ]
 _BY_NAME = {tool.name: tool for tool in TOOLS}
 
@@ -156,6 +161,8 @@ async def call(service: Any, name: str, arguments: dict[str, Any]) -> dict[str, 
         return dump(await service.retry(args.postId, args.accountId, body))
     if name == "list_accounts":
         return dump(await service.accounts())
+    if name == "get_post_metrics":
+        return dump(await service.metrics(args.postId, args.accountId))
     return dump(await service.creator_info(args.accountId))
 
 

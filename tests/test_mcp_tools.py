@@ -88,6 +88,10 @@ async def test_the_tools_over_http(api: LiveApi, media_host: MediaHost) -> None:
         assert not error and [a["accountId"] for a in accounts["items"]] == ["acct_demo"]
         error, info = await tool(session, "get_creator_info", accountId="acct_demo")
         assert not error and info["username"] == "demo_creator"
+        error, metrics = await tool(
+            session, "get_post_metrics", postId="mcp-1", accountId="acct_demo"
+        )
+        assert not error and metrics["history"] == []  # cancelled: never live, never followed
 
 
 async def test_invalid_input_is_a_tool_error_with_tt_problems(api: LiveApi) -> None:
