@@ -41,6 +41,8 @@ def engine_error(code: str, message: str, *, retryable: bool) -> ApplicationErro
     """Our own failures (tokens, staging, storage), in the same shape as TikTok's: the code
     as type, and details saying whether retrying helps, what it means and what to do."""
     rule = classify_error(code)
+    # Errors whose str() is "CODE: message" must not show the code twice ("X: X: ...").
+    message = message.removeprefix(f"{code}: ")
     log.warning("activity.failed", code=code, retryable=retryable)
     return ApplicationError(
         message,

@@ -327,8 +327,8 @@ class MediaStore:
             raise StagingError(
                 TT_SOURCE_UNREACHABLE,
                 f"Could not download {shown} ({type(exc).__name__}): the host did not "
-                "answer or dropped the connection. This is retried; if it persists, check "
-                "the URL is reachable from the internet.",
+                "answer or dropped the connection. Check the URL is reachable from the "
+                "internet.",
                 retryable=True,
             ) from exc
         except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
@@ -477,7 +477,7 @@ class MediaStore:
         else:
             status, retryable, what = None, True, type(exc).__name__
         advice = (
-            "this is retried"
+            "the bucket is failing or busy"
             if retryable
             else "check the bucket name, the endpoint and the worker's credentials"
         )
@@ -546,8 +546,8 @@ def _check_response(
     if status >= 500 or status in (408, 429):
         raise StagingError(
             TT_SOURCE_UNREACHABLE,
-            f"{shown} answered HTTP {status}: the host is failing or busy. This is retried; "
-            "if it persists, host the file elsewhere.",
+            f"{shown} answered HTTP {status}: the host is failing or busy. If it persists, "
+            "host the file elsewhere.",
             retryable=True,
             http_status=status,
         )
@@ -598,7 +598,7 @@ def _missing(key: str) -> StagingError:
     return StagingError(
         TT_STAGED_OBJECT_MISSING,
         f"The staged media {key} is no longer in the bucket (deleted or expired by a lifecycle "
-        "rule): submit the post again so its media is copied anew.",
+        "rule).",
         retryable=False,
     )
 
@@ -606,7 +606,7 @@ def _missing(key: str) -> StagingError:
 def _changed(key: str, detail: str) -> StagingError:
     return StagingError(
         TT_STAGED_OBJECT_CHANGED,
-        f"The staged media {key} changed while being read ({detail}): retrying reads it again.",
+        f"The staged media {key} changed while being read ({detail}).",
         retryable=True,
     )
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 import structlog
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.chunks import ChunkPlan, ChunkPlanError, plan_chunks
@@ -47,6 +49,7 @@ from workflows.contracts import (
     StagedItem,
     StagedMedia,
     StagedTarget,
+    StagingRetry,
     VideoDelivery,
 )
 from workflows.post import MediaItem, MediaType, PublishTarget
@@ -63,6 +66,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 PROGRESS_SIGNAL = "media_progress"
+RETRY_SIGNAL = "staging_retry"
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,38 @@ class MediaActivities:
     @activity.defn(name="stage_media")
     async def stage_media(self, target: PublishTarget) -> StagedMedia:
         """Copy every media file of the post into the bucket and measure it."""
+        try:
+            return await self._stage_media(target)
+        except ApplicationError as err:
+            if not err.non_retryable:
+                await self._tell_retry(err.type or "ACTIVITY_FAILED", err.message, err)
+            raise
+        except Exception as err:
+            if not isinstance(err, asyncio.CancelledError):
+                await self._tell_retry("ACTIVITY_FAILED", f"{type(err).__name__}: {err}", None)
+            raise
+
+    async def _tell_retry(self, code: str, message: str, err: ApplicationError | None) -> None:
+        """Tell the workflow this attempt failed and when Temporal tries again (a courtesy:
+        never changes the failure itself)."""
+        info = activity.info()
+        if self._temporal is None or not info.workflow_id:
+            return
+        retry = StagingRetry(
+            attempt=info.attempt,
+            code=code,
+            message=message,
+            retry_in_seconds=next_attempt_in(
+                info.attempt, info.retry_policy, err.next_retry_delay if err else None
+            ),
+        )
+        handle = self._temporal.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+        try:
+            await handle.signal(RETRY_SIGNAL, retry)
+        except Exception as failure:
+            log.info("media.retry_not_told", error=type(failure).__name__)
+
+    async def _stage_media(self, target: PublishTarget) -> StagedMedia:
         total = sum(item.size_bytes or 0 for item in target.media) or None
         reporter = self._reporter("staging", total)
         items: list[StagedItem] = []
@@ -189,7 +225,9 @@ class MediaActivities:
                 "code": first.code,
                 "retryability": "non_retryable",
                 "meaning": message,
-                "remedy": "Fix the media and submit the post again (the staged copy was deleted).",
+                "remedy": "Fix the file at its source URL and run `tiktok-publisher retry "
+                "POST_ID ACCOUNT_ID` (the staged copy was deleted, so the retry copies it "
+                "again), or submit the fixed post under a new postId.",
                 "problems": [p.as_dict() for p in problems],
             },
             type=first.code,
@@ -234,7 +272,8 @@ class MediaActivities:
             raise to_application_error(err) from None
         except (StagingError, ChunkPlanError) as err:
             retryable = isinstance(err, StagingError) and err.retryable
-            raise engine_error(err.code, str(err), retryable=retryable) from None
+            # The message alone: the code travels as the error's type, never twice in the text.
+            raise engine_error(err.code, err.message, retryable=retryable) from None
         log.info("media.uploaded", bytes=plan.video_size, chunks=plan.total_chunk_count)
         return plan.video_size
 
@@ -269,7 +308,7 @@ class MediaActivities:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._threads, delete)
         except StagingError as err:
-            raise engine_error(err.code, str(err), retryable=err.retryable) from None
+            raise engine_error(err.code, err.message, retryable=err.retryable) from None
 
     @activity.defn(name="withdraw_attempt_media")
     async def withdraw_attempt_media(self, attempt: AttemptMedia) -> int:
@@ -385,6 +424,22 @@ def _check_facts(item: MediaItem, facts: MediaFacts, field: str) -> None:
     if findings:
         first = findings[0]
         raise engine_error(first.code, f"{field}: {first.message}", retryable=False)
+
+
+def next_attempt_in(
+    attempt: int, policy: RetryPolicy | None, delay: timedelta | None
+) -> float | None:
+    """Seconds until Temporal starts the attempt after `attempt` fails; None if none comes."""
+    if policy is None:
+        return None
+    if policy.maximum_attempts and attempt >= policy.maximum_attempts:
+        return None
+    if delay is not None:
+        return delay.total_seconds()
+    seconds = policy.initial_interval.total_seconds() * policy.backoff_coefficient ** (attempt - 1)
+    if policy.maximum_interval is not None:
+        seconds = min(seconds, policy.maximum_interval.total_seconds())
+    return seconds
 
 
 def _extension(item: MediaItem) -> str:

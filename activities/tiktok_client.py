@@ -593,7 +593,7 @@ class TikTokClient:
                 rule.code,
                 Retryability.RETRYABLE,
                 rule.meaning,
-                "The engine retries: this call is safe to repeat.",
+                "This call is safe to repeat: retry the post once TikTok answers again.",
                 rule.delay_seconds if rule.delay_seconds is not None else 2.0,
             )
         return rule

@@ -238,22 +238,12 @@ class PostPublisher:
     def delivery_problems(self, targets: list[PublishTarget]) -> list[Problem]:
         """TikTok pulls staged photos (and PULL_FROM_URL videos) from our bucket's URL: if
         that host is not among the verified ones, say so now, not at publish time."""
-        if not self.pull_base_url or not self.verified.verified_url_prefixes:
-            return []
-        pulled = any(not t.is_video or self.video_source == "pull_from_url" for t in targets)
-        if not pulled or self.verified.covers(self.pull_base_url.rstrip("/") + "/"):
-            return []
-        host = urlsplit(self.pull_base_url).hostname or self.pull_base_url
-        return [
-            Problem(
-                "TT_DOMAIN_UNVERIFIED",
-                "media",
-                f"TikTok would pull this post's media from {host} (the media bucket's URL), "
-                "which is not in TIKTOK_VERIFIED_URL_PREFIXES. Verify that domain or URL "
-                "prefix for the app in the TikTok developer portal and add it there, or "
-                "TikTok will refuse the post with url_ownership_unverified.",
-            )
-        ]
+        return delivery_problems(
+            targets,
+            pull_base_url=self.pull_base_url,
+            verified=self.verified,
+            video_source=self.video_source,
+        )
 
     async def start_target(
         self, target: PublishTarget, *, settings: PublishSettings | None = None
@@ -449,3 +439,30 @@ class PostPublisher:
         info = response.workflow_execution_info
         status = WorkflowExecutionStatus(info.status).name if info.status else "UNKNOWN"
         return status, info.execution.run_id
+
+
+def delivery_problems(
+    targets: list[PublishTarget],
+    *,
+    pull_base_url: str | None,
+    verified: ValidationPolicy,
+    video_source: str,
+) -> list[Problem]:
+    """The check of `PostPublisher.delivery_problems`, usable without a Temporal client
+    (`tiktok-publisher validate`)."""
+    if not pull_base_url or not verified.verified_url_prefixes:
+        return []
+    pulled = any(not t.is_video or video_source == "pull_from_url" for t in targets)
+    if not pulled or verified.covers(pull_base_url.rstrip("/") + "/"):
+        return []
+    host = urlsplit(pull_base_url).hostname or pull_base_url
+    return [
+        Problem(
+            "TT_DOMAIN_UNVERIFIED",
+            "media",
+            f"TikTok would pull this post's media from {host} (the media bucket's URL), "
+            "which is not in TIKTOK_VERIFIED_URL_PREFIXES. Verify that domain or URL "
+            "prefix for the app in the TikTok developer portal and add it there, or "
+            "TikTok will refuse the post with url_ownership_unverified.",
+        )
+    ]

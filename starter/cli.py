@@ -74,16 +74,129 @@ def render_state(state: PostState) -> str:
             f"  waiting for {state.waiting_for}{until} "
             f"(see: tiktok-publisher account show {state.account_id})"
         )
+    if state.staging_error:
+        then = (
+            f"next attempt about {state.next_staging_attempt_at.isoformat()}"
+            if state.next_staging_attempt_at
+            else "no further attempt"
+        )
+        lines.append(
+            f"  staging failing: attempt {state.staging_failures} ended {state.staging_error}"
+        )
+        lines.append(f"  {then} (Temporal retries the copy; cancel or reschedule still work)")
     if state.public_post_ids:
         lines.append(f"  public post ids: {', '.join(state.public_post_ids)}")
     if state.error:
-        lines.append(f"  error {state.error.code}: {state.error.message}")
-        if state.error.remedy:
-            lines.append(f"  what to do: {state.error.remedy}")
+        lines.extend(f"  {line}" for line in failure_lines(state))
     return "\n".join(lines)
 
 
+def failure_lines(state: PostState) -> list[str]:
+    """What failed and what to do, with this post's ids in the commands to run."""
+    error = state.error
+    if error is None:
+        return []
+    ids = f"{state.post_id} {state.account_id}"
+    message = error.message.removeprefix(f"{error.code}: ")
+    lines = [f"error {error.code}: {message}"]
+    if error.remedy:
+        lines.append(f"what to do: {error.remedy.replace('POST_ID ACCOUNT_ID', ids)}")
+    if error.may_be_live and "--confirm-not-posted" not in error.remedy:
+        lines.append(
+            "TikTok may have this post (the upload was sent and TikTok never said it failed), "
+            "so a plain `retry` refuses. Check the creator's TikTok profile (and inbox, for "
+            "drafts): if the post is there, nothing is needed; if it is not, run "
+            f"`tiktok-publisher retry {ids} --confirm-not-posted`."
+        )
+    return lines
+
+
+def _is_jsonl(args: argparse.Namespace) -> bool:
+    return bool(args.jsonl) or str(args.file).endswith((".jsonl", ".ndjson"))
+
+
+def _read_text(source: str) -> str:
+    return sys.stdin.read() if source == "-" else Path(source).read_text()
+
+
+def _print_lines(results: list[Any], *, as_json: bool, validating: bool) -> int:
+    """One line per request of a JSON Lines batch; exit 2 if any line was refused."""
+    for result in results:
+        if as_json:
+            print(json.dumps(result.as_dict()))
+        elif result.unreadable is not None:
+            print(f"line {result.line}: unreadable, nothing started: {result.unreadable}")
+        elif result.problems:
+            print(
+                f"line {result.line}: invalid ({len(result.problems)} problem(s)), nothing started:"
+            )
+            for problem in result.problems:
+                print(f"  {problem['code']}  {problem['field']}: {problem['message']}")
+        elif validating:
+            print(f"line {result.line}: valid")
+        else:
+            for item in result.submitted:
+                verb = "started" if item.created else "already exists (not started again)"
+                print(f"line {result.line}: {verb}: {item.workflow_id}")
+    refused = sum(1 for r in results if not r.ok)
+    if not as_json:
+        print(
+            f"{len(results) - refused} of {len(results)} request(s) "
+            + ("valid" if validating else "accepted"),
+            file=sys.stderr,
+        )
+    return EXIT_INVALID if refused else EXIT_OK
+
+
+async def _submit_jsonl(args: argparse.Namespace) -> int:
+    from starter import batch
+
+    try:
+        rows = batch.read_lines(_read_text(args.file))
+    except OSError as err:
+        print(f"Cannot read the requests: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    publisher = await PostPublisher.connect()
+    results = await batch.submit_lines(publisher, rows)
+    return _print_lines(results, as_json=args.json, validating=False)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from starter import batch
+
+    if _is_jsonl(args):
+        try:
+            rows = batch.read_lines(_read_text(args.file))
+        except OSError as err:
+            print(f"Cannot read the requests: {err}", file=sys.stderr)
+            return EXIT_INVALID
+        return _print_lines(batch.check_lines(rows), as_json=args.json, validating=True)
+    try:
+        request = _read_request(args.file)
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"Cannot read the request: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        post = batch.check_offline(request)
+    except RequestInvalid as err:
+        if args.json:
+            print(json.dumps({"problems": [p.__dict__ for p in err.problems]}, indent=2))
+        else:
+            print_problems(err, sys.stderr)
+        return EXIT_INVALID
+    targets = [{"workflow_id": t.workflow_id, "summary": t.summary()} for t in post.targets]
+    if args.json:
+        print(json.dumps({"valid": True, "targets": targets}, indent=2))
+        return EXIT_OK
+    print(f"valid: {len(targets)} target(s); nothing was started")
+    for target in targets:
+        print(f"  {target['workflow_id']}\n    {target['summary']}")
+    return EXIT_OK
+
+
 async def _submit(args: argparse.Namespace) -> int:
+    if _is_jsonl(args):
+        return await _submit_jsonl(args)
     try:
         request = _read_request(args.file)
     except (OSError, json.JSONDecodeError) as err:
@@ -136,17 +249,27 @@ async def _watch(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    publisher = await PostPublisher.connect()
-    posts = await publisher.list_posts(args.query, limit=args.limit)
-    for post in posts:
-        started = post.start_time.strftime("%Y-%m-%d %H:%M:%SZ") if post.start_time else "-"
-        print(
-            f"{post.post_state or '-':<19} {post.status:<10} {started:<21} {post.workflow_id}"
-            f"{'  ' + post.error_code if post.error_code else ''}"
-            f"{'  waiting for ' + post.waiting_for if post.waiting_for else ''}"
+    from starter import post_list
+
+    try:
+        query = post_list.filters_query(
+            state=args.state, account_id=args.account, post_id=args.post, query=args.query
         )
-    if not posts:
+    except post_list.FilterInvalid as err:
+        raise UsageError(str(err)) from None
+    publisher = await PostPublisher.connect()
+    limit = None if args.count else args.limit
+    rows = await post_list.list_post_targets(
+        publisher.client, query, limit=limit, all_runs=args.all_runs
+    )
+    if args.count:
+        print(len({row.workflow_id for row in rows}))
+    elif args.json:
+        print(json.dumps([row.__dict__ for row in rows], indent=2, default=str))
+    elif not rows:
         print("No posts match.")
+    else:
+        print(post_list.render_rows(rows, all_runs=args.all_runs))
     return EXIT_OK
 
 
@@ -347,11 +470,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("simulator", help="run the TikTok API simulator (see --help)", add_help=False)
 
-    p = sub.add_parser("submit", help="validate a post request and start its workflows")
-    p.add_argument("file", help="request JSON file, or - for standard input")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    platform_sets_cli.add_dialect_argument(p)
-    p.set_defaults(run=_submit)
+    for name, run, what in (
+        ("submit", _submit, "validate a post request and start its workflows"),
+        ("validate", _validate, "check a post request offline (no Temporal), as submit would"),
+    ):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("file", help="request JSON file, or - for standard input")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument(
+            "--jsonl",
+            action="store_true",
+            help="one request per line (JSON Lines; implied by a .jsonl or .ndjson file)",
+        )
+        platform_sets_cli.add_dialect_argument(p)
+        p.set_defaults(run=run, sync=name == "validate")
 
     p = sub.add_parser("status", help="show a post target's state")
     _post_args(p)
@@ -363,9 +495,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0, help="seconds between checks")
     p.set_defaults(run=_watch)
 
-    p = sub.add_parser("list", help="list posts, optionally filtered by a visibility query")
-    p.add_argument("--query", help="e.g. \"ExecutionStatus = 'Failed'\"")
-    p.add_argument("--limit", type=int, default=100)
+    p = sub.add_parser(
+        "list", help="list post targets (latest run each), filtered like the HTTP API"
+    )
+    p.add_argument("--state", help="the post's state, e.g. FAILED (TikTokPostState)")
+    p.add_argument("--account", metavar="ACCOUNT_ID", help="only this account's posts")
+    p.add_argument("--post", metavar="POST_ID", help="only this post's targets")
+    p.add_argument("--query", help="a visibility query, e.g. \"TikTokErrorCode = 'internal'\"")
+    p.add_argument("--limit", type=int, default=100, help="at most this many rows")
+    p.add_argument(
+        "--all-runs", action="store_true", help="every run, older runs of retried posts too"
+    )
+    p.add_argument("--count", action="store_true", help="print only how many post targets match")
+    p.add_argument("--json", action="store_true", help="machine-readable rows")
     p.set_defaults(run=_list)
 
     p = sub.add_parser("reschedule", help="move a scheduled post (or every post --query matches)")

@@ -13,12 +13,12 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowExecutionDescription, WorkflowHistory
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from starter.api import ActionRejected, PostNotFound, PostPublisher
-from workflows.contracts import WORKFLOW_TYPE, PublishPostInput, RetryOf
+from workflows.contracts import WORKFLOW_TYPE, PublishPostInput, RetryOf, StagingRetry
 from workflows.errors import rule_for
 from workflows.request import RequestInvalid
 from workflows.tiktok import Privacy
@@ -226,8 +226,10 @@ class Operations:
         """A human timeline of the latest run, built from its history (no worker needed)."""
         if await self.publisher.run_status(workflow_id) is None:
             raise PostNotFound(workflow_id)
-        history = await self.client.get_workflow_handle(workflow_id).fetch_history()
-        return await timeline(history, self.client.data_converter)
+        handle = self.client.get_workflow_handle(workflow_id)
+        history = await handle.fetch_history()
+        lines = await timeline(history, self.client.data_converter)
+        return lines + pending_lines(await handle.describe())
 
     # -- internals -----------------------------------------------------------------------
 
@@ -320,6 +322,19 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
                     f"{at(event)} this run retries {request.retry_of.run_id} "
                     f"(failed with {request.retry_of.error_code})"
                 )
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            signalled = event.workflow_execution_signaled_event_attributes
+            if signalled.signal_name == "staging_retry" and signalled.input.payloads:
+                [retry] = await converter.decode(signalled.input.payloads, [StagingRetry])
+                then = (
+                    f"next attempt in {retry.retry_in_seconds:g} s"
+                    if retry.retry_in_seconds is not None
+                    else "no further attempt"
+                )
+                lines.append(
+                    f"{at(event)} staging attempt {retry.attempt} failed with {retry.code}: "
+                    f"{retry.message} ({then})"
+                )
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             accepted = event.workflow_execution_update_accepted_event_attributes
             lines.append(f"{at(event)} update: {accepted.accepted_request.input.name}")
@@ -375,11 +390,33 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
             flush_polls()
             failure = event.workflow_execution_failed_event_attributes.failure
             code = failure.application_failure_info.type
-            lines.append(f"{at(event)} FAILED {code}: {failure.message}")
+            said = failure.message.removeprefix(f"{code}: ")
+            lines.append(f"{at(event)} FAILED {code}: {said}")
             rule = rule_for(code)
             if rule is not None and rule.remedy not in failure.message:
                 lines.append(f"  what to do: {rule.remedy}")
     flush_polls()
+    return lines
+
+
+def pending_lines(described: WorkflowExecutionDescription) -> list[str]:
+    """What the run is doing right now that history does not show yet: an activity that
+    Temporal is retrying (its attempt, last failure and next attempt)."""
+    lines: list[str] = []
+    for pending in described.raw_description.pending_activities:
+        if pending.attempt <= 1 and not pending.HasField("last_failure"):
+            continue
+        name = pending.activity_type.name
+        line = f"now: {name} attempt {pending.attempt}"
+        if pending.HasField("last_failure"):
+            failure = pending.last_failure
+            code = failure.application_failure_info.type or "error"
+            said = failure.message.removeprefix(f"{code}: ")
+            line += f", last attempt failed with {code}: {said}"
+        if pending.HasField("next_attempt_schedule_time"):
+            when = pending.next_attempt_schedule_time.ToDatetime()
+            line += f"; next attempt at {when.strftime('%Y-%m-%d %H:%M:%SZ')}"
+        lines.append(line)
     return lines
 
 

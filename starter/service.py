@@ -11,7 +11,6 @@ import asyncio
 import base64
 import binascii
 import json
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from starter.api import PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
 from starter.operations import Fixes, Operations
 from starter.post_metrics import PostMetricsOut, post_metrics, with_metrics
+from starter.post_list import FilterInvalid, filters_query
 from starter.service_models import (
     AccountList,
     AccountOut,
@@ -66,7 +66,7 @@ from workflows.creator_info_lookup import (
     REVOKE_ACCESS_TYPE,
     RevokeOutcome,
 )
-from workflows.request import ID_PATTERN, RequestInvalid, workflow_id
+from workflows.request import RequestInvalid, workflow_id
 from workflows.tiktok import CreatorInfo
 from workflows.validation import Problem
 
@@ -315,19 +315,14 @@ class Service:
         cursor: str | None = None,
         limit: int = 50,
     ) -> PostList:
-        clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
-        # Values are checked (enum, id pattern) before they enter the visibility query.
-        if state is not None:
-            clauses.append(f"{sa.POST_STATE.name} = '{Phase(state).value}'")
-        for name, value in (("accountId", account_id), ("postId", post_id)):
-            if value is not None and not re.fullmatch(ID_PATTERN, value):
-                raise _field_invalid(name, "letters, digits and . _ : - only (1-128)")
-        if account_id is not None:
-            clauses.append(f"{sa.ACCOUNT_ID.name} = '{account_id}'")
-        if post_id is not None:
-            clauses.append(f"{sa.POST_ID.name} = '{post_id}'")
+        # Values are checked (enum, id pattern) before they enter the visibility query; the
+        # CLI's `list` builds its query with the same function.
+        try:
+            query = filters_query(state=state, account_id=account_id, post_id=post_id)
+        except FilterInvalid as err:
+            raise _field_invalid(err.field, err.message) from None
         iterator = self.publisher.client.list_workflows(
-            " AND ".join(clauses), page_size=limit, next_page_token=_decode_cursor(cursor)
+            query, page_size=limit, next_page_token=_decode_cursor(cursor)
         )
         try:
             await iterator.fetch_next_page()

@@ -48,6 +48,9 @@ EXPECTED = {
     "paced_rate_limited",
     "paced_daily_cap_wait",
     "account_entity",
+    # What operators read: failed staging attempts, the summary following the schedule.
+    "staging_retried_then_staged",
+    "draft_scheduled_rescheduled_published_now",
 }
 #: Histories written by earlier versions of the contracts (an upload URL in the init result,
 #: camelCase media keys): posts like these may still be running when a release lands.

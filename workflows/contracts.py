@@ -240,6 +240,19 @@ class MediaProgress(BaseModel):
         return min(100, int(100 * self.done_bytes / self.total_bytes))
 
 
+class StagingRetry(BaseModel):
+    """Signalled by the staging activity when an attempt failed and Temporal will try again,
+    so `state`, the UI's details and TikTokStagingError show a post whose media keeps
+    failing instead of a plain SCHEDULED."""
+
+    attempt: int = Field(description="The attempt that failed (1 = the first).")
+    code: str
+    message: str
+    retry_in_seconds: float | None = Field(
+        default=None, description="When Temporal starts the next attempt; null if none comes."
+    )
+
+
 class ChunkUpload(BaseModel):
     """A FILE_UPLOAD in progress: where the bytes are and which TikTok upload takes them.
 
@@ -350,6 +363,17 @@ class PostState(BaseModel):
         default_factory=list,
         description="FILE_UPLOAD inits whose answer was lost and that were started again by "
         "themselves (each one is a TikTok publish that can never go live).",
+    )
+    staging_failures: int = Field(
+        default=0, description="Staging attempts that failed so far (Temporal retries them)."
+    )
+    staging_error: str | None = Field(
+        default=None,
+        description="The last failed staging attempt's code and message, while staging "
+        "retries; null once staging succeeded or ended.",
+    )
+    next_staging_attempt_at: datetime | None = Field(
+        default=None, description="When the next staging attempt starts (approximately)."
     )
     progress: MediaProgress | None = Field(
         default=None, description="Bytes staged or uploaded so far, while that runs."

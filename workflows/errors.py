@@ -185,47 +185,62 @@ FAIL_REASONS: Mapping[str, ErrorRule] = _rules(
 
 STAGING_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("TT_SOURCE_UNREACHABLE", R, "The media source could not be reached or failed.",
-              "Check that the source URL works from the worker's network, then retry the post.",
+              "Check that the source URL works from the worker's network, then run "
+              "`tiktok-publisher retry POST_ID ACCOUNT_ID`.",
               delay_seconds=10),
     ErrorRule("TT_SOURCE_NOT_FOUND", N, "The media source answered 404 or 410.",
-              "Fix the media URL and submit the post again."),
+              "Put the file back at its URL and run `tiktok-publisher retry POST_ID "
+              "ACCOUNT_ID`, or fix the URL and submit the post under a new postId."),
     ErrorRule("TT_SOURCE_HTTP_ERROR", N, "The media source refused the download.",
-              "Make the URL downloadable without a login (a public or signed link)."),
+              "Make the URL downloadable without a login (a public or signed link) and "
+              "submit the post under a new postId; if the same URL now works, run "
+              "`tiktok-publisher retry POST_ID ACCOUNT_ID`."),
     ErrorRule("TT_SOURCE_FORBIDDEN", N,
               "The media host is, or resolves to, an address the engine never fetches from "
               "(loopback, private, link-local, metadata, reserved).",
-              "Host the media on a public host name and submit the post again."),
+              "Host the media on a public host name and submit the post under a new postId "
+              "(`retry` keeps the old URL)."),
     ErrorRule("TT_SOURCE_URL_INVALID", N, "The media URL is not a valid http(s) URL.",
-              "Fix the media URL and submit the post again."),
+              "Fix the media URL and submit the post under a new postId."),
     ErrorRule("TT_SOURCE_EMPTY", N, "The media source sent an empty file.",
-              "Check the file at the source and submit the post again."),
+              "Put the real file at the source and run `tiktok-publisher retry POST_ID "
+              "ACCOUNT_ID`."),
     ErrorRule("TT_SOURCE_IS_WEBPAGE", N,
               "The media URL returned a web page, not the file (typical of share links).",
               "Use a direct download link to the file (the error says how for Google Drive, "
-              "Dropbox, OneDrive and iCloud)."),
+              "Dropbox, OneDrive and iCloud) and submit the post under a new postId."),
     ErrorRule("TT_SIZE_MISMATCH", N, "The file's size differs from the sizeBytes declared.",
-              "Correct sizeBytes (or leave it out) and check the source serves the right file."),
+              "Correct sizeBytes (or leave it out) and submit the post under a new postId; "
+              "if the source served the wrong file, fix it and run `tiktok-publisher retry "
+              "POST_ID ACCOUNT_ID`."),
     ErrorRule("TT_MEDIA_TYPE_MISMATCH", N,
               "The file's real content is not the declared type (e.g. a photo that is a video).",
-              "Fix the media item's type or the file, and submit the post again."),
+              "Fix the file at its source and run `tiktok-publisher retry POST_ID "
+              "ACCOUNT_ID`, or fix the media item's type and submit under a new postId."),
     ErrorRule("TT_MEDIA_CORRUPT", N, "The file's header could not be read as its format.",
-              "Re-export the media file and submit the post again."),
+              "Re-export the media file, put it at its source URL and run "
+              "`tiktok-publisher retry POST_ID ACCOUNT_ID`."),
     ErrorRule("TT_MEDIA_EMPTY", N, "The staged file is empty.",
-              "Check the file at the source and submit the post again."),
+              "Put the real file at the source and run `tiktok-publisher retry POST_ID "
+              "ACCOUNT_ID`."),
     ErrorRule("TT_CHUNK_PLAN_INVALID", N, "No valid TikTok chunk plan exists for this size.",
               "Check the video's size against TikTok's limits."),
     ErrorRule("TT_UPLOAD_OFFSET_INVALID", N, "TikTok reported upload progress that is not on a "
-              "chunk boundary.", "Retry the post: a new upload starts."),
+              "chunk boundary.",
+              "Run `tiktok-publisher retry POST_ID ACCOUNT_ID`: a new upload starts."),
     ErrorRule("TT_STORAGE_ERROR", R, "The media bucket failed or refused a request.",
-              "Check the bucket's configuration and credentials (MEDIA_* settings).",
+              "Check the bucket's configuration and credentials (MEDIA_* settings), then "
+              "run `tiktok-publisher retry POST_ID ACCOUNT_ID`.",
               delay_seconds=10),
     ErrorRule("TT_STORAGE_MISCONFIGURED", N, "The media bucket settings are incomplete.",
               "Set MEDIA_PUBLIC_BASE_URL (or MEDIA_PHOTO_URLS=presigned) on the worker."),
     ErrorRule("TT_STAGED_OBJECT_MISSING", N, "The staged copy of the media is gone.",
-              "Submit the post again (a bucket lifecycle rule may have removed it)."),
+              "Run `tiktok-publisher retry POST_ID ACCOUNT_ID`: the new run copies the media "
+              "from its source URL again (a bucket lifecycle rule may have removed the copy; "
+              "submitting the same postId again starts nothing)."),
     ErrorRule("TT_STAGED_OBJECT_CHANGED", R, "The staged copy changed while it was being read.",
-              "Something else writes to the bucket's staging prefix: stop it, then retry the "
-              "post."),
+              "Something else writes to the bucket's staging prefix: stop it, then run "
+              "`tiktok-publisher retry POST_ID ACCOUNT_ID`."),
 )
 """Taking custody of the media: copying it into our bucket and reading it back."""
 
@@ -237,7 +252,9 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "Check the creator's TikTok profile and inbox. If the post is not there, retry "
               "with --confirm-not-posted; if it is, do nothing."),
     ErrorRule("PUBLISH_TIMEOUT", N, "TikTok did not finish processing within the deadline.",
-              "Check the post on TikTok (it may still appear); see the runbook before retrying."),
+              "Open the creator's TikTok profile (and inbox, for drafts): the post may still "
+              "appear. If it is not there, run `tiktok-publisher retry POST_ID ACCOUNT_ID "
+              "--confirm-not-posted`."),
     ErrorRule("TOKEN_MISSING", N, "No token is stored for this account.",
               "Connect the account (add it to the token store), then retry the post."),
     ErrorRule("TOKEN_STORE_INVALID", N, "The token store cannot be read.",
@@ -289,7 +306,8 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("UPLOAD_REJECTED", N, "TikTok refused an uploaded chunk.",
               "Retry the post; if it repeats, report a bug with the log id."),
     ErrorRule("CANCELLED", N, "The post was cancelled before it was published.",
-              "Nothing to do; submit it again to publish it."),
+              "Nothing to do; to publish it after all, submit it under a new postId (the "
+              "same postId is not started again)."),
     ErrorRule("INVALID_PHASE", N, "The post refused the action in its current phase (for "
               "example cancel after publishing began).",
               "Check the post's state; once publishing has begun it can no longer be stopped."),

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         PublishSettings,
         StagedMedia,
         StagedTarget,
+        StagingRetry,
         StatusQuery,
     )
     from workflows.errors import Retryability, classify_error, classify_fail_reason
@@ -94,6 +95,9 @@ ACCOUNT_PACING = "account-entity-pacing"
 GHOST_INIT_RETRY = "ghost-init-retry"
 #: Pulled media: a lost answer withdraws that attempt's copies at once.
 WITHDRAW_PULLED_ATTEMPT = "withdraw-pulled-attempt"
+#: Failed staging attempts shown in `state` and TikTokStagingError (runs started earlier
+#: never got the signal, so they replay unchanged either way).
+STAGING_RETRY_VISIBLE = "staging-retry-visible"
 CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
 # Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
 TRANSFER_TIMEOUT = timedelta(hours=3)
@@ -131,6 +135,7 @@ class PublishPost:
         self._announcing: list[asyncio.Future[None]] = []
         self._call_timeout = request.settings.init_timeout_seconds
         self._staging: asyncio.Task[StagedMedia] | None = None
+        self._staging_code: str | None = None  # what TikTokStagingError holds now
         self._paced = False
         self._link = AccountLink(
             account_id=target.account_id,
@@ -169,6 +174,7 @@ class PublishPost:
         """Move a system draft onto the schedule (None: publish as soon as possible)."""
         self._set_schedule(at)
         self._enter(Phase.SCHEDULED, f"scheduled for {_fmt(at) if at else 'now'}")
+        self._resummarize()
         return self._current
 
     @schedule.validator
@@ -181,6 +187,7 @@ class PublishPost:
         """Publish a draft or a scheduled post immediately."""
         self._set_schedule(None)
         self._enter(Phase.SCHEDULED, "publish now requested")
+        self._resummarize()
         return self._current
 
     @publish_now.validator
@@ -192,6 +199,7 @@ class PublishPost:
         """Change the time of a scheduled post; wakes the durable wait at once."""
         self._set_schedule(at)
         self._log(f"rescheduled to {_fmt(at)}")
+        self._resummarize()
         self._wake = True
         return self._current
 
@@ -329,6 +337,7 @@ class PublishPost:
         finally:
             self._current.progress = None
             self._staging = None
+            self._staging_over()
         self._current.staged_media = list(staged.items)
         size = sum(item.size_bytes for item in staged.items)
         reused = " (already staged)" if all(item.reused for item in staged.items) else ""
@@ -383,6 +392,41 @@ class PublishPost:
         workflow.set_current_details(
             f"{progress.step.capitalize()} media: {_size(progress.done_bytes)}{total}{percent}."
         )
+
+    @workflow.signal(name="staging_retry")
+    def staging_retry(self, retry: StagingRetry) -> None:
+        """Sent by the staging activity after a failed attempt: a post whose media keeps
+        failing says so (state, details, TikTokStagingError) instead of a plain SCHEDULED."""
+        if self._staging is None or not workflow.patched(STAGING_RETRY_VISIBLE):
+            return  # a late signal: staging is already over
+        state = self._current
+        state.staging_failures = max(state.staging_failures, retry.attempt)
+        state.staging_error = f"{retry.code}: {retry.message}"
+        if retry.retry_in_seconds is None:
+            state.next_staging_attempt_at = None
+            then = "no further attempt"
+        else:
+            state.next_staging_attempt_at = workflow.now() + timedelta(
+                seconds=retry.retry_in_seconds
+            )
+            then = f"next attempt about {_fmt(state.next_staging_attempt_at)}"
+        if retry.code != self._staging_code:
+            workflow.upsert_search_attributes([sa.STAGING_ERROR.value_set(retry.code)])
+            self._staging_code = retry.code
+        self._log(f"staging attempt {retry.attempt} failed ({retry.code}); {then}")
+        workflow.set_current_details(
+            f"Staging failing (attempt {retry.attempt}, {retry.code}): {retry.message} "
+            f"{then.capitalize()}."
+        )
+
+    def _staging_over(self) -> None:
+        """Staging ended (copied, failed or cancelled): no retry is pending any more."""
+        state = self._current
+        state.staging_error = None
+        state.next_staging_attempt_at = None
+        if self._staging_code is not None:
+            workflow.upsert_search_attributes([sa.STAGING_ERROR.value_unset()])
+            self._staging_code = None
 
     @workflow.signal(name="account_answer")
     def account_answer(self, answer: SlotAnswer) -> None:
@@ -945,6 +989,18 @@ class PublishPost:
         self._current.scheduled_for = at
         workflow.upsert_search_attributes([sa.scheduled_for_update(at)])
 
+    def _resummarize(self) -> None:
+        """The summary in `state` follows the current schedule (and drops "system draft"
+        once the draft is scheduled). Query data only: no command, nothing to replay."""
+        state = self._current
+        now = self._target.model_copy(
+            update={
+                "scheduled_for": state.scheduled_for,
+                "system_draft": state.phase is Phase.DRAFT,
+            }
+        )
+        state.summary = now.summary()
+
     def _finish(self, phase: Phase, event: str) -> None:
         self._current.finished_at = workflow.now()
         self._current.next_poll_at = None
@@ -963,7 +1019,9 @@ class PublishPost:
             PostError(
                 code=first.code,
                 message=first.message,
-                remedy="Fix the post and submit it again (or retry it with the fix).",
+                remedy="Fix the post: `tiktok-publisher retry POST_ID ACCOUNT_ID` can change "
+                "--privacy, --caption and --at; any other fix needs the fixed post submitted "
+                "under a new postId (the same postId is not started again).",
                 field=first.field,
                 details=[
                     {"code": p.code, "field": p.field, "message": p.message} for p in problems

@@ -37,6 +37,10 @@ empty while it waits for nothing."""
 PUBLISH_ID = SearchAttributeKey.for_keyword("TikTokPublishId")
 """TikTok's publish_id of the post's current upload, set when init returns (not a secret):
 how TikTok's webhooks, which name only the publish_id, find their post."""
+STAGING_ERROR = SearchAttributeKey.for_keyword("TikTokStagingError")
+"""While Temporal retries a failing media copy: the last attempt's code (TT_SOURCE_UNREACHABLE,
+TT_STORAGE_ERROR, ...). Unset once staging succeeds or ends. Find such posts with
+`TikTokStagingError IS NOT NULL`."""
 ACCOUNT_HEALTH = SearchAttributeKey.for_keyword("TikTokAccountHealth")
 """On TikTokAccount entities: ACTIVE, NEEDS_RECONNECT, BANNED or PAUSED."""
 
@@ -50,6 +54,7 @@ ALL: Sequence[SearchAttributeKey[str] | SearchAttributeKey[datetime]] = (
     WAITING_FOR,
     ACCOUNT_HEALTH,
     PUBLISH_ID,
+    STAGING_ERROR,
 )
 
 
