@@ -43,6 +43,8 @@ class LineResult:
             return {"line": self.line, "status": "unreadable", "error": self.unreadable}
         if self.problems:
             return {"line": self.line, "status": "invalid", "problems": self.problems}
+        if not self.submitted:  # checked by `validate`, nothing started
+            return {"line": self.line, "status": "valid"}
         created = any(s.created for s in self.submitted)
         return {
             "line": self.line,

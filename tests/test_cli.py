@@ -160,11 +160,14 @@ async def test_list_shows_posts(env: dict[str, str], worker: None, video_url: st
     wf_id = f"tiktok-post/{request['postId']}/acct_demo"
     for _ in range(50):  # visibility is eventually consistent
         listed = await run_cli(env, "list", "--query", f"WorkflowId = '{wf_id}'")
-        if wf_id in listed.out:
+        if request["postId"] in listed.out:
             break
         await asyncio.sleep(0.2)
-    row = next(line for line in listed.out.splitlines() if wf_id in line)
-    assert row.split()[:2] == ["DRAFT", "RUNNING"], "the post's own state, then the run's"
+    header, row = listed.out.splitlines()[:2]
+    assert header.split()[:4] == ["POST_ID", "ACCOUNT_ID", "STATE", "RUN"]
+    assert row.split()[:4] == [request["postId"], "acct_demo", "DRAFT", "RUNNING"], (
+        "the ids the other commands take, the post's own state, then the run's"
+    )
 
 
 async def test_cannot_reach_temporal_is_one_clear_line(tmp_path: Path) -> None:
@@ -299,3 +302,45 @@ async def test_worker_with_its_metrics_port_taken_says_so_in_one_line(
     assert ran.code == 2
     assert ran.err.startswith(f"Configuration error: WORKER_HTTP_ADDRESS='127.0.0.1:{port}'")
     assert "Traceback" not in ran.err
+
+
+async def test_validate_checks_offline_with_submits_output_and_exit_codes(
+    tmp_path: Path, video_url: str
+) -> None:
+    """No Temporal at all (an address nothing listens on): validate still answers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
+    good = video_request(new_id(), video_url)
+    ok = await run_cli(env, "validate", "-", stdin=json.dumps(good))
+    assert ok.code == 0, ok.err
+    assert f"tiktok-post/{good['postId']}/acct_demo" in ok.out and "nothing was started" in ok.out
+    bad = {**good, "platforms": []}
+    refused = await run_cli(env, "validate", "-", stdin=json.dumps(bad))
+    submitted = await run_cli(env, "submit", "-", stdin=json.dumps(bad))
+    assert refused.code == submitted.code == 2
+    assert refused.err == submitted.err and "nothing was started" in refused.err
+    as_json = await run_cli(env, "validate", "-", "--json", stdin=json.dumps(bad))
+    assert json.loads(as_json.out)["problems"][0]["code"] == "TT_NO_TARGETS"
+    lines = tmp_path / "batch.jsonl"
+    lines.write_text(json.dumps(good) + "\n\nnot json\n" + json.dumps(bad) + "\n")
+    batch = await run_cli(env, "validate", str(lines), "--json")
+    assert batch.code == 2
+    statuses = [json.loads(line)["status"] for line in batch.out.splitlines()]
+    assert statuses == ["valid", "unreadable", "invalid"]
+
+
+async def test_submit_jsonl_starts_every_valid_line_in_one_process(
+    env: dict[str, str], worker: None, video_url: str, tmp_path: Path
+) -> None:
+    requests = [video_request(new_id(), video_url, system_draft=True) for _ in range(5)]
+    bad = {**requests[0], "postId": new_id(), "platforms": []}
+    lines = tmp_path / "posts.jsonl"
+    lines.write_text("\n".join(json.dumps(r) for r in [*requests, bad]) + "\n")
+    ran = await run_cli(env, "submit", str(lines))
+    assert ran.code == 2, "one line was invalid"
+    for number, request in enumerate(requests, start=1):
+        assert f"line {number}: started: tiktok-post/{request['postId']}/acct_demo" in ran.out
+    assert "line 6: invalid" in ran.out and "5 of 6 request(s) accepted" in ran.err
+    again = await run_cli(env, "submit", "--jsonl", str(lines), "--json")
+    answers = [json.loads(line) for line in again.out.splitlines()]
+    assert [a["status"] for a in answers] == ["exists"] * 5 + ["invalid"]
