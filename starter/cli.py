@@ -368,8 +368,14 @@ async def _worker(args: argparse.Namespace) -> int:
 
 async def _dev(args: argparse.Namespace) -> int:
     from starter.dev import run_dev
+    from starter.dev_stack import DevPorts
 
-    return await run_dev(keep_running=not args.exit_when_done)
+    return await run_dev(
+        keep_running=not args.exit_when_done,
+        samples=not args.no_samples,
+        env_file=Path(args.env_file) if args.env_file else None,
+        ports=DevPorts.from_args(args),
+    )
 
 
 def _simulator(argv: list[str]) -> int:
@@ -460,6 +466,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop once every sample post has finished (default: keep serving until Ctrl-C)",
     )
+    p.add_argument("--no-samples", action="store_true", help="start the stack without demo posts")
+    p.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help="write the stack's environment (Temporal address, simulator, bucket, media host, "
+        "API URL and key) for another shell to `source`",
+    )
+    from starter.dev_stack import DevPorts
+
+    DevPorts.add_arguments(p)
     p.set_defaults(run=_dev)
 
     p = sub.add_parser("setup", help="register the engine's search attributes on a namespace")

@@ -30,7 +30,8 @@ from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher, SubmittedTarget
 from starter.codec_server import DEV_UI_ORIGINS, CodecServer, local_stack_keys
 from starter.dev_api import dev_api, seed_demo_account
-from starter.local_s3 import create_bucket, moto_server
+from starter.dev_stack import DevPorts, write_env_file
+from starter.local_s3 import create_bucket, moto_server, restore_bucket, save_bucket
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from starter.setup import register_search_attributes
 from telemetry.http import prometheus_runtime
@@ -41,10 +42,14 @@ from worker.settings import load_settings
 from workflows.contracts import TASK_QUEUE, Phase, PublishSettings
 
 STATE_DIR = Path(".temporal")
-TEMPORAL_PORT = 7233
-UI_PORT = 8233
-CODEC_PORT = 8234
+#: moto keeps objects in memory: the stack saves the bucket here when it stops.
+S3_DIR = STATE_DIR / "s3"
+#: Files copied here are served by the media host at /files/NAME (your own local posts).
+MEDIA_DIR = STATE_DIR / "media"
 DEMO_ACCOUNT = "acct_demo"
+#: Always served by the media host, so documented examples have a real file to publish.
+EXAMPLE_VIDEO = "videos/launch.mp4"
+DEFAULT_PORTS = DevPorts()
 
 
 def find_binary(name: str) -> str:
@@ -66,11 +71,11 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 @contextlib.asynccontextmanager
 async def temporal_dev_server(
-    state_dir: Path, codec_endpoint: str | None = None
+    state_dir: Path, codec_endpoint: str | None = None, ports: DevPorts = DEFAULT_PORTS
 ) -> AsyncIterator[str]:
     """The real Temporal dev server, its state kept in a file so posts survive a restart."""
-    address = f"127.0.0.1:{TEMPORAL_PORT}"
-    if _port_open(TEMPORAL_PORT):
+    address = f"127.0.0.1:{ports.temporal}"
+    if _port_open(ports.temporal):
         print(f"Using the Temporal server already listening on {address}.")
         yield address
         return
@@ -82,8 +87,8 @@ async def temporal_dev_server(
             "server",
             "start-dev",
             "--ip", "127.0.0.1",
-            "--port", str(TEMPORAL_PORT),
-            "--ui-port", str(UI_PORT),
+            "--port", str(ports.temporal),
+            "--ui-port", str(ports.ui),
             "--db-filename", str(state_dir / "temporal.db"),
             "--log-level", "warn",
             *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
@@ -95,7 +100,7 @@ async def temporal_dev_server(
         for _ in range(300):
             if process.poll() is not None:
                 raise SystemExit(f"Temporal dev server exited; see {state_dir / 'temporal.log'}")
-            if _port_open(TEMPORAL_PORT):
+            if _port_open(ports.temporal):
                 break
             await asyncio.sleep(0.1)
         yield address
@@ -202,9 +207,17 @@ async def _follow(publisher: PostPublisher, item: SubmittedTarget) -> Phase:
     return Phase.FAILED
 
 
-async def run_dev(*, keep_running: bool = True) -> int:
+async def run_dev(
+    *,
+    keep_running: bool = True,
+    samples: bool = True,
+    env_file: Path | None = None,
+    ports: DevPorts = DEFAULT_PORTS,
+) -> int:
     """Run the stack; Ctrl-C (SIGINT) or SIGTERM stops everything it started."""
-    stack = asyncio.ensure_future(_run_stack(keep_running=keep_running))
+    stack = asyncio.ensure_future(
+        _run_stack(keep_running=keep_running, samples=samples, env_file=env_file, ports=ports)
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stack.cancel)
@@ -217,27 +230,38 @@ async def run_dev(*, keep_running: bool = True) -> int:
         return 0
 
 
-async def _run_stack(*, keep_running: bool) -> int:
+async def _run_stack(
+    *, keep_running: bool, samples: bool, env_file: Path | None, ports: DevPorts
+) -> int:
     # The demo prints each post's own timeline; worker logs would repeat it, noisily.
     configure_logging("console", os.environ.get("LOG_LEVEL", "ERROR"))
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
     STATE_DIR.mkdir(exist_ok=True)
     database = open_database()  # the account store: .data/accounts.db unless DATABASE_URL
     store = AccountStore(database)
-    sim_config = SimulatorConfig(time_scale=0.5, verified_url_prefixes=["127.0.0.1"])
+    sim_config = SimulatorConfig(
+        port=ports.simulator, time_scale=0.5, verified_url_prefixes=["127.0.0.1"]
+    )
     await seed_demo_account(store, DEMO_ACCOUNT, sim_config.creators[0].open_id)
     keys = local_stack_keys(STATE_DIR, os.environ)  # payloads encrypted unless turned off
     with contextlib.ExitStack() as stack:
-        codec = stack.enter_context(_codec_server(keys)) if keys else None
-        media = stack.enter_context(MediaHost())
+        codec = stack.enter_context(_codec_server(keys, ports.codec)) if keys else None
+        MEDIA_DIR.mkdir(exist_ok=True)
+        for name in ("media", "simulator", "s3", "api"):
+            _free_or_exit(name, getattr(ports, name))
+        media = stack.enter_context(MediaHost(port=ports.media, directory=MEDIA_DIR))
+        media.add(EXAMPLE_VIDEO, sample_video(), "video/mp4")
         sim = stack.enter_context(Simulator(sim_config))
-        s3 = stack.enter_context(moto_server())
+        s3 = stack.enter_context(moto_server(ports.s3))
         bucket = create_bucket(s3, "tiktok-media")
+        restored = restore_bucket(bucket, S3_DIR)
+        stack.callback(_save, bucket)  # runs before moto stops (LIFO)
+        os.environ["TIKTOK_API_PORT"] = str(ports.api)
         os.environ.update(bucket.env())  # the worker reads MEDIA_* like any deployment
         # The sample media host is on loopback; the guarded fetcher refuses that by default.
         os.environ.setdefault("MEDIA_SOURCE_ALLOW_LOOPBACK", "1")
         codec_url = codec.url if codec else None
-        async with temporal_dev_server(STATE_DIR, codec_url) as address:
+        async with temporal_dev_server(STATE_DIR, codec_url, ports) as address:
             if codec_url:
                 print(f"Payloads:         encrypted; the UI decodes them through {codec_url}")
             runtime, sdk_metrics_url = prometheus_runtime()
@@ -252,7 +276,7 @@ async def _run_stack(*, keep_running: bool) -> int:
             publisher = PostPublisher(
                 client,
                 settings=PublishSettings(poll_initial_seconds=1, poll_max_seconds=5),
-                ui_url=f"http://localhost:{UI_PORT}",
+                ui_url=f"http://localhost:{ports.ui}",
             )
             async with (
                 running_worker(
@@ -261,10 +285,28 @@ async def _run_stack(*, keep_running: bool) -> int:
                 _dev_ops_server(client, worker, sdk_metrics_url),
                 dev_api(client, publisher, sim, sim_config, database) as api,
             ):
-                print(f"Media bucket:     {bucket.public_base_url} (moto S3)")
+                kept = f"; {restored} object(s) restored from {S3_DIR}" if restored else ""
+                print(f"Media bucket:     {bucket.public_base_url} (moto S3{kept})")
+                print(
+                    f"Media host:       {media.url('')}  (example {media.url(EXAMPLE_VIDEO)}; "
+                    f"files in {MEDIA_DIR}/ at {media.url('files/NAME')})"
+                )
                 print(f"HTTP API:         {api.url}  (docs {api.url}/docs, MCP {api.url}/mcp)")
                 print(f"API key (dev):    {api.key}")
-                return await _demo(client, sim, media, keep_running=keep_running)
+                if env_file is not None:
+                    write_env_file(
+                        env_file,
+                        stack_environment(address, sim, bucket.env(), media, api.url, api.key),
+                    )
+                    print(f"Environment:      {env_file}  (in another shell: source {env_file})")
+                ui = f"http://localhost:{ports.ui}"
+                print(f"Temporal UI:      {ui}")
+                print(f"TikTok simulator: {sim.base_url}  (token act.demo)")
+                if not samples:
+                    print("No sample posts (--no-samples). Press Ctrl-C to stop.", flush=True)
+                    await asyncio.Event().wait()
+                    return 0
+                return await _demo(client, sim, media, ui, keep_running=keep_running)
 
 
 @contextlib.asynccontextmanager
@@ -282,18 +324,54 @@ async def _dev_ops_server(client: Client, worker: Any, sdk_metrics_url: str) -> 
         yield
 
 
-def _codec_server(keys: PayloadKeys) -> CodecServer:
-    """On CODEC_PORT, or any free port when that one is taken."""
+def _codec_server(keys: PayloadKeys, port: int) -> CodecServer:
+    """On its port, or any free port when that one is taken."""
     try:
-        return CodecServer(keys, port=CODEC_PORT, allowed_origins=DEV_UI_ORIGINS)
+        return CodecServer(keys, port=port, allowed_origins=DEV_UI_ORIGINS)
     except OSError:
         return CodecServer(keys, port=0, allowed_origins=DEV_UI_ORIGINS)
 
 
-async def _demo(client: Client, sim: Simulator, media: MediaHost, *, keep_running: bool) -> int:
-    ui = f"http://localhost:{UI_PORT}"
-    print(f"Temporal UI:      {ui}")
-    print(f"TikTok simulator: {sim.base_url}  (token act.demo)")
+def _free_or_exit(name: str, port: int) -> None:
+    """Each part has a fixed port; a taken one stops the stack with the flag that moves it."""
+    if port and _port_open(port):
+        raise SystemExit(
+            f"Port {port} for the {name} is taken (another `tiktok-publisher dev`?): stop "
+            f"what uses it, or pass --{name}-port PORT."
+        )
+
+
+def _save(bucket: Any) -> None:
+    count = save_bucket(bucket, S3_DIR)
+    print(f"Saved the media bucket ({count} object(s)) to {S3_DIR}.")
+
+
+def stack_environment(
+    address: str,
+    sim: Simulator,
+    bucket_env: dict[str, str],
+    media: MediaHost,
+    api_url: str,
+    api_key: str,
+) -> dict[str, str]:
+    """What a CLI, worker or script in another shell needs to use this stack."""
+    return {
+        "TEMPORAL_ADDRESS": address,
+        "TEMPORAL_NAMESPACE": "default",
+        "TIKTOK_TASK_QUEUE": TASK_QUEUE,
+        "TIKTOK_API_BASE_URL": sim.base_url,
+        **bucket_env,
+        "MEDIA_SOURCE_ALLOW_LOOPBACK": "1",
+        "TIKTOK_PAYLOAD_KEYS": os.environ.get("TIKTOK_PAYLOAD_KEYS", ""),
+        "TIKTOK_MEDIA_HOST_URL": media.url("").rstrip("/"),
+        "TIKTOK_PUBLISHER_API_URL": api_url,
+        "TIKTOK_PUBLISHER_API_KEY": api_key,
+    }
+
+
+async def _demo(
+    client: Client, sim: Simulator, media: MediaHost, ui: str, *, keep_running: bool
+) -> int:
     publisher = PostPublisher(
         client,
         settings=PublishSettings(poll_initial_seconds=1, poll_max_seconds=5),

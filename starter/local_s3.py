@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -57,12 +59,13 @@ def s3_client(endpoint_url: str) -> Any:
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's S3 in a thread of this process, on a free loopback port: yields its URL."""
+def moto_server(port: int = 0) -> Iterator[str]:
+    """moto's S3 in a thread of this process, on loopback (`port` 0: any free one): yields
+    its URL. moto keeps objects in memory only; see `saved_bucket` for the local stack."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()
@@ -89,3 +92,47 @@ def allow_public_read(client: Any, bucket: str, prefix: str = "") -> None:
     }
     policy = {"Version": "2012-10-17", "Statement": [statement]}
     client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+_META = ".meta.json"
+
+
+def save_bucket(bucket: LocalBucket, directory: Path) -> int:
+    """Write every object (body, content type, user metadata) under `directory`, replacing
+    what an earlier save left: moto has no disk of its own. Returns the object count."""
+    client = bucket.client()
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    count = 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket.bucket):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            got = client.get_object(Bucket=bucket.bucket, Key=key)
+            file = directory / key
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_bytes(got["Body"].read())
+            meta = {"ContentType": got.get("ContentType"), "Metadata": got.get("Metadata", {})}
+            file.with_name(file.name + _META).write_text(json.dumps(meta))
+            count += 1
+    return count
+
+
+def restore_bucket(bucket: LocalBucket, directory: Path) -> int:
+    """Put back what `save_bucket` wrote (same keys, types and metadata)."""
+    if not directory.is_dir():
+        return 0
+    client = bucket.client()
+    count = 0
+    for file in sorted(directory.rglob("*")):
+        if not file.is_file() or file.name.endswith(_META):
+            continue
+        key = file.relative_to(directory).as_posix()
+        meta_file = file.with_name(file.name + _META)
+        meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+        extra: dict[str, Any] = {"Metadata": meta.get("Metadata") or {}}
+        if meta.get("ContentType"):
+            extra["ContentType"] = meta["ContentType"]
+        client.put_object(Bucket=bucket.bucket, Key=key, Body=file.read_bytes(), **extra)
+        count += 1
+    return count

@@ -6,10 +6,13 @@ take a file away (`remove`) to show what happens when a source URL disappears.
 
 from __future__ import annotations
 
+import mimetypes
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 
 def mp4_header(
@@ -100,8 +103,24 @@ def sample_jpeg(size: int = 32 * 1024, *, width: int = 1080, height: int = 1350)
     return head + bytes(i % 241 for i in range(size - len(head) - 2)) + b"\xff\xd9"
 
 
+def _from_directory(directory: Path, path: str) -> tuple[str, bytes] | None:
+    """/files/NAME from `directory`; nothing outside it (no .., no subdirectories)."""
+    name = unquote(path.removeprefix("/files/")) if path.startswith("/files/") else ""
+    if not name or "/" in name or name.startswith("."):
+        return None
+    file = directory / name
+    if not file.is_file():
+        return None
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return content_type, file.read_bytes()
+
+
 class MediaHost:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, directory: Path | None = None
+    ) -> None:
+        """`directory`: its files are also served, at /files/NAME (read at each request,
+        so files copied in while the host runs are served too)."""
         self._files: dict[str, tuple[str, bytes]] = {}
         self._hits: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -120,6 +139,8 @@ class MediaHost:
                     entry = files.get(path)
                     if body:
                         hits[path] = hits.get(path, 0) + 1
+                if entry is None and directory is not None:
+                    entry = _from_directory(directory, path)
                 if entry is None:
                     self.send_error(404)
                     return
