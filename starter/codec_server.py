@@ -44,10 +44,11 @@ class CodecServerError(ValueError):
 
 
 def _payloads_from_json(body: Any) -> list[Payload]:
-    if not isinstance(body, dict) or not isinstance(body.get("payloads"), list):
+    # Protobuf's JSON leaves an empty list out: the `temporal` CLI sends {} for no payloads.
+    if not isinstance(body, dict) or not isinstance(body.get("payloads", []), list):
         raise ValueError('expected {"payloads": [...]}')
     out: list[Payload] = []
-    for item in body["payloads"]:
+    for item in body.get("payloads", []):
         metadata = {k: base64.b64decode(v) for k, v in (item.get("metadata") or {}).items()}
         out.append(Payload(metadata=metadata, data=base64.b64decode(item.get("data") or "")))
     return out
