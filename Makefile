@@ -7,7 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck generate generate-check pytest histories bench clean \
-	bench-burst bench-sleepers bench-rolling bench-ambiguity bench-webhooks
+	bench-burst bench-sleepers bench-rolling bench-ambiguity bench-webhooks bench-staging \
+	bench-due
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +37,18 @@ generate-check: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
+# Every benchmark and one table of ratios (bench/README.md); BENCH_ARGS=--quick for a smoke run.
+bench: $(STAMP)
+	$(BIN)/python -m bench.suite $(BENCH_ARGS)
+
 # Stage a generated 1 GB file through S3 (moto): throughput against a raw single-thread
 # upload_fileobj of the same bytes (ratio >= 1.0) and peak memory growth (bound).
-bench: $(STAMP)
+bench-staging: $(STAMP)
 	$(BIN)/python -m bench.stage_large_file --size-mb 1000
+
+# Posts on many accounts due in the same second, against a bare timer+activities workflow.
+bench-due: $(STAMP)
+	$(BIN)/python -m bench.due_time --posts 100
 
 # 50 posts for one account due at once, TikTok's default limits (simulator): 429s, inits per
 # rolling minute, published / waiting / failed, time to drain.

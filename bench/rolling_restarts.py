@@ -41,6 +41,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from bench.results import record
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher
 from starter.local_s3 import create_bucket, moto_server
@@ -211,6 +212,13 @@ async def main() -> int:
                     f" ({args.throughput_posts / seconds[count]:.1f}/s) {dict(done)}"
                 )
             print(f"throughput:   2 workers = {seconds[1] / seconds[2]:.2f}x 1 worker")
+            record(
+                "rolling",
+                "throughput, 2 workers vs 1",
+                seconds[1] / seconds[2],
+                f"{args.throughput_posts} posts: {seconds[2]:.1f} s vs {seconds[1]:.1f} s",
+                goal="> 1.0",
+            )
 
             for _ in range(2):
                 workers.start()
@@ -252,6 +260,13 @@ async def main() -> int:
         finally:
             workers.stop_all()
             await env.shutdown()
+    record(
+        "rolling",
+        "posts lost or published twice",
+        float(lost + twice),
+        f"{args.posts} posts through SIGTERM and kill -9 replacements",
+        goal="= 0",
+    )
     return 1 if lost or twice else 0
 
 

@@ -37,6 +37,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bench.results import record
 from starter.api import PostPublisher
 from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg
@@ -213,6 +214,13 @@ async def main() -> int:
             f"submit ratio:            {rates['api'] / rates['raw']:.2f}x plain start_workflow "
             f"(goal >= 0.9x), {rates['api'] / rates['raw_same']:.2f}x the same start"
         )
+        record(
+            "sleepers",
+            "submit rate vs plain start_workflow",
+            rates["api"] / rates["raw"],
+            f"{rates['api']:.0f}/s vs {rates['raw']:.0f}/s",
+            goal=">= 0.9",
+        )
         log = open(f"/tmp/bench-sleepers-worker-{task_queue}.log", "wb")
         worker = subprocess.Popen(
             [str(BIN / "tiktok-publisher"), "worker"], env=worker_env, stderr=log, stdout=log
@@ -261,6 +269,13 @@ async def main() -> int:
             print(
                 f"memory ratio:            {loaded / idle:.2f}x idle, {loaded / warm:.2f}x warm "
                 "idle (goal <= 1.2x)"
+            )
+            record(
+                "idle",
+                f"worker memory, {total} sleepers vs idle",
+                loaded / idle,
+                f"{loaded:.0f} MiB vs {idle:.0f} MiB idle ({warm:.0f} MiB warm)",
+                goal="<= 1.2",
             )
         finally:
             worker.terminate()

@@ -34,6 +34,7 @@ from boto3.s3.transfer import TransferConfig
 from activities.media_info import probe
 from activities.media_store import MediaStore
 from activities.transfer import DEFAULT_CONCURRENCY
+from bench.results import record
 from tests.s3_support import (
     Resource,
     SourceServer,
@@ -207,6 +208,20 @@ def run(size: int, part_size: int, concurrency: int, rounds: int = 2) -> int:
     print(
         f"probe           {facts.kind} {facts.duration_seconds} s "
         f"{facts.width}x{facts.height}, {facts.size_bytes} bytes"
+    )
+    record(
+        "staging",
+        "staging vs raw copy (speed)",
+        ratio,
+        f"{size / MB:.0f} MB: {size / MB / elapsed:.1f} MB/s vs {size / MB / raw_elapsed:.1f} MB/s",
+        goal=">= 1.0",
+    )
+    record(
+        "staging",
+        "staging memory growth vs bound",
+        growth / bound,
+        f"{growth / MiB:.1f} MiB of {bound / MiB:.0f} MiB",
+        goal="<= 1.0",
     )
     failures = []
     if stored.sha256 != expected or stored.size != size or stored_size != size:

@@ -15,18 +15,18 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from temporalio.service import RPCError
 
-from starter import accounts_cli, generated, platform_sets_cli
+from starter import accounts_cli, generated, intake_cli, platform_sets_cli
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.operations import Fixes, Operations, Outcome, render
+from starter.post_text import print_problems, render_state
 from telemetry import tracing
 from worker.codec import PayloadKeyError
 from worker.config import ConfigError
 from worker.custody import CustodySettings
-from workflows.contracts import PostState
 from workflows.request import RequestInvalid, parse_request, workflow_id
 from workflows.tiktok import Privacy
 from workflows.validation import ValidationPolicy
@@ -48,155 +48,9 @@ def _read_request(source: str) -> Any:
     return json.loads(text)
 
 
-def print_problems(err: RequestInvalid, out: TextIO) -> None:
-    print(
-        f"The request is invalid ({len(err.problems)} problem(s)); nothing was started:", file=out
-    )
-    for problem in err.problems:
-        print(f"  {problem.code}  {problem.field}: {problem.message}", file=out)
-
-
-def render_state(state: PostState) -> str:
-    lines = [
-        f"{state.workflow_id}: {state.phase.value}",
-        f"  {state.summary}",
-    ]
-    if state.scheduled_for and state.phase.value in ("DRAFT", "SCHEDULED"):
-        lines.append(f"  scheduled for {state.scheduled_for.isoformat()}")
-    if state.publish_id:
-        lines.append(
-            f"  publish_id {state.publish_id}  TikTok status {state.tiktok_status or '-'}"
-            f"  (inits {state.init_attempts}, polls {state.polls})"
-        )
-    if state.waiting_for:
-        until = f" until {state.waiting_until.isoformat()}" if state.waiting_until else ""
-        lines.append(
-            f"  waiting for {state.waiting_for}{until} "
-            f"(see: tiktok-publisher account show {state.account_id})"
-        )
-    if state.staging_error:
-        then = (
-            f"next attempt about {state.next_staging_attempt_at.isoformat()}"
-            if state.next_staging_attempt_at
-            else "no further attempt"
-        )
-        lines.append(
-            f"  staging failing: attempt {state.staging_failures} ended {state.staging_error}"
-        )
-        lines.append(f"  {then} (Temporal retries the copy; cancel or reschedule still work)")
-    if state.public_post_ids:
-        lines.append(f"  public post ids: {', '.join(state.public_post_ids)}")
-    if state.error:
-        lines.extend(f"  {line}" for line in failure_lines(state))
-    return "\n".join(lines)
-
-
-def failure_lines(state: PostState) -> list[str]:
-    """What failed and what to do, with this post's ids in the commands to run."""
-    error = state.error
-    if error is None:
-        return []
-    ids = f"{state.post_id} {state.account_id}"
-    message = error.message.removeprefix(f"{error.code}: ")
-    lines = [f"error {error.code}: {message}"]
-    if error.remedy:
-        lines.append(f"what to do: {error.remedy.replace('POST_ID ACCOUNT_ID', ids)}")
-    if error.may_be_live and "--confirm-not-posted" not in error.remedy:
-        lines.append(
-            "TikTok may have this post (the upload was sent and TikTok never said it failed), "
-            "so a plain `retry` refuses. Check the creator's TikTok profile (and inbox, for "
-            "drafts): if the post is there, nothing is needed; if it is not, run "
-            f"`tiktok-publisher retry {ids} --confirm-not-posted`."
-        )
-    return lines
-
-
-def _is_jsonl(args: argparse.Namespace) -> bool:
-    return bool(args.jsonl) or str(args.file).endswith((".jsonl", ".ndjson"))
-
-
-def _read_text(source: str) -> str:
-    return sys.stdin.read() if source == "-" else Path(source).read_text()
-
-
-def _print_lines(results: list[Any], *, as_json: bool, validating: bool) -> int:
-    """One line per request of a JSON Lines batch; exit 2 if any line was refused."""
-    for result in results:
-        if as_json:
-            print(json.dumps(result.as_dict()))
-        elif result.unreadable is not None:
-            print(f"line {result.line}: unreadable, nothing started: {result.unreadable}")
-        elif result.problems:
-            print(
-                f"line {result.line}: invalid ({len(result.problems)} problem(s)), nothing started:"
-            )
-            for problem in result.problems:
-                print(f"  {problem['code']}  {problem['field']}: {problem['message']}")
-        elif validating:
-            print(f"line {result.line}: valid")
-        else:
-            for item in result.submitted:
-                verb = "started" if item.created else "already exists (not started again)"
-                print(f"line {result.line}: {verb}: {item.workflow_id}")
-    refused = sum(1 for r in results if not r.ok)
-    if not as_json:
-        print(
-            f"{len(results) - refused} of {len(results)} request(s) "
-            + ("valid" if validating else "accepted"),
-            file=sys.stderr,
-        )
-    return EXIT_INVALID if refused else EXIT_OK
-
-
-async def _submit_jsonl(args: argparse.Namespace) -> int:
-    from starter import batch
-
-    try:
-        rows = batch.read_lines(_read_text(args.file))
-    except OSError as err:
-        print(f"Cannot read the requests: {err}", file=sys.stderr)
-        return EXIT_INVALID
-    publisher = await PostPublisher.connect()
-    results = await batch.submit_lines(publisher, rows)
-    return _print_lines(results, as_json=args.json, validating=False)
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from starter import batch
-
-    if _is_jsonl(args):
-        try:
-            rows = batch.read_lines(_read_text(args.file))
-        except OSError as err:
-            print(f"Cannot read the requests: {err}", file=sys.stderr)
-            return EXIT_INVALID
-        return _print_lines(batch.check_lines(rows), as_json=args.json, validating=True)
-    try:
-        request = _read_request(args.file)
-    except (OSError, json.JSONDecodeError) as err:
-        print(f"Cannot read the request: {err}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        post = batch.check_offline(request)
-    except RequestInvalid as err:
-        if args.json:
-            print(json.dumps({"problems": [p.__dict__ for p in err.problems]}, indent=2))
-        else:
-            print_problems(err, sys.stderr)
-        return EXIT_INVALID
-    targets = [{"workflow_id": t.workflow_id, "summary": t.summary()} for t in post.targets]
-    if args.json:
-        print(json.dumps({"valid": True, "targets": targets}, indent=2))
-        return EXIT_OK
-    print(f"valid: {len(targets)} target(s); nothing was started")
-    for target in targets:
-        print(f"  {target['workflow_id']}\n    {target['summary']}")
-    return EXIT_OK
-
-
 async def _submit(args: argparse.Namespace) -> int:
-    if _is_jsonl(args):
-        return await _submit_jsonl(args)
+    if intake_cli.is_jsonl(args):
+        return await intake_cli.submit_jsonl(args)
     try:
         request = _read_request(args.file)
     except (OSError, json.JSONDecodeError) as err:
@@ -488,7 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, run, what in (
         ("submit", _submit, "validate a post request and start its workflows"),
-        ("validate", _validate, "check a post request offline (no Temporal), as submit would"),
+        (
+            "validate",
+            intake_cli.validate,
+            "check a post request offline (no Temporal), as submit would",
+        ),
     ):
         p = sub.add_parser(name, help=what)
         p.add_argument("file", help="request JSON file, or - for standard input")

@@ -16,9 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.failures import engine_error
 from activities.staging import next_attempt_in
 from simulator import Simulator
-from starter.cli import render_state
 from starter.media_host import MediaHost, sample_video
 from starter.operations import Operations
+from starter.post_text import render_state
 from tests.test_cli import cli_env, run_cli
 from tests.workflow_support import (
     failure_of,

@@ -1,0 +1,269 @@
+"""Benchmark: many posts on many accounts falling due in the same second.
+
+    python -m bench.due_time --posts 100          # make bench-due
+
+One dev server, the simulator (rate limits and caps raised: this measures the engine, not
+TikTok's budgets), moto S3, a media host and one in-process worker. Two populations, one after
+the other in the same run, so that both meet the same machine:
+
+1. **bare**: `--posts` workflows of the simplest shape that does the same job (a durable
+   timer to the due time, then three no-op activities), all due in the same second;
+2. **posts**: `--posts` photo posts, one per account (acct_0 ... acct_N), submitted through
+   `PostPublisher.submit` and staged ahead, all due in the same second.
+
+Figures, each as a ratio against the bare population of the same run:
+
+- **lateness**: for the bare workflow, when its first activity starts; for a post, when its
+  init reaches TikTok (the simulator's own request log), each less the due time; p50 and p99;
+- **throughput**: workflows finished per second, from the due time to the last one finished;
+- **history events** per workflow (the work the server does per post).
+
+Nothing passes or fails on timing: it prints figures measured against a baseline of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bench.results import record
+from simulator import Simulator, SimulatorConfig
+from simulator.config import DEMO_ACCESS_TOKEN, DEMO_REFRESH_TOKEN
+from starter.api import PostPublisher
+from starter.local_s3 import create_bucket, moto_server
+from starter.media_host import MediaHost, sample_jpeg
+from worker import main as worker_main
+from worker.config import MediaSettings, WorkerSettings
+from workflows import search_attributes
+from workflows.account_contracts import AccountSettings
+from workflows.contracts import PublishSettings
+
+BIN = Path(sys.executable).parent
+UNLIMITED = 0
+INIT_ENDPOINTS = ("video_init", "inbox_video_init", "content_init")
+SETTINGS = PublishSettings(poll_initial_seconds=0.5, poll_max_seconds=1.0)
+
+
+@activity.defn(name="bare_step")
+async def bare_step(due_epoch: float) -> float:
+    """Returns how late it started against the due time (seconds)."""
+    return time.time() - due_epoch
+
+
+@workflow.defn(name="BareDue", sandboxed=False)
+class BareDue:
+    """A durable timer to the due time, then three activities: the floor for a post."""
+
+    @workflow.run
+    async def run(self, due_epoch: float) -> float:
+        wait = due_epoch - workflow.now().timestamp()
+        if wait > 0:
+            await workflow.sleep(wait)
+        late = 0.0
+        for step in range(3):
+            result = await workflow.execute_activity(
+                bare_step, due_epoch, start_to_close_timeout=timedelta(seconds=30)
+            )
+            if step == 0:
+                late = result
+        return late
+
+
+@dataclass
+class Population:
+    name: str
+    lateness: list[float]
+    seconds_to_last: float
+    events: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.lateness) / self.seconds_to_last if self.seconds_to_last else 0.0
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.lateness)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def events_per_run(client: Client, ids: list[str], sample: int = 10) -> float:
+    counts = []
+    for wf_id in ids[:sample]:
+        history = await client.get_workflow_handle(wf_id).fetch_history()
+        counts.append(len(history.events))
+    return statistics.mean(counts) if counts else 0.0
+
+
+async def run_bare(client: Client, posts: int, lead: float) -> Population:
+    queue = f"bare-{uuid.uuid4().hex[:6]}"
+    due = time.time() + lead
+    async with Worker(client, task_queue=queue, workflows=[BareDue], activities=[bare_step]):
+        handles = [
+            await client.start_workflow(BareDue.run, due, id=f"{queue}-{n}", task_queue=queue)
+            for n in range(posts)
+        ]
+        lateness = list(await asyncio.gather(*(h.result() for h in handles)))
+        last = time.time()
+    return Population(
+        "bare timer + 3 activities",
+        lateness,
+        last - due,
+        await events_per_run(client, [h.id for h in handles]),
+    )
+
+
+def photo_post(post_id: str, account: str, url: str, at: datetime) -> dict[str, Any]:
+    return {
+        "postId": post_id,
+        "content": "due now",
+        "scheduledFor": at.isoformat(),
+        "media": [{"url": url, "type": "photo", "mimeType": "image/jpeg"}],
+        "platforms": [
+            {"accountId": account, "platformOptions": {"tiktok": {"privacy": "SELF_ONLY"}}}
+        ],
+    }
+
+
+async def run_posts(
+    client: Client, sim: Simulator, media: MediaHost, token_file: Path, posts: int, lead: float
+) -> Population:
+    queue = f"due-{uuid.uuid4().hex[:6]}"
+    url = media.add(f"due/{queue}.jpg", sample_jpeg(), "image/jpeg")
+    settings = WorkerSettings(
+        tiktok_base_url=sim.base_url,
+        client_key="sim-client-key",
+        client_secret="sim-client-secret",
+        token_file=str(token_file),
+        task_queue=queue,
+        log_level="ERROR",
+    )
+    publisher = PostPublisher(client, task_queue=queue, settings=SETTINGS)
+    # Whole seconds: a request's time has second precision in its summary, not in its due.
+    due_at = datetime.fromtimestamp(int(time.time() + lead) + 1, UTC)
+    due = due_at.timestamp()
+    async with worker_main.running_worker(
+        client, settings, MediaSettings.from_env(), account_settings=AccountSettings()
+    ):
+        ids = []
+        for n in range(posts):
+            [target] = await publisher.submit(photo_post(f"{queue}-{n}", f"acct_{n}", url, due_at))
+            ids.append(target.workflow_id)
+        staged_by = time.time()
+        finished: dict[str, float] = {}
+
+        async def finish(wf_id: str) -> None:
+            # Long-polls the result: no query load on the worker being measured.
+            await client.get_workflow_handle(wf_id).result()
+            finished[wf_id] = time.time()
+
+        await asyncio.gather(*(finish(wf_id) for wf_id in ids))
+    if staged_by > due:
+        print(f"warning: submitting took past the due time ({staged_by - due:.1f} s late)")
+    async with httpx.AsyncClient(timeout=30) as http:
+        log = (await http.get(f"{sim.base_url}/_sim/requests")).json()["requests"]
+    inits = sorted(r["time"] for r in log if r.get("endpoint") in INIT_ENDPOINTS)[-posts:]
+    return Population(
+        "PublishPost (1 post per account)",
+        [at - due for at in inits],
+        max(finished.values()) - due,
+        await events_per_run(client, ids),
+    )
+
+
+def write_tokens(folder: Path, accounts: int) -> Path:
+    entry = {"access_token": DEMO_ACCESS_TOKEN, "refresh_token": DEMO_REFRESH_TOKEN}
+    path = folder / "tokens.json"
+    path.write_text(json.dumps({"accounts": {f"acct_{n}": entry for n in range(accounts)}}))
+    return path
+
+
+def table(bare: Population, posts: Population) -> list[str]:
+    rows = [
+        ("lateness p50 (s)", bare.p(0.5), posts.p(0.5), "lower is better"),
+        ("lateness p99 (s)", bare.p(0.99), posts.p(0.99), "lower is better"),
+        ("throughput (workflows/s)", bare.throughput, posts.throughput, "higher is better"),
+        ("history events per workflow", bare.events, posts.events, "lower is better"),
+    ]
+    lines = [f"{'figure':<30} {'bare':>9} {'posts':>9} {'posts/bare':>11}"]
+    for name, b, p, note in rows:
+        ratio = p / b if b else float("inf")
+        lines.append(f"{name:<30} {b:>9.3f} {p:>9.3f} {ratio:>10.2f}x  ({note})")
+    return lines
+
+
+async def measure(posts: int, lead: float) -> tuple[Population, Population]:
+    os.environ["MEDIA_SOURCE_ALLOW_LOOPBACK"] = "1"
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(search_attributes.ALL),
+        ui=False,
+        dev_server_log_level="error",
+    )
+    limits = ("creator_info", "video_init", "inbox_video_init", "content_init", "status_fetch")
+    config = SimulatorConfig(
+        time_scale=0.01,
+        rate_limits=dict.fromkeys(limits, UNLIMITED),
+        direct_posts_per_day=UNLIMITED,
+    )
+    try:
+        with (
+            Simulator(config) as sim,
+            moto_server() as s3,
+            MediaHost() as media,
+            tempfile.TemporaryDirectory() as folder,
+        ):
+            os.environ.update(create_bucket(s3, "due-media").env())
+            bare = await run_bare(env.client, posts, lead)
+            tokens = write_tokens(Path(folder), posts)
+            published = await run_posts(env.client, sim, media, tokens, posts, lead)
+    finally:
+        await env.shutdown()
+    return bare, published
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    worker_main.configure_logging("console", "ERROR")
+    bare, posts = await measure(args.posts, args.lead)
+    print(f"{args.posts} workflows due in the same second, 1 worker, same dev server")
+    print("\n".join(table(bare, posts)))
+    n = args.posts
+    for figure, b, p, goal in (
+        ("lateness p50 vs bare workflow", bare.p(0.5), posts.p(0.5), ""),
+        ("lateness p99 vs bare workflow", bare.p(0.99), posts.p(0.99), "p99 <= 1.0 s"),
+        ("throughput of due posts vs bare", bare.throughput, posts.throughput, ">= 0.6"),
+        ("history events per post vs bare", bare.events, posts.events, "lower"),
+    ):
+        detail = f"{n} due at once: {p:.2f} vs {b:.2f}"
+        record("due", figure, p / b if b else float("inf"), detail, goal=goal)
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--posts", type=int, default=100)
+    parser.add_argument(
+        "--lead", type=float, default=30, help="seconds from the first start to the due time"
+    )
+    sys.exit(asyncio.run(main_async(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
