@@ -295,6 +295,7 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
     attempts: dict[int, int] = {}
     polls = 0
     last_poll_line = ""
+    ids = "POST_ID ACCOUNT_ID"
 
     def at(event: HistoryEvent) -> str:
         return event.event_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%SZ")
@@ -316,6 +317,7 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
         if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             attrs = event.workflow_execution_started_event_attributes
             [request] = await converter.decode(attrs.input.payloads, [PublishPostInput])
+            ids = f"{request.target.post_id} {request.target.account_id}"
             lines.append(f"{at(event)} accepted: {request.target.summary()}")
             if request.retry_of:
                 lines.append(
@@ -393,8 +395,10 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
             said = failure.message.removeprefix(f"{code}: ")
             lines.append(f"{at(event)} FAILED {code}: {said}")
             rule = rule_for(code)
-            if rule is not None and rule.remedy not in failure.message:
-                lines.append(f"  what to do: {rule.remedy}")
+            remedy = rule.remedy.replace("POST_ID ACCOUNT_ID", ids) if rule else ""
+            if rule is not None and remedy not in failure.message:
+                if rule.remedy not in failure.message:  # runs failed before ids were filled in
+                    lines.append(f"  what to do: {remedy}")
     flush_polls()
     return lines
 

@@ -103,6 +103,7 @@ async def test_staging_that_never_succeeds_fails_with_words_that_match_the_comma
         failure = await failure_of(handle)
         state = await state_of(handle)
     assert failure.type == "TT_SOURCE_UNREACHABLE"
+    assert f"`tiktok-publisher retry {target.post_id} acct_demo`" in failure.message, "the UI's"
     assert state.error is not None and state.staging_error is None
     assert state.staging_failures == TRANSFER_RETRY.maximum_attempts
     text = render_state(state)

@@ -272,7 +272,11 @@ class PublishPost:
             self._current.finished_at = workflow.now()
             workflow.upsert_search_attributes([sa.ERROR_CODE.value_set(failed.error.code)])
             self._enter(Phase.FAILED, f"failed: {failed.error.code}")
-            explained = f"{failed.error.code}: {failed.error.message} {failed.error.remedy}"
+            # The UI's text names this post in the commands it suggests.
+            remedy = failed.error.remedy.replace(
+                "POST_ID ACCOUNT_ID", f"{target.post_id} {target.account_id}"
+            )
+            explained = f"{failed.error.code}: {failed.error.message} {remedy}"
             workflow.set_current_details(f"FAILED {explained}")
             raise ApplicationError(
                 explained.strip(),
