@@ -10,11 +10,21 @@ import json
 import os
 
 
-def record(bench: str, figure: str, ratio: float, detail: str, *, goal: str = "") -> None:
-    """`ratio`: the figure against its baseline of the same run; `detail`: the raw values."""
+def record(
+    bench: str, figure: str, ratio: float, detail: str, *, goal: str = "", count: bool = False
+) -> None:
+    """`ratio`: the figure against its baseline of the same run (or, with `count`, a plain
+    number such as posts lost); `detail`: the raw values."""
     path = os.environ.get("BENCH_RESULTS")
     if not path:
         return
-    row = {"bench": bench, "figure": figure, "ratio": ratio, "detail": detail, "goal": goal}
+    row = {
+        "bench": bench,
+        "figure": figure,
+        "ratio": ratio,
+        "detail": detail,
+        "goal": goal,
+        "count": count,
+    }
     with open(path, "a") as out:
         out.write(json.dumps(row) + "\n")

@@ -266,6 +266,7 @@ async def main() -> int:
         float(lost + twice),
         f"{args.posts} posts through SIGTERM and kill -9 replacements",
         goal="= 0",
+        count=True,
     )
     return 1 if lost or twice else 0
 

@@ -58,8 +58,9 @@ def render(rows: list[dict[str, object]], failed: list[str]) -> str:
     ]
     for row in rows:
         ratio = float(str(row["ratio"]))
+        shown = f"{ratio:>8.0f}" if row.get("count") else f"{ratio:>7.2f}x"
         lines.append(
-            f"{row['bench']!s:<9} {row['figure']!s:<48} {ratio:>7.2f}x  {row['goal']!s:<15} "
+            f"{row['bench']!s:<9} {row['figure']!s:<48} {shown}  {row['goal']!s:<15} "
             f"{row['detail']}"
         )
     for name in failed:
