@@ -37,8 +37,8 @@ from starter.account_entity import EntityUnavailable, account_state, signal_acco
 from starter.api import PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
 from starter.operations import Fixes, Operations
+from starter.post_list import FilterInvalid, filters_query, latest_runs
 from starter.post_metrics import PostMetricsOut, post_metrics, with_metrics
-from starter.post_list import FilterInvalid, filters_query
 from starter.service_models import (
     AccountList,
     AccountOut,
@@ -334,8 +334,15 @@ class Service:
             raise
         seen: set[str] = set()
         items = []
-        for execution in iterator.current_page or []:
-            if execution.id in seen:
+        page = list(iterator.current_page or [])
+        # A retried post's older FAILED run still matches its old state: each post target
+        # is listed as its latest run only.
+        latest = await latest_runs(self.publisher.client, list(dict.fromkeys(e.id for e in page)))
+        for execution in page:
+            if (
+                execution.id in seen
+                or latest.get(execution.id, execution.run_id) != execution.run_id
+            ):
                 continue
             seen.add(execution.id)
             parts = execution.id.split("/", 2)

@@ -19,6 +19,7 @@ from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
 from starter.operations import Operations
 from starter.post_text import render_state
+from starter.service import Service
 from tests.test_cli import cli_env, run_cli
 from tests.workflow_support import (
     failure_of,
@@ -228,3 +229,8 @@ async def test_list_counts_posts_not_runs(
     assert counted.out.strip() == "1"
     bad = await run_cli(env, "list", "--state", "NOPE")
     assert bad.code == 2 and "state: one of" in bad.err
+    # The HTTP API's list (and MCP's) counts the same way.
+    service = Service(publisher(dev_env.client, task_queue), *[None] * 4)  # type: ignore[arg-type]
+    page = await service.list_posts(post_id=pid)
+    assert [(t.state, t.runStatus) for t in page.items] == [("PUBLISHED", "COMPLETED")]
+    assert (await service.list_posts(post_id=pid, state=Phase.FAILED)).items == []
