@@ -142,7 +142,13 @@ def photo_post(post_id: str, account: str, url: str, at: datetime) -> dict[str, 
 
 
 async def run_posts(
-    client: Client, sim: Simulator, media: MediaHost, token_file: Path, posts: int, lead: float
+    client: Client,
+    sim: Simulator,
+    media: MediaHost,
+    token_file: Path,
+    posts: int,
+    lead: float,
+    cache: int,
 ) -> Population:
     queue = f"due-{uuid.uuid4().hex[:6]}"
     url = media.add(f"due/{queue}.jpg", sample_jpeg(), "image/jpeg")
@@ -153,6 +159,7 @@ async def run_posts(
         token_file=str(token_file),
         task_queue=queue,
         log_level="ERROR",
+        max_cached_workflows=cache,
     )
     publisher = PostPublisher(client, task_queue=queue, settings=SETTINGS)
     # Whole seconds: a request's time has second precision in its summary, not in its due.
@@ -208,7 +215,7 @@ def table(bare: Population, posts: Population) -> list[str]:
     return lines
 
 
-async def measure(posts: int, lead: float) -> tuple[Population, Population]:
+async def measure(posts: int, lead: float, cache: int = 0) -> tuple[Population, Population]:
     os.environ["MEDIA_SOURCE_ALLOW_LOOPBACK"] = "1"
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
@@ -233,7 +240,7 @@ async def measure(posts: int, lead: float) -> tuple[Population, Population]:
             os.environ.update(create_bucket(s3, "due-media").env())
             bare = await run_bare(env.client, posts, lead)
             tokens = write_tokens(Path(folder), posts)
-            published = await run_posts(env.client, sim, media, tokens, posts, lead)
+            published = await run_posts(env.client, sim, media, tokens, posts, lead, cache)
     finally:
         await env.shutdown()
     return bare, published
@@ -241,8 +248,11 @@ async def measure(posts: int, lead: float) -> tuple[Population, Population]:
 
 async def main_async(args: argparse.Namespace) -> int:
     worker_main.configure_logging("console", "ERROR")
-    bare, posts = await measure(args.posts, args.lead)
-    print(f"{args.posts} workflows due in the same second, 1 worker, same dev server")
+    bare, posts = await measure(args.posts, args.lead, args.cache)
+    print(
+        f"{args.posts} workflows due in the same second, 1 worker, same dev server "
+        f"(the posts' worker: WORKER_MAX_CACHED_WORKFLOWS={args.cache})"
+    )
     print("\n".join(table(bare, posts)))
     n = args.posts
     for figure, b, p, goal in (
@@ -261,6 +271,12 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument(
         "--lead", type=float, default=30, help="seconds from the first start to the due time"
+    )
+    parser.add_argument(
+        "--cache",
+        type=int,
+        default=0,
+        help="the posts' worker's max_cached_workflows (WORKER_MAX_CACHED_WORKFLOWS; default 0)",
     )
     sys.exit(asyncio.run(main_async(parser.parse_args())))
 
