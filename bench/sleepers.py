@@ -218,7 +218,7 @@ async def main() -> int:
             f"(goal >= 0.9x), {rates['api'] / rates['raw_same']:.2f}x the same start"
         )
         record(
-            "sleepers",
+            "idle",
             "submit rate vs plain start_workflow",
             rates["api"] / rates["raw"],
             f"{rates['api']:.0f}/s vs {rates['raw']:.0f}/s",
