@@ -224,6 +224,8 @@ async def _dev(args: argparse.Namespace) -> int:
     from starter.dev import run_dev
     from starter.dev_stack import DevPorts
 
+    if args.metrics_port is not None:  # the worker's /metrics, /healthz, /readyz
+        os.environ["WORKER_HTTP_ADDRESS"] = f"127.0.0.1:{args.metrics_port}"
     return await run_dev(
         keep_running=not args.exit_when_done,
         samples=not args.no_samples,
@@ -330,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     from starter.dev_stack import DevPorts
 
     DevPorts.add_arguments(p)
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="the worker's metrics and probes (default 9464; WORKER_HTTP_ADDRESS= turns them off)",
+    )
     p.set_defaults(run=_dev)
 
     p = sub.add_parser("setup", help="register the engine's search attributes on a namespace")
