@@ -229,7 +229,7 @@ async def _dev(args: argparse.Namespace) -> int:
     return await run_dev(
         keep_running=not args.exit_when_done,
         samples=not args.no_samples,
-        env_file=Path(args.env_file) if args.env_file else None,
+        env_file=Path(args.env_file or ".temporal/stack.env"),
         ports=DevPorts.from_args(args),
     )
 
@@ -326,8 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--env-file",
         metavar="PATH",
-        help="write the stack's environment (Temporal address, simulator, bucket, media host, "
-        "API URL and key) for another shell to `source`",
+        help="where to write the stack's environment (Temporal address, simulator, bucket, "
+        "media host, API URL and key) for another shell to `source` (default "
+        ".temporal/stack.env)",
     )
     from starter.dev_stack import DevPorts
 
