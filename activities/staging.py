@@ -160,9 +160,8 @@ class MediaActivities:
             if not err.non_retryable:
                 await self._tell_retry(err.type or "ACTIVITY_FAILED", err.message, err)
             raise
-        except Exception as err:
-            if not isinstance(err, asyncio.CancelledError):
-                await self._tell_retry("ACTIVITY_FAILED", f"{type(err).__name__}: {err}", None)
+        except Exception as err:  # a cancel is a BaseException: never reported as a failure
+            await self._tell_retry("ACTIVITY_FAILED", f"{type(err).__name__}: {err}", None)
             raise
 
     async def _tell_retry(self, code: str, message: str, err: ApplicationError | None) -> None:
