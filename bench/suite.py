@@ -24,7 +24,7 @@ from pathlib import Path
 #: name -> (module, full-size arguments, quick arguments)
 BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "due": ("bench.due_time", ["--posts", "100"], ["--posts", "20", "--lead", "15"]),
-    "staging": ("bench.stage_large_file", ["--size-mb", "300"], ["--size-mb", "50"]),
+    "staging": ("bench.stage_large_file", ["--size-mb", "300"], ["--size-mb", "150"]),
     "burst": (
         "bench.burst",
         ["--posts", "30", "--settle", "10"],
