@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from starter import platform_sets_cli
 from starter.api import PostPublisher, SubmittedTarget, delivery_problems
 from worker.custody import CustodySettings
 from worker.settings import Settings, load_settings
 from workflows.post import Post
-from workflows.request import RequestInvalid, parse_post
+from workflows.request import RequestInvalid, parse_request
 from workflows.validation import ValidationPolicy
 
 #: Starts in flight at once: enough to hide the round trip, few enough for a small server.
@@ -66,12 +67,15 @@ def read_lines(text: str) -> list[tuple[int, Any]]:
     return rows
 
 
-def check_offline(request: Any, settings: Settings | None = None) -> Post:
-    """Every check `submit` makes before it starts a workflow, with no Temporal needed.
-    Raises RequestInvalid."""
+async def check_offline(
+    request: Any, settings: Settings | None = None, *, dialect: str | None = None
+) -> Post:
+    """Every check `submit` makes before it starts a workflow, with no Temporal needed (a
+    platform set is read from the account store, as submit reads it). Raises RequestInvalid."""
     s = settings or load_settings()
     policy = ValidationPolicy(source_rule=CustodySettings.from_env().source_rule)
-    post = parse_post(request, policy=policy)
+    sets = await platform_sets_cli.resolve(request, dialect)
+    post = parse_request(request, dialect=dialect, platform_sets=sets, policy=policy)
     problems = delivery_problems(
         list(post.targets),
         pull_base_url=s.media_public_base_url or s.media_endpoint_url,
@@ -84,7 +88,11 @@ def check_offline(request: Any, settings: Settings | None = None) -> Post:
 
 
 async def submit_lines(
-    publisher: PostPublisher, rows: Sequence[tuple[int, Any]], *, concurrency: int = CONCURRENCY
+    publisher: PostPublisher,
+    rows: Sequence[tuple[int, Any]],
+    *,
+    dialect: str | None = None,
+    concurrency: int = CONCURRENCY,
 ) -> list[LineResult]:
     """Submit every readable, valid line; one line's problem never stops the others."""
     gate = asyncio.Semaphore(concurrency)
@@ -94,14 +102,18 @@ async def submit_lines(
             return LineResult(number, unreadable=f"not JSON: {request}")
         async with gate:
             try:
-                return LineResult(number, submitted=await publisher.submit(request))
+                sets = await platform_sets_cli.resolve(request, dialect)
+                submitted = await publisher.submit(request, dialect=dialect, platform_sets=sets)
+                return LineResult(number, submitted=submitted)
             except RequestInvalid as err:
                 return LineResult(number, problems=err.as_dicts())
 
     return list(await asyncio.gather(*(one(n, r) for n, r in rows)))
 
 
-def check_lines(rows: Sequence[tuple[int, Any]]) -> list[LineResult]:
+async def check_lines(
+    rows: Sequence[tuple[int, Any]], *, dialect: str | None = None
+) -> list[LineResult]:
     """`validate` for a JSON Lines file: each line checked on its own."""
     results: list[LineResult] = []
     settings = load_settings()
@@ -110,7 +122,7 @@ def check_lines(rows: Sequence[tuple[int, Any]]) -> list[LineResult]:
             results.append(LineResult(number, unreadable=f"not JSON: {request}"))
             continue
         try:
-            check_offline(request, settings)
+            await check_offline(request, settings, dialect=dialect)
             results.append(LineResult(number))
         except RequestInvalid as err:
             results.append(LineResult(number, problems=err.as_dicts()))

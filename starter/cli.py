@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="one request per line (JSON Lines; implied by a .jsonl or .ndjson file)",
         )
         platform_sets_cli.add_dialect_argument(p)
-        p.set_defaults(run=run, sync=name == "validate")
+        p.set_defaults(run=run)
 
     p = sub.add_parser("status", help="show a post target's state")
     _post_args(p)

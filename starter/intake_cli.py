@@ -69,11 +69,11 @@ async def submit_jsonl(args: argparse.Namespace) -> int:
         print(f"Cannot read the requests: {err}", file=sys.stderr)
         return EXIT_INVALID
     publisher = await PostPublisher.connect()
-    results = await batch.submit_lines(publisher, rows)
+    results = await batch.submit_lines(publisher, rows, dialect=args.dialect)
     return _print_lines(results, as_json=args.json, validating=False)
 
 
-def validate(args: argparse.Namespace) -> int:
+async def validate(args: argparse.Namespace) -> int:
 
     if is_jsonl(args):
         try:
@@ -81,14 +81,15 @@ def validate(args: argparse.Namespace) -> int:
         except OSError as err:
             print(f"Cannot read the requests: {err}", file=sys.stderr)
             return EXIT_INVALID
-        return _print_lines(batch.check_lines(rows), as_json=args.json, validating=True)
+        results = await batch.check_lines(rows, dialect=args.dialect)
+        return _print_lines(results, as_json=args.json, validating=True)
     try:
         request = _read_request(args.file)
     except (OSError, json.JSONDecodeError) as err:
         print(f"Cannot read the request: {err}", file=sys.stderr)
         return EXIT_INVALID
     try:
-        post = batch.check_offline(request)
+        post = await batch.check_offline(request, dialect=args.dialect)
     except RequestInvalid as err:
         if args.json:
             print(json.dumps({"problems": [p.__dict__ for p in err.problems]}, indent=2))
