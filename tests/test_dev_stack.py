@@ -72,8 +72,15 @@ class Stack:
         assert self.process.returncode == 0, rest.decode()
         return rest.decode()
 
-    def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
+    async def kill(self) -> None:
+        """After a failure: SIGTERM first, so the stack stops the Temporal server it started
+        (a SIGKILL would leave that child running, orphaned)."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.communicate(), timeout=60)
+        except TimeoutError:
             self.process.kill()
 
 
@@ -129,4 +136,4 @@ async def test_a_local_post_survives_a_restart_of_the_stack(tmp_path: Path) -> N
         assert code == 0 and "PUBLISHED" in out, out
         await stack.stop()
     finally:
-        stack.kill()
+        await stack.kill()
