@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import structlog
 from temporalio import activity
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
@@ -53,6 +54,7 @@ from workflows.contracts import (
     VideoDelivery,
 )
 from workflows.post import MediaItem, MediaType, PublishTarget
+from workflows.search_attributes import STAGING_ERROR
 from workflows.source_addresses import SourceRule
 from workflows.validation import (
     TIKTOK_MAX_PHOTO_BYTES,
@@ -143,6 +145,7 @@ class MediaActivities:
         # Long copies get their own threads, so they never starve the token store or the
         # upload's reads sharing asyncio's small default pool.
         self._threads = ThreadPoolExecutor(transfer_threads, thread_name_prefix="media")
+        self._staging_attribute: bool | None = None
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
@@ -171,6 +174,7 @@ class MediaActivities:
         if self._temporal is None or not info.workflow_id:
             return
         retry = StagingRetry(
+            index=await self._staging_error_registered(),
             attempt=info.attempt,
             code=code,
             message=message,
@@ -183,6 +187,20 @@ class MediaActivities:
             await handle.signal(RETRY_SIGNAL, retry)
         except Exception as failure:
             log.info("media.retry_not_told", error=type(failure).__name__)
+
+    async def _staging_error_registered(self) -> bool:
+        """Whether the namespace knows TikTokStagingError (asked once per worker): a cluster
+        where `setup` was not re-run still shows the retries in `state`, only not in search."""
+        if self._staging_attribute is None and self._temporal is not None:
+            try:
+                listed = await self._temporal.operator_service.list_search_attributes(
+                    ListSearchAttributesRequest(namespace=self._temporal.namespace)
+                )
+                self._staging_attribute = STAGING_ERROR.name in listed.custom_attributes
+            except Exception as err:  # no operator permission (Temporal Cloud): do not set it
+                log.info("media.search_attribute_unknown", error=type(err).__name__)
+                self._staging_attribute = False
+        return bool(self._staging_attribute)
 
     async def _stage_media(self, target: PublishTarget) -> StagedMedia:
         total = sum(item.size_bytes or 0 for item in target.media) or None

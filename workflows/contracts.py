@@ -251,6 +251,11 @@ class StagingRetry(BaseModel):
     retry_in_seconds: float | None = Field(
         default=None, description="When Temporal starts the next attempt; null if none comes."
     )
+    index: bool = Field(
+        default=False,
+        description="The namespace has TikTokStagingError registered: the workflow sets it "
+        "(an unregistered attribute would fail the workflow task).",
+    )
 
 
 class ChunkUpload(BaseModel):

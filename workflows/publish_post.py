@@ -414,7 +414,7 @@ class PublishPost:
                 seconds=retry.retry_in_seconds
             )
             then = f"next attempt about {_fmt(state.next_staging_attempt_at)}"
-        if retry.code != self._staging_code:
+        if retry.index and retry.code != self._staging_code:
             workflow.upsert_search_attributes([sa.STAGING_ERROR.value_set(retry.code)])
             self._staging_code = retry.code
         self._log(f"staging attempt {retry.attempt} failed ({retry.code}); {then}")
