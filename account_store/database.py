@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from account_store.keyring import KeyRing, KeyRingError
 from worker.config import ConfigError
+from worker.settings import Settings, load_settings
 
 T = TypeVar("T")
 DEFAULT_DATA_DIR = ".data"
@@ -108,9 +109,8 @@ class Database:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def default_url(env: Mapping[str, str]) -> str:
-    data_dir = Path(env.get("TIKTOK_DATA_DIR") or DEFAULT_DATA_DIR)
-    return f"sqlite:///{data_dir / 'accounts.db'}"
+def default_url(data_dir: str = DEFAULT_DATA_DIR) -> str:
+    return f"sqlite:///{Path(data_dir or DEFAULT_DATA_DIR) / 'accounts.db'}"
 
 
 def make_engine(url: str) -> Engine:
@@ -135,8 +135,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def load_keys(env: Mapping[str, str], sqlite_path: Path | None) -> KeyRing:
-    spec = env.get("TIKTOK_TOKEN_KEYS", "").strip()
+def load_keys(spec: str, sqlite_path: Path | None) -> KeyRing:
+    """The token keys: TIKTOK_TOKEN_KEYS when set (`spec`), else the default SQLite file's."""
+    spec = spec.strip()
     if spec:
         try:
             return KeyRing.parse(spec)
@@ -162,18 +163,25 @@ def load_keys(env: Mapping[str, str], sqlite_path: Path | None) -> KeyRing:
 
 
 def open_database(
-    env: Mapping[str, str] | None = None, *, url: str | None = None, migrate: bool = True
+    env: Mapping[str, str] | None = None,
+    *,
+    url: str | None = None,
+    migrate: bool = True,
+    settings: Settings | None = None,
 ) -> Database:
-    """The configured database, migrated to the newest schema unless `migrate` is False
-    (`TIKTOK_DB_AUTO_MIGRATE=0` also turns that off: then run `tiktok-publisher db upgrade`)."""
-    env = os.environ if env is None else env
-    raw = url or env.get("DATABASE_URL", "").strip() or default_url(env)
+    """The configured database (DATABASE_URL, TIKTOK_DATA_DIR, TIKTOK_TOKEN_KEYS from the
+    settings model, read from `env` unless `settings` is given), migrated to the newest
+    schema unless `migrate` is False (`TIKTOK_DB_AUTO_MIGRATE=false` also turns that off:
+    then run `tiktok-publisher db upgrade`)."""
+    s = settings or load_settings(env)
+    raw = url or s.database_url.get_secret_value().strip() or default_url(s.data_dir)
     try:
         engine = make_engine(normalise_url(raw))
     except Exception as err:  # SQLAlchemy raises several kinds for a bad URL
         raise StoreConfigError(f"DATABASE_URL is not usable: {type(err).__name__}") from None
-    database = Database(url=raw, engine=engine, keys=load_keys(env, sqlite_file(engine)))
-    if migrate and env.get("TIKTOK_DB_AUTO_MIGRATE", "1") != "0":
+    keys = load_keys(s.token_keys.get_secret_value(), sqlite_file(engine))
+    database = Database(url=raw, engine=engine, keys=keys)
+    if migrate and s.db_auto_migrate:
         database.upgrade()
     return database
 

@@ -234,7 +234,10 @@ async def _run_stack(
     *, keep_running: bool, samples: bool, env_file: Path | None, ports: DevPorts
 ) -> int:
     # The demo prints each post's own timeline; worker logs would repeat it, noisily.
-    configure_logging("console", os.environ.get("LOG_LEVEL", "ERROR"))
+    # LOG_LEVEL, when set, wins (checked by the settings model like everywhere else).
+    configure_logging(
+        "console", load_settings().log_level if "LOG_LEVEL" in os.environ else "ERROR"
+    )
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
     STATE_DIR.mkdir(exist_ok=True)
     database = open_database()  # the account store: .data/accounts.db unless DATABASE_URL
@@ -313,7 +316,8 @@ async def _run_stack(
 async def _dev_ops_server(client: Client, worker: Any, sdk_metrics_url: str) -> AsyncIterator[None]:
     """The worker's /metrics, /healthz and /readyz on loopback (WORKER_HTTP_ADDRESS, default
     127.0.0.1:9464 here); skipped with a note when the port is taken."""
-    address = os.environ.get("WORKER_HTTP_ADDRESS", "127.0.0.1:9464")
+    given = "WORKER_HTTP_ADDRESS" in os.environ
+    address = load_settings().http_address if given else "127.0.0.1:9464"
     host, _, port = address.rpartition(":")
     if address and _port_open(int(port), host if host not in ("", "0.0.0.0") else "127.0.0.1"):
         print(f"Worker metrics:   not served ({address} is taken)")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from starter.connect import ConnectFlow
 from starter.http_api.app import create_app
 from starter.service import Service
 from starter.tiktok_oauth import OAuthSettings
+from worker.settings import load_settings
 
 DEV_KEY_NAME = "dev"
 
@@ -63,7 +63,7 @@ async def dev_api(
     sim_config: SimulatorConfig,
     database: Database,
 ) -> AsyncIterator[DevApi]:
-    port = int(os.environ.get("TIKTOK_API_PORT", "8000"))
+    port = load_settings().api_port
     url = f"http://127.0.0.1:{port}"
     keys = ApiKeys(database)
     keys.revoke(DEV_KEY_NAME)  # a new key each start; the last one stops working

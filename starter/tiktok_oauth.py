@@ -9,17 +9,17 @@ revoke, refresh) goes through the worker.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from activities.tiktok_client import DEFAULT_BASE_URL, TikTokClient, TokenGrant, UserInfo
+from worker.settings import Settings, load_settings
 
-DEFAULT_AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
+DEFAULT_AUTHORIZE_URL: str = Settings.model_fields["authorize_url"].default
 #: What the engine needs: who the creator is, and posting (direct and inbox).
-DEFAULT_SCOPES = "user.info.basic,video.publish,video.upload"
-DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/v1/oauth/tiktok/callback"
+DEFAULT_SCOPES: str = Settings.model_fields["scopes"].default
+DEFAULT_REDIRECT_URI: str = Settings.model_fields["redirect_uri"].default
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,15 @@ class OAuthSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OAuthSettings:
-        env = os.environ if env is None else env
+        """From the settings model (`worker.settings`, group Connecting accounts)."""
+        s = load_settings(env)
         return cls(
-            client_key=env.get("TIKTOK_CLIENT_KEY", ""),
-            client_secret=env.get("TIKTOK_CLIENT_SECRET", ""),
-            api_base_url=env.get("TIKTOK_API_BASE_URL", DEFAULT_BASE_URL),
-            authorize_url=env.get("TIKTOK_AUTHORIZE_URL", DEFAULT_AUTHORIZE_URL),
-            redirect_uri=env.get("TIKTOK_REDIRECT_URI", DEFAULT_REDIRECT_URI),
-            scopes=env.get("TIKTOK_SCOPES", DEFAULT_SCOPES),
+            client_key=s.client_key,
+            client_secret=s.client_secret.get_secret_value(),
+            api_base_url=s.tiktok_base_url,
+            authorize_url=s.authorize_url,
+            redirect_uri=s.redirect_uri,
+            scopes=s.scopes,
         )
 
     def authorize_link(self, state: str, code_challenge: str) -> str:

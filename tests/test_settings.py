@@ -89,3 +89,46 @@ def test_account_pacing_is_checked_with_the_rest() -> None:
     from worker.settings import account_settings_from_env
 
     assert account_settings_from_env({"TIKTOK_ACCOUNT_DAILY_POST_CAP": "9"}).daily_post_cap == 9
+
+
+def test_custody_store_and_connect_settings_come_from_the_one_model() -> None:
+    from account_store.database import StoreConfigError, open_database
+    from starter.tiktok_oauth import OAuthSettings
+    from worker.custody import CustodySettings
+
+    custody = CustodySettings.from_env(
+        {
+            "MEDIA_SOURCE_ALLOW_LOOPBACK": "yes",
+            "TIKTOK_CODEC_CORS_ORIGINS": "https://ui.example, http://localhost:8233",
+            "MEDIA_PRIVATE_PREFIX": "worker-only/",
+        }
+    )
+    assert custody.allow_loopback_sources and custody.private_prefix == "worker-only/"
+    assert custody.codec_cors_origins == ("https://ui.example", "http://localhost:8233")
+    assert not CustodySettings.from_env({"MEDIA_SOURCE_ALLOW_LOOPBACK": ""}).allow_loopback_sources
+    # What used to be read by hand is now checked like the rest: one line per variable.
+    with pytest.raises(ConfigError) as err:
+        CustodySettings.from_env({"MEDIA_SOURCE_ALLOW_LOOPBACK": "maybe"})
+    assert str(err.value).startswith("MEDIA_SOURCE_ALLOW_LOOPBACK='maybe': ")
+    with pytest.raises(ConfigError, match=r"TIKTOK_REDIRECT_URI='/callback': .*http"):
+        OAuthSettings.from_env({"TIKTOK_REDIRECT_URI": "/callback"})
+    oauth = OAuthSettings.from_env({"TIKTOK_CLIENT_SECRET": "cs", "TIKTOK_SCOPES": "a,b"})
+    assert oauth.client_secret == "cs" and oauth.scopes == "a,b"
+    with pytest.raises(ConfigError, match="TIKTOK_DB_AUTO_MIGRATE='sometimes'"):
+        open_database({"TIKTOK_DB_AUTO_MIGRATE": "sometimes"})
+    # A shared database still needs its token key, said in the store's own words.
+    with pytest.raises(StoreConfigError, match="TIKTOK_TOKEN_KEYS is not set"):
+        open_database({"DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/db"}, migrate=False)
+
+
+def test_secrets_of_every_group_are_never_shown() -> None:
+    secrets = {
+        "TIKTOK_PAYLOAD_KEYS": "k1:c2VjcmV0LXBheWxvYWQ=",
+        "TIKTOK_CODEC_AUTH_TOKEN": "codec-token-value",
+        "TIKTOK_TOKEN_KEYS": "t1:dG9rZW4ta2V5LXZhbHVl",
+        "DATABASE_URL": "postgresql://u:db-password@db/accounts",
+    }
+    s = load_settings(secrets)
+    shown = repr(s) + str(s.model_dump())
+    for value in secrets.values():
+        assert value not in shown

@@ -1,25 +1,18 @@
 """Custody settings: which sources may be fetched, and the payload encryption keys.
 
-Read from the environment in this one place, by the worker and by every starter alike:
-
-- `MEDIA_SOURCE_ALLOW_LOOPBACK` (off): `1` lets media sources on loopback through (the local
-  stack and the tests); link-local and metadata addresses are never allowed;
-- `TIKTOK_PAYLOAD_KEYS` (none): `id2:base64key,id1:base64key`, AES-256-GCM keys for workflow
-  payloads; the first encrypts, every one decrypts (rotation);
-- `MEDIA_PRIVATE_PREFIX` (`private/`): key prefix of worker-only objects in the media bucket
-  (TikTok's upload URLs, under `upload-sessions/`); must not be publicly readable;
-- `TIKTOK_CODEC_AUTH_TOKEN` (none): the bearer token the codec server requires;
-- `TIKTOK_CODEC_CORS_ORIGINS` (`http://localhost:8233`): origins allowed to call the codec
-  server (the Temporal UI's).
+The worker and every starter read them the same way, from the one settings model
+(`worker.settings.Settings`, group Custody; docs/settings.md): `MEDIA_SOURCE_ALLOW_LOOPBACK`,
+`TIKTOK_PAYLOAD_KEYS`, `MEDIA_PRIVATE_PREFIX`, `TIKTOK_CODEC_AUTH_TOKEN` and
+`TIKTOK_CODEC_CORS_ORIGINS`. This is the view of them the custody code works with.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from worker.settings import Settings, load_settings
 from workflows.source_addresses import SourceRule
 
 if TYPE_CHECKING:
@@ -28,7 +21,6 @@ if TYPE_CHECKING:
     from worker.codec import PayloadKeys
 
 DEFAULT_UI_ORIGIN = "http://localhost:8233"
-_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 @dataclass(frozen=True)
@@ -41,15 +33,18 @@ class CustodySettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CustodySettings:
-        env = os.environ if env is None else env
-        origins = env.get("TIKTOK_CODEC_CORS_ORIGINS", DEFAULT_UI_ORIGIN)
+        """From `env` (default: the process environment) through the settings model: a bad
+        value is a ConfigError naming the variable."""
+        return cls.from_settings(load_settings(env))
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> CustodySettings:
         return cls(
-            allow_loopback_sources=env.get("MEDIA_SOURCE_ALLOW_LOOPBACK", "").strip().lower()
-            in _TRUE,
-            payload_keys=env.get("TIKTOK_PAYLOAD_KEYS", ""),
-            private_prefix=env.get("MEDIA_PRIVATE_PREFIX", cls.private_prefix),
-            codec_auth_token=env.get("TIKTOK_CODEC_AUTH_TOKEN", ""),
-            codec_cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+            allow_loopback_sources=s.allow_loopback_sources,
+            payload_keys=s.payload_keys.get_secret_value(),
+            private_prefix=s.media_private_prefix,
+            codec_auth_token=s.codec_auth_token.get_secret_value(),
+            codec_cors_origins=s.codec_cors_origins,
         )
 
     @property

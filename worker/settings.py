@@ -56,7 +56,14 @@ def _setting(
     )
 
 
-URL_FIELDS = ("tiktok_base_url", "media_endpoint_url", "media_public_base_url", "temporal_ui_url")
+URL_FIELDS = (
+    "tiktok_base_url",
+    "media_endpoint_url",
+    "media_public_base_url",
+    "temporal_ui_url",
+    "authorize_url",
+    "redirect_uri",
+)
 """Fields that must be http(s) URLs."""
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -76,15 +83,21 @@ class Settings(BaseSettings):
         "https://open.tiktokapis.com",
         "TikTok's API; point it at the simulator locally",
         group="TikTok",
+        used_by="worker, API",
     )
     client_key: str = _setting(
-        "TIKTOK_CLIENT_KEY", "", "your TikTok app's client key (token refresh)", group="TikTok"
+        "TIKTOK_CLIENT_KEY",
+        "",
+        "your TikTok app's client key (token refresh; connecting accounts)",
+        group="TikTok",
+        used_by="worker, API",
     )
     client_secret: SecretStr = _setting(
         "TIKTOK_CLIENT_SECRET",
         SecretStr(""),
-        "your TikTok app's client secret (token refresh); never logged",
+        "your TikTok app's client secret (token refresh; connecting accounts); never logged",
         group="TikTok",
+        used_by="worker, API",
     )
     webhook_fallback_poll_seconds: float = _setting(
         "TIKTOK_WEBHOOK_FALLBACK_POLL_SECONDS",
@@ -123,7 +136,11 @@ class Settings(BaseSettings):
         used_by="starter", gt=0,
     )  # fmt: skip
     token_file: str = _setting(
-        "TIKTOK_TOKEN_FILE", "tokens.json", "the JSON token store (README, Tokens)", group="TikTok"
+        "TIKTOK_TOKEN_FILE",
+        "",
+        "a JSON token file instead of the account store (development only; "
+        "`tiktok-publisher account import` moves it into the store); unset means the store",
+        group="TikTok",
     )
     task_queue: str = _setting(
         "TIKTOK_TASK_QUEUE",
@@ -185,6 +202,115 @@ class Settings(BaseSettings):
     )
     media_prefix: str = _setting(
         "MEDIA_PREFIX", "staged/", "key prefix of staged objects", group="Media"
+    )
+
+    media_private_prefix: str = _setting(
+        "MEDIA_PRIVATE_PREFIX",
+        "private/",
+        "key prefix of worker-only objects (TikTok's upload URLs, under `upload-sessions/`); "
+        "must not be publicly readable",
+        group="Media",
+        min_length=1,
+    )
+
+    # -- custody -----------------------------------------------------------------------------
+    allow_loopback_sources: bool = _setting(
+        "MEDIA_SOURCE_ALLOW_LOOPBACK",
+        False,
+        "let media sources on loopback through (the local stack and the tests); link-local "
+        "and metadata addresses are never allowed",
+        group="Custody",
+        used_by="worker, starter",
+    )
+    payload_keys: SecretStr = _setting(
+        "TIKTOK_PAYLOAD_KEYS",
+        SecretStr(""),
+        "`id2:base64key,id1:base64key`: AES-256-GCM keys for workflow payloads; the first "
+        "encrypts, every one decrypts (rotation). Unset: payloads are not encrypted",
+        group="Custody",
+        used_by="worker, starter, codec server",
+    )
+    codec_auth_token: SecretStr = _setting(
+        "TIKTOK_CODEC_AUTH_TOKEN",
+        SecretStr(""),
+        "the bearer token the codec server requires (unset: none)",
+        group="Custody",
+        used_by="codec server",
+    )
+    codec_cors_origins: CommaList = _setting(
+        "TIKTOK_CODEC_CORS_ORIGINS",
+        ("http://localhost:8233",),
+        "comma-separated origins allowed to call the codec server (the Temporal UI's)",
+        group="Custody",
+        used_by="codec server",
+    )
+
+    # -- account store -----------------------------------------------------------------------
+    database_url: SecretStr = _setting(
+        "DATABASE_URL",
+        SecretStr(""),
+        "the account store (`postgresql://...` in production); unset means the SQLite file "
+        "`<TIKTOK_DATA_DIR>/accounts.db`. Never logged (it may hold a password)",
+        group="Account store",
+        used_by="worker, API, CLI",
+    )
+    data_dir: str = _setting(
+        "TIKTOK_DATA_DIR",
+        ".data",
+        "directory of the default SQLite account store (and its key file)",
+        group="Account store",
+        used_by="worker, API, CLI",
+        min_length=1,
+    )
+    token_keys: SecretStr = _setting(
+        "TIKTOK_TOKEN_KEYS",
+        SecretStr(""),
+        "`id:base64key,...`: keys encrypting tokens at rest (`tiktok-publisher db "
+        "generate-key`); required with `DATABASE_URL`, made beside the default SQLite file",
+        group="Account store",
+        used_by="worker, API, CLI",
+    )
+    db_auto_migrate: bool = _setting(
+        "TIKTOK_DB_AUTO_MIGRATE",
+        True,
+        "migrate the account store to the newest schema at start; `false`: run "
+        "`tiktok-publisher db upgrade` yourself",
+        group="Account store",
+        used_by="worker, API, CLI",
+    )
+
+    # -- connecting accounts (OAuth) ---------------------------------------------------------
+    authorize_url: str = _setting(
+        "TIKTOK_AUTHORIZE_URL",
+        "https://www.tiktok.com/v2/auth/authorize/",
+        "TikTok's authorization page creators are sent to",
+        group="Connecting accounts",
+        used_by="API",
+    )
+    redirect_uri: str = _setting(
+        "TIKTOK_REDIRECT_URI",
+        "http://127.0.0.1:8000/v1/oauth/tiktok/callback",
+        "the API's OAuth callback as registered with your TikTok app",
+        group="Connecting accounts",
+        used_by="API",
+    )
+    scopes: str = _setting(
+        "TIKTOK_SCOPES",
+        "user.info.basic,video.publish,video.upload",
+        "scopes asked for when connecting an account",
+        group="Connecting accounts",
+        used_by="API",
+        min_length=1,
+    )
+    api_port: int = _setting(
+        "TIKTOK_API_PORT",
+        8000,
+        "port of the local stack's HTTP API (`tiktok-publisher dev`; `tiktok-publisher api` "
+        "takes `--port`)",
+        group="Connecting accounts",
+        used_by="dev",
+        ge=1,
+        le=65535,
     )
 
     # -- operations --------------------------------------------------------------------------
@@ -297,7 +423,14 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("verified_url_prefixes", mode="before")
+    @field_validator("allow_loopback_sources", "db_auto_migrate", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[info.field_name].default
+        return value
+
+    @field_validator("verified_url_prefixes", "codec_cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):

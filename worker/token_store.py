@@ -8,19 +8,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import structlog
 
 from activities.tokens import FileTokenStore, TokenStore
+from worker.settings import load_settings
 
 log = structlog.get_logger("worker")
 
 
 def default_token_store(env: Mapping[str, str] | None = None) -> TokenStore:
-    env = os.environ if env is None else env
-    token_file = env.get("TIKTOK_TOKEN_FILE", "").strip()
+    settings = load_settings(env)
+    token_file = settings.token_file.strip()
     if token_file:
         log.warning(
             "tokens.file_store",
@@ -31,4 +31,4 @@ def default_token_store(env: Mapping[str, str] | None = None) -> TokenStore:
     from account_store.database import open_database
     from account_store.store import AccountStore
 
-    return AccountStore(open_database(env))
+    return AccountStore(open_database(env, settings=settings))
