@@ -3,8 +3,9 @@
 - `MeteredTransport` wraps the TikTok client's HTTP transport: every request is counted by
   endpoint and status and timed; 429s and uploaded chunk bytes too.
 - `MeteredTikTokClient` counts token refreshes by result.
-- `MetricsInterceptor` counts finished posts (from the workflow's result or failure type) and
-  times staging (from the stage_media activity's result).
+- `MetricsInterceptor` counts finished posts (from the workflow's result or failure type),
+  times staging (from the stage_media activity's result) and times the waits for the
+  account entity (from the `account_answer` signals a run receives; `telemetry.waits`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
     ExecuteWorkflowInput,
+    HandleSignalInput,
     Interceptor,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
@@ -32,6 +34,8 @@ from activities.tiktok_client import (
     endpoint_for_path,
 )
 from telemetry import metrics
+from telemetry.waits import WaitClock
+from workflows.account_contracts import ANSWER_SIGNAL, SlotAnswer
 from workflows.contracts import WORKFLOW_TYPE, PublishResult, StagedMedia
 
 
@@ -112,17 +116,40 @@ class _TimeStaging(ActivityInboundInterceptor):
 
 class _CountOutcome(WorkflowInboundInterceptor):
     """Counts a PublishPost run's end once: not while replaying history (a worker that picks
-    up a finished-but-unreported task replays the end without counting it again)."""
+    up a finished-but-unreported task replays the end without counting it again). Times the
+    run's waits for its account the same way (any workflow type that asks for slots)."""
+
+    def __init__(self, next: WorkflowInboundInterceptor) -> None:
+        super().__init__(next)
+        self._waits = WaitClock()
+
+    async def handle_signal(self, input: HandleSignalInput) -> None:
+        if input.signal == ANSWER_SIGNAL and input.args and isinstance(input.args[0], SlotAnswer):
+            self._waits.answer(input.args[0], workflow.now(), live=_live())
+        return await super().handle_signal(input)
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        try:
+            return await self._execute(input)
+        finally:
+            # The run ended while waiting (QUOTA_WAIT_EXCEEDED, cancelled, ...). An eviction
+            # from the cache also ends this coroutine, but counts as replay: nothing then.
+            if self._waits.waiting_for is not None and _live():
+                self._waits.end(workflow.now(), live=True)
+
+    async def _execute(self, input: ExecuteWorkflowInput) -> Any:
         if workflow.info().workflow_type != WORKFLOW_TYPE:
             return await super().execute_workflow(input)
         try:
             result = await super().execute_workflow(input)
         except ApplicationError as err:
-            if not workflow.unsafe.is_replaying():
+            if _live():
                 metrics.record_post_finished("FAILED", err.type or "")
             raise
-        if isinstance(result, PublishResult) and not workflow.unsafe.is_replaying():
+        if isinstance(result, PublishResult) and _live():
             metrics.record_post_finished(result.phase.value)
         return result
+
+
+def _live() -> bool:
+    return not workflow.unsafe.is_replaying()

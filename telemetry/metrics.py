@@ -9,6 +9,8 @@ error codes, phases): never a post id, account id or URL.
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -77,22 +79,39 @@ UPLOADED_BYTES = Counter(
 )
 WAITS = Histogram(
     "tiktok_pacing_wait_seconds",
-    "Time a post waited before a TikTok call because of pacing, a 429 or a posting cap, by "
-    "reason (`pacing`, `rate_limit`, `daily_cap`, `inbox_cap`, ...).",
+    "How long a post waited for its account before a TikTok call, by reason (the "
+    "TikTokWaitingFor values: `pacing`, `rate_limited`, `daily_post_cap`, `inbox_share_cap`, "
+    "`active_user_cap`, `token_refresh`, `needs_reconnect`, `paused`). Observed when the wait "
+    "ends (granted, reason changed, or the post ended waiting).",
     ["reason"],
     buckets=_WAIT_BUCKETS,
     registry=REGISTRY,
 )
+WAITS_STARTED = Counter(
+    "tiktok_pacing_waits_started",
+    "Posts that began waiting for their account before a TikTok call, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
 WEBHOOK_DELIVERIES = Counter(
     "tiktok_webhook_deliveries",
-    "Result webhooks sent, by result (`delivered`, `rejected` for a 4xx, `failed` for a 5xx "
-    "or no answer).",
-    ["result"],
+    "Webhook deliveries from TikTok to `POST /v1/webhooks/tiktok`, by event and result "
+    "(`accepted`, `duplicate`, `rejected`: signature missing, wrong or stale, `invalid`: not "
+    "an event envelope). The event is `unknown` when the delivery was not verified.",
+    ["event", "result"],
+    registry=REGISTRY,
+)
+WEBHOOK_ROUTED = Counter(
+    "tiktok_webhook_events_routed",
+    "Accepted TikTok webhook events after routing, by event and result (`routed` to a post "
+    "or account, `unrouted`: nobody found, `ignored`: an event the engine does not use, "
+    "`failed`).",
+    ["event", "result"],
     registry=REGISTRY,
 )
 WEBHOOK_SECONDS = Histogram(
-    "tiktok_webhook_delivery_seconds",
-    "Time of one webhook delivery attempt.",
+    "tiktok_webhook_route_seconds",
+    "Time from accepting a TikTok webhook event to its routing result.",
     buckets=_LATENCY_BUCKETS,
     registry=REGISTRY,
 )
@@ -139,16 +158,46 @@ def record_uploaded(nbytes: int) -> None:
 
 
 def record_wait(reason: str, seconds: float) -> None:
-    """A post waited `seconds` before a TikTok call (pacing, 429 delay, daily or inbox cap).
+    """A post waited `seconds` for its account (pacing, 429 pause, a cap, a reconnect).
 
-    For the account entity: call it from an activity or the worker side, never from workflow
-    code (a workflow re-running on replay would count twice)."""
+    Fed by `telemetry.instrument` from the entity's answers a post receives, outside replay;
+    never call it from workflow code directly (a replayed run would count twice)."""
     WAITS.labels(reason=reason).observe(max(0.0, seconds))
 
 
-def record_webhook_delivery(result: str, seconds: float) -> None:
-    """One webhook delivery attempt; `result` is delivered, rejected or failed."""
-    WEBHOOK_DELIVERIES.labels(result=result).inc()
+def record_wait_started(reason: str) -> None:
+    WAITS_STARTED.labels(reason=reason).inc()
+
+
+WEBHOOK_DELIVERY_RESULTS = frozenset({"accepted", "duplicate", "rejected", "invalid"})
+WEBHOOK_ROUTE_RESULTS = frozenset({"routed", "unrouted", "ignored", "failed"})
+_EVENT_NAME = re.compile(r"[a-z][a-z0-9_.]{0,63}")
+
+
+def _event_label(event: str | None) -> str:
+    """TikTok's event names (`post.publish.complete`, `authorization.removed`, ...); anything
+    else is `other`, so a caller's typo or a crafted body cannot grow the label set much."""
+    if not event:
+        return "unknown"
+    return event if _EVENT_NAME.fullmatch(event) else "other"
+
+
+def record_webhook_delivery(event: str | None, result: str) -> None:
+    """One delivery to the TikTok webhook endpoint, as answered: `accepted`, `duplicate`,
+    `rejected` (signature) or `invalid` (body). `event` None before verification."""
+    if result not in WEBHOOK_DELIVERY_RESULTS:
+        raise ValueError(
+            f"webhook delivery result {result!r}: one of {sorted(WEBHOOK_DELIVERY_RESULTS)}"
+        )
+    WEBHOOK_DELIVERIES.labels(event=_event_label(event), result=result).inc()
+
+
+def record_webhook_routed(event: str, result: str, seconds: float) -> None:
+    """An accepted event's routing: `routed`, `unrouted`, `ignored` or `failed`, `seconds`
+    after it was accepted."""
+    if result not in WEBHOOK_ROUTE_RESULTS:
+        raise ValueError(f"webhook route result {result!r}: one of {sorted(WEBHOOK_ROUTE_RESULTS)}")
+    WEBHOOK_ROUTED.labels(event=_event_label(event), result=result).inc()
     WEBHOOK_SECONDS.observe(max(0.0, seconds))
 
 

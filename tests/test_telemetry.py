@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.client import Client, WorkflowHistory
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -19,7 +21,8 @@ from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
 from telemetry.http import OpsProbes, free_loopback_port, prometheus_runtime, serve
 from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
-from telemetry.metrics import REGISTRY
+from telemetry.metrics import REGISTRY, record_webhook_delivery, record_webhook_routed
+from telemetry.waits import WaitClock
 from tests.workflow_support import (
     HISTORY_DIR,
     failure_of,
@@ -29,6 +32,9 @@ from tests.workflow_support import (
     target_of,
     video_request,
 )
+from workflows.account import TikTokAccount
+from workflows.account_contracts import SlotAnswer, WaitReason, account_workflow_id
+from workflows.pacing import AccountInput
 from workflows.publish_post import PublishPost
 
 
@@ -91,6 +97,94 @@ async def test_a_failed_post_is_counted_with_its_code(
     error = await failure_of(handle)
     assert error.type == code
     assert sample("tiktok_posts_finished_total", outcome="FAILED", code=code) == before + 1
+
+
+async def test_a_wait_for_the_account_is_timed_under_its_reason(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    worker: None,
+    media_host: MediaHost,
+) -> None:
+    url = media_host.add("metrics/paused.mp4", sample_video(), "video/mp4")
+    request = video_request(post_id(), url)
+    account = request["platforms"][0]["accountId"]
+    entity = await dev_env.client.start_workflow(
+        TikTokAccount.run,
+        AccountInput(account_id=account),
+        id=account_workflow_id(account),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    await entity.signal(TikTokAccount.pause, "metrics test")
+    timed = sample("tiktok_pacing_wait_seconds_count", reason="paused")
+    waited = sample("tiktok_pacing_wait_seconds_sum", reason="paused")
+    started = sample("tiktok_pacing_waits_started_total", reason="paused")
+    api = publisher(dev_env.client, task_queue)
+    [submitted] = await api.submit(request)
+    for _ in range(300):
+        state = await api.state(submitted.post_id, submitted.account_id)
+        if state.waiting_for == "paused":
+            break
+        await asyncio.sleep(0.1)
+    assert state.waiting_for == "paused"
+    assert sample("tiktok_pacing_waits_started_total", reason="paused") == started + 1
+    assert sample("tiktok_pacing_wait_seconds_count", reason="paused") == timed  # still waiting
+    await asyncio.sleep(1.5)
+    await entity.signal(TikTokAccount.resume)
+    result = await dev_env.client.get_workflow_handle(submitted.workflow_id).result()
+    assert result["phase"] == "PUBLISHED"
+    assert sample("tiktok_pacing_wait_seconds_count", reason="paused") == timed + 1
+    assert sample("tiktok_pacing_wait_seconds_sum", reason="paused") - waited >= 1.0
+
+
+def test_wait_segments_follow_the_reason_and_replay_records_nothing() -> None:
+    recorded: list[tuple[str, float]] = []
+    started: list[str] = []
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
+    def wait(reason: WaitReason) -> SlotAnswer:
+        return SlotAnswer(request_id="r1", waiting_for=reason)
+
+    clock = WaitClock(record=lambda r, s: recorded.append((r, s)), started=started.append)
+    clock.answer(wait(WaitReason.PACING), at(0), live=True)
+    clock.answer(wait(WaitReason.PACING), at(5), live=True)  # same wait, told again
+    clock.answer(wait(WaitReason.DAILY_POST_CAP), at(20), live=True)
+    clock.answer(SlotAnswer(request_id="r1", granted=True), at(80), live=True)
+    assert recorded == [("pacing", 20.0), ("daily_post_cap", 60.0)]
+    assert started == ["pacing", "daily_post_cap"]
+    assert clock.waiting_for is None
+
+    replayed = WaitClock(record=lambda r, s: recorded.append((r, s)), started=started.append)
+    replayed.answer(wait(WaitReason.PACING), at(0), live=False)
+    replayed.answer(SlotAnswer(request_id="r1", granted=True), at(9), live=False)
+    assert len(recorded) == 2 and len(started) == 2  # replay rebuilds, never records
+
+    # A wait begun in replayed history and ended in new history counts from its start.
+    resumed = WaitClock(record=lambda r, s: recorded.append((r, s)), started=started.append)
+    resumed.answer(wait(WaitReason.NEEDS_RECONNECT), at(0), live=False)
+    resumed.answer(SlotAnswer(request_id="r1", refused_code="BANNED"), at(30), live=True)
+    assert recorded[-1] == ("needs_reconnect", 30.0)
+
+
+def test_webhook_series_take_bounded_labels() -> None:
+    before = sample("tiktok_webhook_deliveries_total", event="unknown", result="rejected")
+    record_webhook_delivery(None, "rejected")
+    record_webhook_delivery("post.publish.complete", "accepted")
+    record_webhook_delivery("<script>" * 20, "accepted")
+    record_webhook_routed("post.publish.complete", "routed", 0.2)
+    assert sample("tiktok_webhook_deliveries_total", event="unknown", result="rejected") == (
+        before + 1
+    )
+    assert sample("tiktok_webhook_deliveries_total", event="other", result="accepted") >= 1
+    assert (
+        sample("tiktok_webhook_events_routed_total", event="post.publish.complete", result="routed")
+        >= 1
+    )
+    with pytest.raises(ValueError, match="one of"):
+        record_webhook_delivery("post.publish.complete", "ok")
 
 
 async def test_replaying_a_finished_post_does_not_count_it_again() -> None:
