@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from starter.http_api import accounts, platform_sets, posts, problems, webhooks
+from starter.http_api import accounts, ops, platform_sets, posts, problems, webhooks
 from starter.service import Service
 from starter.service_models import ProblemDocument
 from workflows.dialects import dialect_schemas
@@ -33,9 +33,13 @@ async def build_service() -> Service:
     from starter.api import PostPublisher
     from starter.connect import ConnectFlow
     from starter.tiktok_oauth import OAuthSettings
+    from telemetry import tracing
+    from worker.settings import load_settings
 
-    publisher = await PostPublisher.connect()
-    database = open_database()
+    settings = load_settings()
+    tracing.configure(settings.otlp_endpoint, f"{settings.service_name}-api")
+    publisher = await PostPublisher.connect(settings)
+    database = open_database(settings=settings)
     store = AccountStore(database)
     flow = ConnectFlow(store, OAuthStates(database), OAuthSettings.from_env(), publisher.client)
     return Service(publisher, database, store, ApiKeys(database), flow)
@@ -66,6 +70,7 @@ def create_app(service: Service | None = None, *, mcp: bool = True) -> FastAPI:
     )
     app.state.service = service
     problems.install(app)
+    ops.install(app)  # /metrics, /healthz, /readyz (outside the OpenAPI document)
     app.include_router(posts.router)
     app.include_router(accounts.router)
     app.include_router(accounts.oauth)
