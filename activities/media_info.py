@@ -29,6 +29,13 @@ READ_BYTES = 64 * 1024
 """What libmediainfo asks for at a time (one ranged read each)."""
 
 
+def library_loads() -> bool:
+    """Load libmediainfo now and say whether it works. The worker calls this at start: a
+    missing library is one clear error before any work (not a failed post later), and the
+    library's one-off memory is part of the idle worker rather than of its first post."""
+    return bool(MediaInfo.can_parse())
+
+
 class RangeFile(io.RawIOBase):
     """A read-only, seekable file over a `RangeReader`: each read is one ranged read."""
 

@@ -249,9 +249,11 @@ class PostPublisher:
         self, target: PublishTarget, *, settings: PublishSettings | None = None
     ) -> SubmittedTarget:
         wf_id = workflow_id(target.post_id, target.account_id)
+        summary = target.summary()
         try:
             handle = await self.start_run(
                 PublishPostInput(target=target, settings=settings or self.settings),
+                summary=summary,
                 # A running post attaches; a finished one is never started again by a
                 # resubmission (retrying a failed post is an explicit, separate action).
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -273,7 +275,7 @@ class PostPublisher:
             account_id=target.account_id,
             created=not existed,
             ui_url=self.workflow_url(wf_id),
-            summary=target.summary(),
+            summary=summary,
         )
 
     async def start_run(
@@ -282,6 +284,7 @@ class PostPublisher:
         *,
         id_conflict_policy: WorkflowIDConflictPolicy,
         id_reuse_policy: WorkflowIDReusePolicy,
+        summary: str | None = None,
     ) -> WorkflowHandle[Any, Any]:
         """Start a PublishPost run with its summary and search attributes set from the start
         (so it is findable before its first task runs)."""
@@ -293,7 +296,7 @@ class PostPublisher:
             task_queue=self.task_queue,
             id_conflict_policy=id_conflict_policy,
             id_reuse_policy=id_reuse_policy,
-            static_summary=target.summary(),
+            static_summary=summary if summary is not None else target.summary(),
             search_attributes=sa.initial(
                 post_id=target.post_id,
                 account_id=target.account_id,

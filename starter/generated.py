@@ -161,6 +161,8 @@ def _default_words(value: Any) -> str:
         return "—"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
+    if isinstance(value, tuple):
+        value = ",".join(str(v) for v in value)
     return f"`{value}`"
 
 

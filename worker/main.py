@@ -23,6 +23,7 @@ from temporalio.worker import (
 
 from activities.accounts import AccountActivities
 from activities.analytics import AnalyticsActivities
+from activities.media_info import library_loads
 from activities.media_store import MediaStore
 from activities.publishing import TikTokActivities
 from activities.revocation import RevocationActivities
@@ -233,6 +234,11 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
     settings = settings or WorkerSettings.from_settings(engine)
     media = MediaSettings.from_settings(engine)
     configure_logging(settings.log_format, settings.log_level)
+    if not library_loads():
+        raise ConfigError(
+            "libmediainfo cannot be loaded: the worker measures every media file with it "
+            "(install the pymediainfo wheel, or libmediainfo0v5 on Debian)"
+        )
     tracing.configure(engine.otlp_endpoint, f"{engine.service_name}-worker")
     runtime, sdk_metrics_url = prometheus_runtime()
     client = await connect(runtime=runtime)
