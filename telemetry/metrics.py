@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import re
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+
+# No `*_created` twin of every series: one timestamp per label set that nobody charts.
+disable_created_metrics()
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 """The engine's registry (not prometheus_client's global one, so tests and embedding
