@@ -6,7 +6,8 @@
 2. submission rate, before any worker runs (its posts go to a queue nobody polls):
    `PostPublisher.submit` (parse, validate, start with summary and search attributes)
    against `client.start_workflow` of the already-parsed input, once with the same summary
-   and search attributes and once plain, in alternating batches of sequential calls;
+   and search attributes and once plain, in rotating rounds of sequential calls (one call
+   of each way per round; the median of the per-round ratios is the headline figure);
 3. starts the product's worker as a child process (`tiktok-publisher worker`, configured from
    the environment like any deployment, MALLOC_ARENA_MAX=2 as the image sets it) and records
    its resident memory once idle: the baseline;
@@ -104,16 +105,18 @@ async def settled_rss(pid: int, seconds: float = 10) -> float:
 
 
 async def submit_rates(
-    publisher: PostPublisher, url: str, at: datetime, total: int, batch: int = 10
+    publisher: PostPublisher, url: str, at: datetime, total: int, batch: int = 1
 ) -> dict[str, Any]:
-    """Submissions per second, sequential calls, the three ways in rotating small batches:
+    """Submissions per second, sequential calls, the three ways in rotating rounds of `batch`
+    calls each (default one call of each way per round, in rotating order):
     `api` (PostPublisher.submit: parse, validate, start), `raw_same` (start_workflow of the
     already-parsed input with the same summary and search attributes) and `raw` (a plain
     start_workflow of that input).
 
     The machine is shared, so load comes and goes within a run: besides the totals, each
-    round (one batch of each way, back to back) gives its own ratio, and the median of those
-    is the figure least moved by a burst of someone else's work. Client CPU per call
+    round (the same calls of each way, back to back, milliseconds apart) gives its own
+    ratio, and the median of those is the figure least moved by a burst of someone else's
+    work. Client CPU per call
     (process time) is reported too: it is what the starter itself spends."""
     spent = {"api": 0.0, "raw_same": 0.0, "raw": 0.0}
     cpu = {"api": 0.0, "raw_same": 0.0, "raw": 0.0}
@@ -198,6 +201,7 @@ async def main() -> int:
     parser.add_argument("--warm-posts", type=int, default=50, help="posts before warm idle")
     parser.add_argument("--concurrency", type=int, default=20, help="submissions in flight")
     parser.add_argument("--cache", type=int, default=None, help="WORKER_MAX_CACHED_WORKFLOWS")
+    parser.add_argument("--rate-only", action="store_true", help="measure the submit rate only")
     args = parser.parse_args()
     # The media host is on loopback: the guarded fetcher (and submit's check) refuse that
     # unless told, here as in the local stack.
@@ -262,6 +266,9 @@ async def main() -> int:
             f"{rates['api']:.0f}/s vs {rates['raw']:.0f}/s",
             goal=">= 0.9",
         )
+        if args.rate_only:
+            await env.shutdown()
+            return 0
         log = open(f"/tmp/bench-sleepers-worker-{task_queue}.log", "wb")
         worker = subprocess.Popen(
             [str(BIN / "tiktok-publisher"), "worker"], env=worker_env, stderr=log, stdout=log
