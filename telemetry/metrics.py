@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 
 # No `*_created` twin of every series: one timestamp per label set that nobody charts.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 """The engine's registry (not prometheus_client's global one, so tests and embedding
