@@ -132,3 +132,19 @@ def test_secrets_of_every_group_are_never_shown() -> None:
     shown = repr(s) + str(s.model_dump())
     for value in secrets.values():
         assert value not in shown
+
+
+def test_a_worker_without_libmediainfo_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from activities.media_info import library_loads
+    from worker import main as worker_main
+
+    assert library_loads()  # the wheel ships it: the real worker starts
+    monkeypatch.setattr(worker_main, "library_loads", lambda: False)
+    for name, value in {**BUCKET, "TEMPORAL_ADDRESS": "127.0.0.1:1"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["worker"]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.startswith("Configuration error: libmediainfo cannot be loaded")
+    assert "Traceback" not in err
