@@ -111,7 +111,15 @@ async def outcome(client: Client, workflow_id: str) -> str:
         return str(result["phase"])
     except WorkflowFailureError as err:
         cause = err.cause
-        return f"FAILED {cause.type}" if isinstance(cause, ApplicationError) else "FAILED"
+        if not isinstance(cause, ApplicationError):
+            return "FAILED"
+        if cause.type == "ACTIVITY_FAILED":  # the engine's catch-all: say which step and why
+            FAILURE_MESSAGES[cause.message[:160]] += 1
+        return f"FAILED {cause.type}"
+
+
+FAILURE_MESSAGES: Counter[str] = Counter()
+"""Messages of ACTIVITY_FAILED outcomes (which engine step gave up, and why)."""
 
 
 async def publish_all(
@@ -240,6 +248,8 @@ async def main() -> int:
                 f"replacements ({workers.started} worker processes in all)"
             )
             print(f"outcomes:     {dict(Counter(outcomes))}")
+            for message, count in FAILURE_MESSAGES.most_common(5):
+                print(f"  ACTIVITY_FAILED x{count}: {message}")
             for workflow_id, result in zip(ids, outcomes, strict=True):
                 post_id = workflow_id.split("/")[1]
                 if completed[post_id] > 1:
