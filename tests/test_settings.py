@@ -142,6 +142,9 @@ def test_a_worker_without_libmediainfo_refuses_to_start(
 
     assert library_loads()  # the wheel ships it: the real worker starts
     monkeypatch.setattr(worker_main, "library_loads", lambda: False)
+    # Nothing global may change on the way out (structlog bound to this test's stderr would
+    # break every later test's logging).
+    monkeypatch.setattr(worker_main, "configure_logging", lambda *a: pytest.fail("configured"))
     for name, value in {**BUCKET, "TEMPORAL_ADDRESS": "127.0.0.1:1"}.items():
         monkeypatch.setenv(name, value)
     assert main(["worker"]) == EXIT_INVALID

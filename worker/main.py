@@ -233,12 +233,12 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
     engine = load_settings()  # a missing or wrong setting fails here, before any work
     settings = settings or WorkerSettings.from_settings(engine)
     media = MediaSettings.from_settings(engine)
-    configure_logging(settings.log_format, settings.log_level)
     if not library_loads():
         raise ConfigError(
             "libmediainfo cannot be loaded: the worker measures every media file with it "
             "(install the pymediainfo wheel, or libmediainfo0v5 on Debian)"
         )
+    configure_logging(settings.log_format, settings.log_level)
     tracing.configure(engine.otlp_endpoint, f"{engine.service_name}-worker")
     runtime, sdk_metrics_url = prometheus_runtime()
     client = await connect(runtime=runtime)
