@@ -9,8 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from sqlalchemy import create_engine
@@ -18,22 +16,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
-from telemetry import tracing
 from tests.api_support import live_api
+from tests.tracing_support import recording
 from tests.workflow_support import video_request
 from worker.config import connect
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.enable(provider)
-    try:
-        yield exporter
-    finally:
-        tracing.disable()
+    yield from recording()
 
 
 async def test_the_api_answers_probes_and_names_what_is_not_ready(

@@ -6,28 +6,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
 from telemetry import tracing
+from tests.tracing_support import recording
 from tests.workflow_support import publisher, running_worker, video_request
 from worker.config import connect
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.enable(provider)
-    try:
-        yield exporter
-    finally:
-        tracing.disable()
+    yield from recording()
 
 
 async def test_one_trace_from_submit_to_each_tiktok_request(
