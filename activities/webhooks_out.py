@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 
 from account_store.webhook_endpoints import DeliveryAttempt, WebhookEndpoints
 from activities.safe_fetch import GuardedTransport, SourceForbidden
+from telemetry.metrics import record_webhook_delivery
 from workflows.source_addresses import SourceRule
 from workflows.webhooks_out import CALLBACK_ENDPOINT, DeliveryInput, EndpointsQuery
 
@@ -106,6 +107,7 @@ class WebhookActivities:
         }
         status: int | None = None
         outcome, detail = "failed", ""
+        started = time.perf_counter()
         try:
             status = await asyncio.to_thread(self._post, url, body, headers)
             outcome = "delivered" if 200 <= status < 300 else "failed"
@@ -116,6 +118,7 @@ class WebhookActivities:
             detail = f"no answer within {self.timeout:g} s"
         except httpx.HTTPError as err:
             detail = f"{type(err).__name__}: {err}"
+        record_webhook_delivery(event.type.value, outcome, time.perf_counter() - started)
         await store.record(
             event.workflow_id, self._attempt(request, url, status, outcome, detail, endpoint_id)
         )

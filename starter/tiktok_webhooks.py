@@ -33,12 +33,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from account_store.store import AccountStore
 from account_store.webhook_events import ReceivedEvents
 from starter.account_entity import signal_account
+from telemetry.metrics import record_webhook_received, record_webhook_routed
 from workflows import search_attributes as sa
 from workflows.tiktok_events import (
     AUTHORIZATION_REMOVED,
     AUTHORIZATION_REMOVED_SIGNAL,
     PUBLISH_EVENTS,
     TIKTOK_EVENT_SIGNAL,
+    EnvelopeInvalid,
     TikTokEvent,
     parse_envelope,
 )
@@ -129,11 +131,21 @@ class TikTokWebhookInbox:
     async def receive(self, raw: bytes, signature: str | None) -> Receipt:
         """Verify and record; routing continues after the answer. Raises SignatureRejected
         or EnvelopeInvalid (nothing is recorded then)."""
-        verify(signature, raw, self.client_secret)
-        event = event_of(raw)
+        try:
+            verify(signature, raw, self.client_secret)
+        except SignatureRejected:
+            record_webhook_received(None, "rejected")
+            raise
+        try:
+            event = event_of(raw)
+        except EnvelopeInvalid:
+            record_webhook_received(None, "invalid")
+            raise
         if not await self.received.first_time(event.event_key, event.event):
             log.info("webhook.duplicate", tiktok_event=event.event, publish_id=event.publish_id)
+            record_webhook_received(event.event, "duplicate")
             return Receipt(event.event, duplicate=True)
+        record_webhook_received(event.event, "accepted")
         self._background(self.route(event))
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
             self._pruned_at = time.monotonic()
@@ -161,17 +173,21 @@ class TikTokWebhookInbox:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def route(self, event: TikTokEvent) -> None:
+        started = time.monotonic()
+        result = "ignored"
         try:
             if event.event in PUBLISH_EVENTS and event.publish_id:
-                await self._to_post(event)
+                result = "routed" if await self._to_post(event) else "unrouted"
             elif event.event == AUTHORIZATION_REMOVED:
-                await self._to_account(event)
+                result = "routed" if await self._to_account(event) else "unrouted"
             else:
                 log.info("webhook.ignored", tiktok_event=event.event)
         except Exception as err:  # logged, never raised: TikTok already has its 200
+            result = "failed"
             log.warning("webhook.route_failed", tiktok_event=event.event, error=repr(err))
+        record_webhook_routed(event.event, result, time.monotonic() - started)
 
-    async def _to_post(self, event: TikTokEvent) -> None:
+    async def _to_post(self, event: TikTokEvent) -> bool:
         query = (
             f"{sa.PUBLISH_ID.name} = '{_quoted(event.publish_id)}' AND ExecutionStatus = 'Running'"
         )
@@ -187,22 +203,23 @@ class TikTokWebhookInbox:
                         raise
             if ids:
                 log.info("webhook.routed", tiktok_event=event.event, workflow_ids=ids)
-                return
+                return True
             if time.monotonic() >= deadline:
                 log.info("webhook.unrouted", tiktok_event=event.event, publish_id=event.publish_id)
-                return
+                return False
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
 
-    async def _to_account(self, event: TikTokEvent) -> None:
+    async def _to_account(self, event: TikTokEvent) -> bool:
         account_id = await self.accounts.account_for_open_id(event.user_openid)
         if account_id is None:
             log.info("webhook.unknown_creator", tiktok_event=event.event)
-            return
+            return False
         told = await signal_account(
             self.client, account_id, AUTHORIZATION_REMOVED_SIGNAL, event.reason or "0"
         )
         log.info("webhook.authorization_removed", account_id=account_id, entity_told=told)
+        return bool(told)
 
 
 def _quoted(value: str) -> str:

@@ -104,6 +104,20 @@ WAITS_STARTED = Counter(
 )
 WEBHOOK_DELIVERIES = Counter(
     "tiktok_webhook_deliveries",
+    "Webhook deliveries the engine sent to registered endpoints and callbackUrls, one per "
+    "attempt, by event type and result (`delivered`: a 2xx, `failed`: another status or no "
+    "answer, retried; `refused`: the URL is not allowed).",
+    ["event", "result"],
+    registry=REGISTRY,
+)
+WEBHOOK_DELIVERY_SECONDS = Histogram(
+    "tiktok_webhook_delivery_seconds",
+    "Time of one outgoing webhook delivery attempt (to its answer or failure).",
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+WEBHOOK_RECEIVED = Counter(
+    "tiktok_webhook_events_received",
     "Webhook deliveries from TikTok to `POST /v1/webhooks/tiktok`, by event and result "
     "(`accepted`, `duplicate`, `rejected`: signature missing, wrong or stale, `invalid`: not "
     "an event envelope). The event is `unknown` when the delivery was not verified.",
@@ -178,7 +192,8 @@ def record_wait_started(reason: str) -> None:
     WAITS_STARTED.labels(reason=reason).inc()
 
 
-WEBHOOK_DELIVERY_RESULTS = frozenset({"accepted", "duplicate", "rejected", "invalid"})
+WEBHOOK_DELIVERY_RESULTS = frozenset({"delivered", "failed", "refused"})
+WEBHOOK_RECEIVED_RESULTS = frozenset({"accepted", "duplicate", "rejected", "invalid"})
 WEBHOOK_ROUTE_RESULTS = frozenset({"routed", "unrouted", "ignored", "failed"})
 _EVENT_NAME = re.compile(r"[a-z][a-z0-9_.]{0,63}")
 
@@ -191,21 +206,30 @@ def _event_label(event: str | None) -> str:
     return event if _EVENT_NAME.fullmatch(event) else "other"
 
 
-def record_webhook_delivery(event: str | None, result: str) -> None:
-    """One delivery to the TikTok webhook endpoint, as answered: `accepted`, `duplicate`,
-    `rejected` (signature) or `invalid` (body). `event` None before verification."""
-    if result not in WEBHOOK_DELIVERY_RESULTS:
-        raise ValueError(
-            f"webhook delivery result {result!r}: one of {sorted(WEBHOOK_DELIVERY_RESULTS)}"
-        )
+def _checked(result: str, allowed: frozenset[str], what: str) -> str:
+    if result not in allowed:
+        raise ValueError(f"{what} result {result!r}: one of {sorted(allowed)}")
+    return result
+
+
+def record_webhook_delivery(event: str, result: str, seconds: float) -> None:
+    """One outgoing delivery attempt: `delivered`, `failed` or `refused`, after `seconds`."""
+    result = _checked(result, WEBHOOK_DELIVERY_RESULTS, "webhook delivery")
     WEBHOOK_DELIVERIES.labels(event=_event_label(event), result=result).inc()
+    WEBHOOK_DELIVERY_SECONDS.observe(max(0.0, seconds))
+
+
+def record_webhook_received(event: str | None, result: str) -> None:
+    """One delivery from TikTok, as answered: `accepted`, `duplicate`, `rejected`
+    (signature) or `invalid` (body). `event` None before verification."""
+    result = _checked(result, WEBHOOK_RECEIVED_RESULTS, "webhook receipt")
+    WEBHOOK_RECEIVED.labels(event=_event_label(event), result=result).inc()
 
 
 def record_webhook_routed(event: str, result: str, seconds: float) -> None:
     """An accepted event's routing: `routed`, `unrouted`, `ignored` or `failed`, `seconds`
     after it was accepted."""
-    if result not in WEBHOOK_ROUTE_RESULTS:
-        raise ValueError(f"webhook route result {result!r}: one of {sorted(WEBHOOK_ROUTE_RESULTS)}")
+    result = _checked(result, WEBHOOK_ROUTE_RESULTS, "webhook route")
     WEBHOOK_ROUTED.labels(event=_event_label(event), result=result).inc()
     WEBHOOK_SECONDS.observe(max(0.0, seconds))
 

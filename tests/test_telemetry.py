@@ -21,7 +21,12 @@ from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
 from telemetry.http import OpsProbes, free_loopback_port, prometheus_runtime, serve
 from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
-from telemetry.metrics import REGISTRY, record_webhook_delivery, record_webhook_routed
+from telemetry.metrics import (
+    REGISTRY,
+    record_webhook_delivery,
+    record_webhook_received,
+    record_webhook_routed,
+)
 from telemetry.waits import WaitClock
 from tests.workflow_support import (
     HISTORY_DIR,
@@ -170,21 +175,24 @@ def test_wait_segments_follow_the_reason_and_replay_records_nothing() -> None:
 
 
 def test_webhook_series_take_bounded_labels() -> None:
-    before = sample("tiktok_webhook_deliveries_total", event="unknown", result="rejected")
-    record_webhook_delivery(None, "rejected")
-    record_webhook_delivery("post.publish.complete", "accepted")
-    record_webhook_delivery("<script>" * 20, "accepted")
+    before = sample("tiktok_webhook_events_received_total", event="unknown", result="rejected")
+    record_webhook_received(None, "rejected")
+    record_webhook_received("<script>" * 20, "accepted")
     record_webhook_routed("post.publish.complete", "routed", 0.2)
-    assert sample("tiktok_webhook_deliveries_total", event="unknown", result="rejected") == (
+    record_webhook_delivery("post.published", "delivered", 0.05)
+    assert sample("tiktok_webhook_events_received_total", event="unknown", result="rejected") == (
         before + 1
     )
-    assert sample("tiktok_webhook_deliveries_total", event="other", result="accepted") >= 1
+    assert sample("tiktok_webhook_events_received_total", event="other", result="accepted") >= 1
     assert (
         sample("tiktok_webhook_events_routed_total", event="post.publish.complete", result="routed")
         >= 1
     )
+    assert (
+        sample("tiktok_webhook_deliveries_total", event="post.published", result="delivered") >= 1
+    )
     with pytest.raises(ValueError, match="one of"):
-        record_webhook_delivery("post.publish.complete", "ok")
+        record_webhook_delivery("post.published", "ok", 0.1)
 
 
 async def test_replaying_a_finished_post_does_not_count_it_again() -> None:

@@ -3,7 +3,7 @@
 - `/readyz` is 200 when Temporal answers and the account store answers a `SELECT 1`; the JSON
   body names each check (`temporal`, `accounts`).
 - `/metrics` serves the engine's series this process records (`tiktok_posts_submitted_total`,
-  the webhook series, `tiktok_publisher_build_info{role="api"}`).
+  TikTok's incoming webhook series, `tiktok_publisher_build_info{role="api"}`).
 - Traces: FastAPI's own OpenTelemetry support makes each request a SERVER span named
   `<METHOD> <route template>` (`POST /v1/posts`, never a post id) on the tracer provider
   `telemetry.tracing` configures, the parent of the submit span: one trace runs from the API
