@@ -106,6 +106,7 @@ class FakeTikTok:
         self.init_errors: list[str] = []
         self.creator_errors: list[str] = []
         self.status_errors: list[str] = []
+        self.creator_crashes = 0
         self.final_status = TikTokStatus.PUBLISH_COMPLETE
         self.refresh_fails_with_reconnect = False
         self.expires_in: timedelta | None = None
@@ -143,6 +144,9 @@ class FakeTikTok:
     @activity.defn(name="creator_info")
     async def creator_info(self, query: CreatorInfoQuery) -> CreatorInfo:
         self._record("creator_info")
+        if self.creator_crashes:
+            self.creator_crashes -= 1
+            await asyncio.sleep(3)  # past read_timeout_seconds: as a worker lost mid-call
         if self.creator_errors:
             raise tiktok_error(self.creator_errors.pop(0), Endpoint.CREATOR_INFO)
         return CreatorInfo(
@@ -470,6 +474,26 @@ async def test_a_live_post_whose_account_needs_reconnect_ends_unconfirmed_not_fa
     assert result == "FAILED PUBLISH_UNCONFIRMED"
     assert state.error is not None and state.error.may_be_live
     assert "--confirm-not-posted" in state.error.remedy
+
+
+async def test_a_read_that_gets_no_answer_is_asked_again_not_fatal(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    """Under kill -9, a creator_info read ends with no answer at all (a timeout): the post
+    asks again instead of ending FAILED ACTIVITY_FAILED (seen in bench-rolling)."""
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.creator_crashes = 2
+    quick = SETTINGS.model_copy(update={"read_timeout_seconds": 1})
+    async with await run_worker(env, fake, SCALED, queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        [handle] = await start_posts(env.client, queue, acct, 1, due=due, settings=quick)
+        [result] = await outcomes([handle])
+        state: PostState = await handle.query(PublishPost.state)
+        await save_history(handle, "paced_read_timed_out")
+        await end_entity(env.client, acct)
+    assert result == "PUBLISHED"
+    assert len(fake.times("creator_info")) == 3
+    assert sum("creator_info: no answer" in line for line in state.history) == 2
 
 
 async def test_tokens_are_renewed_ahead_of_expiry_once_for_all_posts(

@@ -51,6 +51,12 @@ EXPECTED = {
     # What operators read: failed staging attempts, the summary following the schedule.
     "staging_retried_then_staged",
     "draft_scheduled_rescheduled_published_now",
+    # Lost init answers: FILE_UPLOAD ghosts started again; pulled media withdrawn, for a person.
+    "ghost_init_retried",
+    "ambiguous_photo_init",
+    "ambiguous_photo_init_withdrawn",
+    # A paced read with no answer at all (a lost worker) asked again.
+    "paced_read_timed_out",
 }
 #: Histories written by earlier versions of the contracts (an upload URL in the init result,
 #: camelCase media keys): posts like these may still be running when a release lands.

@@ -112,6 +112,12 @@ class PublishSettings(BaseModel):
         description="Inits allowed when TikTok reports a retryable failure (the failed "
         "upload never went live, so a new one cannot duplicate it).",
     )
+    read_timeout_seconds: float = Field(
+        default=90,
+        gt=0,
+        description="Longest wait for one paced read (creator_info, status). A read with no "
+        "answer by then (a lost worker, a hung connection) is asked again.",
+    )
     max_ghost_inits: int = Field(
         default=3,
         ge=0,

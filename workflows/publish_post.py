@@ -93,6 +93,8 @@ READ_TRIES = 8
 ACCOUNT_PACING = "account-entity-pacing"
 #: FILE_UPLOAD inits whose answer was lost are started again (runs before it replay as before).
 GHOST_INIT_RETRY = "ghost-init-retry"
+#: A paced read with no answer at all (timeout, lost worker) is asked again, not fatal.
+PACED_READ_SURVIVES_LOST_WORKERS = "paced-read-survives-lost-workers"
 #: Pulled media: a lost answer withdraws that attempt's copies at once.
 WITHDRAW_PULLED_ATTEMPT = "withdraw-pulled-attempt"
 #: Failed staging attempts shown in `state` and TikTokStagingError (runs started earlier
@@ -504,7 +506,7 @@ class PublishPost:
                     lambda: workflow.execute_activity_method(
                         TikTokActivities.creator_info,
                         CreatorInfoQuery(account_id=target.account_id),
-                        start_to_close_timeout=CALL_TIMEOUT,
+                        start_to_close_timeout=timedelta(seconds=settings.read_timeout_seconds),
                         retry_policy=ONCE,
                         summary=f"creator_info for {target.account_id}",
                     ),
@@ -542,7 +544,18 @@ class PublishPost:
             except ActivityError as err:
                 details = FailureDetails.of(err)
                 if details is None:
-                    raise
+                    # A timeout or a lost worker (kill -9 mid-call): a read is safe to
+                    # repeat, and a post TikTok may already have must not fail for it.
+                    if not workflow.patched(PACED_READ_SURVIVES_LOST_WORKERS):
+                        raise
+                    tries += 1
+                    if tries >= READ_TRIES:
+                        raise
+                    self._log(f"{call.value}: no answer ({err.message}); asking again")
+                    await workflow.sleep(
+                        timedelta(seconds=min(2**tries, 60)), summary=f"{call.value} again"
+                    )
+                    continue
                 if await self._report_account_code(call, details):
                     continue
                 tries += 1
@@ -873,7 +886,7 @@ class PublishPost:
             lambda: workflow.execute_activity_method(
                 TikTokActivities.fetch_publish_status,
                 query,
-                start_to_close_timeout=CALL_TIMEOUT,
+                start_to_close_timeout=timedelta(seconds=settings.read_timeout_seconds),
                 retry_policy=ONCE,
                 summary=f"status of {publish_id}",
             ),
