@@ -43,7 +43,8 @@ async def test_an_operator_pauses_and_resumes_an_account(
     status = await run_cli(env, "status", held.post_id, "acct_demo")
     assert "waiting for paused" in status.out and "account show acct_demo" in status.out
     listed = await run_cli(env, "list", "--query", "TikTokWaitingFor = 'paused'")
-    assert second.workflow_id in listed.out and "waiting for paused" in listed.out
+    row = next(line for line in listed.out.splitlines() if line.startswith(second.post_id))
+    assert "acct_demo" in row and "waiting for paused" in row
     assert len(recorded(simulator, "video_init")) == 1, "nothing reaches TikTok while paused"
 
     shown = await run_cli(env, "account", "show", "acct_demo", "--json")
