@@ -80,7 +80,10 @@ async def test_create_is_idempotent_and_the_post_is_published(api: LiveApi, vide
         assert post["status"] == "published" and len(post["targets"]) == 1
 
         async def listed() -> Any:
-            page = await http.get("/v1/posts", params={"accountId": "acct_demo", "limit": 5})
+            # Filtered to this post: the shared dev server holds other tests' acct_demo posts.
+            page = await http.get(
+                "/v1/posts", params={"accountId": "acct_demo", "postId": "api-post-1", "limit": 5}
+            )
             ids = [i["workflowId"] for i in page.json()["items"]]
             return "tiktok-post/api-post-1/acct_demo" in ids
 
