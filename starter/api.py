@@ -54,7 +54,7 @@ from workflows.validation import Problem, ValidationPolicy
 
 DEFAULT_UI_URL = "http://localhost:8233"
 #: How long a state query waits for a worker before the answer comes from elsewhere.
-STATE_QUERY_TIMEOUT = timedelta(seconds=5)
+STATE_QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 PlatformSetSource = (
@@ -348,7 +348,13 @@ class PostPublisher:
         """Yield the state each time it changes, until the post reaches a terminal phase."""
         last: str | None = None
         while True:
-            state = await self.state(post_id, account_id)
+            try:
+                state = await self.state(post_id, account_id)
+            except ActionRejected as slow:
+                if slow.code != "POST_NOT_READY":
+                    raise
+                await asyncio.sleep(interval)  # a busy or restarting worker: keep watching
+                continue
             fingerprint = state.model_dump_json()
             if fingerprint != last:
                 last = fingerprint

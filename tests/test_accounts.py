@@ -323,7 +323,11 @@ async def test_a_burst_for_one_account_is_paced_in_due_order_and_fails_nothing(
                 break
             await asyncio.sleep(0.1)
         paused = await account_state(env.client, acct)
-        held = await handles[0].query(PublishPost.state)
+        for _ in range(100):  # the entity's answer reaches the post a moment after it queues
+            held = await handles[0].query(PublishPost.state)
+            if held.waiting_for is not None:
+                break
+            await asyncio.sleep(0.1)
         await entity.signal(TikTokAccount.resume)
         results = await outcomes(handles)
         await end_entity(env.client, acct)
