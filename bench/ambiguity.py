@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -39,17 +38,22 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from bench.rolling_restarts import BIN, UNLIMITED, Workers
+from bench.rolling_restarts import (
+    UNLIMITED,
+    Workers,
+    demo_token_file,
+    dev_server,
+    unlimited_limits,
+    worker_environment,
+)
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher
 from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg, sample_video
-from workflows import search_attributes
 from workflows.account_contracts import account_workflow_id
 from workflows.contracts import PublishSettings
 
@@ -203,25 +207,12 @@ async def main() -> int:
     parser.add_argument("--interval", type=float, default=4.0, help="seconds between replacements")
     args = parser.parse_args()
     os.environ["MEDIA_SOURCE_ALLOW_LOOPBACK"] = "1"  # media host and simulator on loopback
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(search_attributes.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await dev_server()
     workdir = Path(tempfile.mkdtemp(prefix="bench-ambiguity-"))
-    token_file = workdir / "tokens.json"
-    token_file.write_text(
-        json.dumps({"accounts": {"acct_demo": {"access_token": "act.demo",
-                                               "refresh_token": "rft.demo"}}})
-    )  # fmt: skip
+    token_file = demo_token_file(workdir)
     config = SimulatorConfig(
         time_scale=0.01,
-        rate_limits=dict.fromkeys(
-            ("creator_info", "video_init", "inbox_video_init", "content_init", "status_fetch"),
-            UNLIMITED,
-        ),
+        rate_limits=unlimited_limits(),
         direct_posts_per_day=UNLIMITED,
         pending_inbox_shares_per_day=UNLIMITED,
     )
@@ -233,20 +224,8 @@ async def main() -> int:
             "video": media.add("ambiguity/video.mp4", sample_video(), "video/mp4"),
         }
         base_env = {
-            **os.environ,
-            **bucket.env(),
-            "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-            "TIKTOK_API_BASE_URL": sim.base_url,
-            "TIKTOK_CLIENT_KEY": config.client_key,
-            "TIKTOK_CLIENT_SECRET": config.client_secret,
-            "TIKTOK_TOKEN_FILE": str(token_file),
-            "WORKER_HTTP_ADDRESS": "",
-            "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "10",
-            "TIKTOK_ACCOUNT_CREATOR_INFO_PER_MINUTE": "100000",
-            "TIKTOK_ACCOUNT_INIT_PER_MINUTE": "100000",
-            "TIKTOK_ACCOUNT_STATUS_PER_MINUTE": "100000",
+            **worker_environment(env, sim, config, bucket.env(), token_file),
             "TIKTOK_ACCOUNT_INBOX_SHARE_CAP": "100000",
-            "LOG_LEVEL": "WARNING",
         }
         try:
             for name, ghosts in (("before", 0), ("after", 3)):

@@ -148,6 +148,62 @@ def publishes_by_target(sim: Simulator) -> tuple[Counter[str], Counter[str]]:
     return inits, completed
 
 
+async def dev_server() -> WorkflowEnvironment:
+    """A quiet Temporal dev server with the engine's search attributes."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(search_attributes.ALL),
+        ui=False,
+        dev_server_log_level="error",
+    )
+
+
+def demo_token_file(workdir: Path) -> Path:
+    """The simulator's demo creator as account acct_demo, in a development token file."""
+    token_file = workdir / "tokens.json"
+    token_file.write_text(
+        json.dumps({"accounts": {"acct_demo": {"access_token": "act.demo",
+                                               "refresh_token": "rft.demo"}}})
+    )  # fmt: skip
+    return token_file
+
+
+def unlimited_limits() -> dict[str, int]:
+    """The simulator's per-minute limits raised: these benches measure the engine."""
+    return dict.fromkeys(
+        ("creator_info", "video_init", "inbox_video_init", "content_init", "status_fetch"),
+        UNLIMITED,
+    )
+
+
+def worker_environment(
+    env: WorkflowEnvironment,
+    sim: Simulator,
+    config: SimulatorConfig,
+    bucket_env: dict[str, str],
+    token_file: Path,
+) -> dict[str, str]:
+    """What a `tiktok-publisher worker` process needs for this stack (task queue apart)."""
+    return {
+        **os.environ,
+        **bucket_env,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "TIKTOK_API_BASE_URL": sim.base_url,
+        "TIKTOK_CLIENT_KEY": config.client_key,
+        "TIKTOK_CLIENT_SECRET": config.client_secret,
+        "TIKTOK_TOKEN_FILE": str(token_file),
+        "WORKER_HTTP_ADDRESS": "",
+        "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "10",
+        # Every post still asks the account entity for each call (and the kills land in
+        # the middle of that), but the budgets match the simulator's raised limits.
+        "TIKTOK_ACCOUNT_CREATOR_INFO_PER_MINUTE": "100000",
+        "TIKTOK_ACCOUNT_INIT_PER_MINUTE": "100000",
+        "TIKTOK_ACCOUNT_STATUS_PER_MINUTE": "100000",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=500)
@@ -158,26 +214,11 @@ async def main() -> int:
     # unless told, here as in the local stack.
     os.environ["MEDIA_SOURCE_ALLOW_LOOPBACK"] = "1"
 
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(search_attributes.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await dev_server()
     workdir = Path(tempfile.mkdtemp(prefix="bench-rolling-"))
-    token_file = workdir / "tokens.json"
-    token_file.write_text(
-        json.dumps({"accounts": {"acct_demo": {"access_token": "act.demo",
-                                               "refresh_token": "rft.demo"}}})
-    )  # fmt: skip
+    token_file = demo_token_file(workdir)
     sim_config = SimulatorConfig(
-        time_scale=0.01,
-        rate_limits=dict.fromkeys(
-            ("creator_info", "video_init", "inbox_video_init", "content_init", "status_fetch"),
-            UNLIMITED,
-        ),
-        direct_posts_per_day=UNLIMITED,
+        time_scale=0.01, rate_limits=unlimited_limits(), direct_posts_per_day=UNLIMITED
     )
     lost = twice = 0
     with Simulator(sim_config) as sim, moto_server() as s3, MediaHost() as media:
@@ -185,22 +226,8 @@ async def main() -> int:
         url = media.add("rolling/photo.jpg", sample_jpeg(), "image/jpeg")
         task_queue = f"rolling-{uuid.uuid4().hex[:6]}"
         worker_env = {
-            **os.environ,
-            **bucket.env(),
-            "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            **worker_environment(env, sim, sim_config, bucket.env(), token_file),
             "TIKTOK_TASK_QUEUE": task_queue,
-            "TIKTOK_API_BASE_URL": sim.base_url,
-            "TIKTOK_CLIENT_KEY": sim_config.client_key,
-            "TIKTOK_CLIENT_SECRET": sim_config.client_secret,
-            "TIKTOK_TOKEN_FILE": str(token_file),
-            "WORKER_HTTP_ADDRESS": "",
-            "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "10",
-            # Every post still asks the account entity for each call (and the kills land in
-            # the middle of that), but the budgets match the simulator's raised limits.
-            "TIKTOK_ACCOUNT_CREATOR_INFO_PER_MINUTE": "100000",
-            "TIKTOK_ACCOUNT_INIT_PER_MINUTE": "100000",
-            "TIKTOK_ACCOUNT_STATUS_PER_MINUTE": "100000",
-            "LOG_LEVEL": "WARNING",
         }
         workers = Workers(worker_env, workdir)
         publisher = PostPublisher(env.client, task_queue=task_queue, settings=SETTINGS)
