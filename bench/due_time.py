@@ -3,8 +3,8 @@
     python -m bench.due_time --posts 100          # make bench-due
 
 One dev server, the simulator (rate limits and caps raised: this measures the engine, not
-TikTok's budgets), moto S3, a media host and one in-process worker. Two populations, one after
-the other in the same run, so that both meet the same machine:
+TikTok's budgets) and moto S3 in child processes, a media host and one in-process worker.
+Two populations, one after the other in the same run, so that both meet the same machine:
 
 1. **bare**: `--posts` workflows of the simplest shape that does the same job (a durable
    timer to the due time, then three no-op activities), all due in the same second;
@@ -33,22 +33,24 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from bench.bare_workflow import BareDue, bare_step
 from bench.results import record
-from simulator import Simulator, SimulatorConfig
+from bench.simulator_process import simulator_process
+from simulator import SimulatorConfig
+from simulator.admin import SimulatorAdmin
 from simulator.config import DEMO_ACCESS_TOKEN, DEMO_REFRESH_TOKEN
 from starter.api import PostPublisher
-from starter.local_s3 import create_bucket, moto_server
+from starter.local_s3 import create_bucket, moto_server_process
 from starter.media_host import MediaHost, sample_jpeg
 from worker import main as worker_main
 from worker.config import MediaSettings, WorkerSettings
@@ -57,34 +59,10 @@ from workflows.account_contracts import AccountSettings
 from workflows.contracts import PublishSettings
 
 BIN = Path(sys.executable).parent
+WORKER_DEFAULT_CACHE: int = WorkerSettings().max_cached_workflows
 UNLIMITED = 0
 INIT_ENDPOINTS = ("video_init", "inbox_video_init", "content_init")
 SETTINGS = PublishSettings(poll_initial_seconds=0.5, poll_max_seconds=1.0)
-
-
-@activity.defn(name="bare_step")
-async def bare_step(due_epoch: float) -> float:
-    """Returns how late it started against the due time (seconds)."""
-    return time.time() - due_epoch
-
-
-@workflow.defn(name="BareDue", sandboxed=False)
-class BareDue:
-    """A durable timer to the due time, then three activities: the floor for a post."""
-
-    @workflow.run
-    async def run(self, due_epoch: float) -> float:
-        wait = due_epoch - workflow.now().timestamp()
-        if wait > 0:
-            await workflow.sleep(wait)
-        late = 0.0
-        for step in range(3):
-            result = await workflow.execute_activity(
-                bare_step, due_epoch, start_to_close_timeout=timedelta(seconds=30)
-            )
-            if step == 0:
-                late = result
-        return late
 
 
 @dataclass
@@ -111,10 +89,22 @@ async def events_per_run(client: Client, ids: list[str], sample: int = 10) -> fl
     return statistics.mean(counts) if counts else 0.0
 
 
-async def run_bare(client: Client, posts: int, lead: float) -> Population:
+async def run_bare(
+    client: Client, posts: int, lead: float, cache: int, *, sandboxed: bool = True
+) -> Population:
+    """The bare workflows on a worker like the posts' one: the same workflow cache, and
+    (unless `sandboxed` is False) the same workflow sandbox."""
     queue = f"bare-{uuid.uuid4().hex[:6]}"
     due = time.time() + lead
-    async with Worker(client, task_queue=queue, workflows=[BareDue], activities=[bare_step]):
+    runner = SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BareDue],
+        activities=[bare_step],
+        workflow_runner=runner,
+        max_cached_workflows=cache,
+    ):
         handles = [
             await client.start_workflow(BareDue.run, due, id=f"{queue}-{n}", task_queue=queue)
             for n in range(posts)
@@ -143,7 +133,7 @@ def photo_post(post_id: str, account: str, url: str, at: datetime) -> dict[str, 
 
 async def run_posts(
     client: Client,
-    sim: Simulator,
+    sim: SimulatorAdmin,
     media: MediaHost,
     token_file: Path,
     posts: int,
@@ -183,8 +173,7 @@ async def run_posts(
         await asyncio.gather(*(finish(wf_id) for wf_id in ids))
     if staged_by > due:
         print(f"warning: submitting took past the due time ({staged_by - due:.1f} s late)")
-    async with httpx.AsyncClient(timeout=30) as http:
-        log = (await http.get(f"{sim.base_url}/_sim/requests")).json()["requests"]
+    log = sim.requests()
     inits = sorted(r["time"] for r in log if r.get("endpoint") in INIT_ENDPOINTS)[-posts:]
     return Population(
         "PublishPost (1 post per account)",
@@ -215,7 +204,9 @@ def table(bare: Population, posts: Population) -> list[str]:
     return lines
 
 
-async def measure(posts: int, lead: float, cache: int = 0) -> tuple[Population, Population]:
+async def measure(
+    posts: int, lead: float, cache: int, *, bare_sandboxed: bool = True
+) -> tuple[Population, Population]:
     os.environ["MEDIA_SOURCE_ALLOW_LOOPBACK"] = "1"
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
@@ -232,13 +223,15 @@ async def measure(posts: int, lead: float, cache: int = 0) -> tuple[Population, 
     )
     try:
         with (
-            Simulator(config) as sim,
-            moto_server() as s3,
+            # TikTok's and S3's side run in their own processes, as they do for real: only
+            # the engine shares this interpreter with the bare workflows' worker.
+            simulator_process(config) as sim,
+            moto_server_process() as s3,
             MediaHost() as media,
             tempfile.TemporaryDirectory() as folder,
         ):
             os.environ.update(create_bucket(s3, "due-media").env())
-            bare = await run_bare(env.client, posts, lead)
+            bare = await run_bare(env.client, posts, lead, cache, sandboxed=bare_sandboxed)
             tokens = write_tokens(Path(folder), posts)
             published = await run_posts(env.client, sim, media, tokens, posts, lead, cache)
     finally:
@@ -248,10 +241,14 @@ async def measure(posts: int, lead: float, cache: int = 0) -> tuple[Population, 
 
 async def main_async(args: argparse.Namespace) -> int:
     worker_main.configure_logging("console", "ERROR")
-    bare, posts = await measure(args.posts, args.lead, args.cache)
+    cache = WORKER_DEFAULT_CACHE if args.cache is None else args.cache
+    bare, posts = await measure(
+        args.posts, args.lead, cache, bare_sandboxed=not args.bare_unsandboxed
+    )
     print(
         f"{args.posts} workflows due in the same second, 1 worker, same dev server "
-        f"(the posts' worker: WORKER_MAX_CACHED_WORKFLOWS={args.cache})"
+        f"(both workers: WORKER_MAX_CACHED_WORKFLOWS={cache}, bare workflow "
+        f"{'not ' if args.bare_unsandboxed else ''}sandboxed like the posts)"
     )
     print("\n".join(table(bare, posts)))
     n = args.posts
@@ -270,13 +267,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument(
-        "--lead", type=float, default=30, help="seconds from the first start to the due time"
+        "--lead",
+        type=float,
+        default=90,
+        help="seconds from the first start to the due time (time to submit, stage and get "
+        "ready, as a post scheduled ahead has)",
     )
     parser.add_argument(
         "--cache",
         type=int,
-        default=0,
-        help="the posts' worker's max_cached_workflows (WORKER_MAX_CACHED_WORKFLOWS; default 0)",
+        default=None,
+        help="both workers' max_cached_workflows (default: WORKER_MAX_CACHED_WORKFLOWS's default)",
+    )
+    parser.add_argument(
+        "--bare-unsandboxed",
+        action="store_true",
+        help="run the bare workflows outside the workflow sandbox (a lower floor than the "
+        "posts can have)",
     )
     sys.exit(asyncio.run(main_async(parser.parse_args())))
 

@@ -28,6 +28,9 @@ class PullWorker:
     def __init__(self, state: SimulatorState, stopping: threading.Event) -> None:
         self._state = state
         self._stopping = stopping
+        # One client for every pull (httpx clients are thread-safe): building one costs a
+        # TLS context, about as much CPU as a small photo's whole pull.
+        self._client = httpx.Client(follow_redirects=False, trust_env=False)
 
     def start(self, publish_id: str, urls: list[str], photo: bool) -> None:
         thread = threading.Thread(
@@ -44,26 +47,26 @@ class PullWorker:
         deadline = time.monotonic() + cfg.scaled(cfg.download_timeout_seconds)
         empty = False
         try:
-            with httpx.Client(follow_redirects=False, trust_env=False) as client:
-                for url in urls:
-                    remaining = max(0.1, deadline - time.monotonic())
-                    timeout = httpx.Timeout(min(READ_TIMEOUT_SECONDS, remaining))
-                    with client.stream("GET", url, timeout=timeout) as response:
-                        if not response.is_success:
-                            logger.info("pull %s: HTTP %s", url, response.status_code)
+            client = self._client
+            for url in urls:
+                remaining = max(0.1, deadline - time.monotonic())
+                timeout = httpx.Timeout(min(READ_TIMEOUT_SECONDS, remaining))
+                with client.stream("GET", url, timeout=timeout) as response:
+                    if not response.is_success:
+                        logger.info("pull %s: HTTP %s", url, response.status_code)
+                        self._state.fail_pull(publish_id, reason)
+                        return
+                    received = 0
+                    for piece in response.iter_bytes(PIECE):
+                        if self._stopping.is_set():
+                            return
+                        if not self._state.add_downloaded(publish_id, len(piece)):
+                            return
+                        received += len(piece)
+                        if time.monotonic() > deadline:
                             self._state.fail_pull(publish_id, reason)
                             return
-                        received = 0
-                        for piece in response.iter_bytes(PIECE):
-                            if self._stopping.is_set():
-                                return
-                            if not self._state.add_downloaded(publish_id, len(piece)):
-                                return
-                            received += len(piece)
-                            if time.monotonic() > deadline:
-                                self._state.fail_pull(publish_id, reason)
-                                return
-                        empty = empty or received == 0
+                    empty = empty or received == 0
         except httpx.HTTPError as exc:
             logger.info("pull for %s failed: %s", publish_id, type(exc).__name__)
             self._state.fail_pull(publish_id, reason)

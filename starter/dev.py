@@ -28,6 +28,7 @@ from account_store.database import open_database
 from account_store.store import AccountStore
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher, SubmittedTarget
+from starter.children import stop_child
 from starter.codec_server import DEV_UI_ORIGINS, CodecServer, local_stack_keys
 from starter.dev_api import dev_api, seed_demo_account
 from starter.dev_stack import DevPorts, write_env_file
@@ -105,11 +106,7 @@ async def temporal_dev_server(
             await asyncio.sleep(0.1)
         yield address
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_child(process)
         log_file.close()
 
 

@@ -11,13 +11,19 @@ import contextlib
 import json
 import logging
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 from botocore.config import Config
+
+from starter.children import free_port, stop_child
 
 REGION = "us-east-1"
 
@@ -72,6 +78,32 @@ def moto_server(port: int = 0) -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def moto_server_process(startup_seconds: float = 30.0) -> Iterator[str]:
+    """moto's S3 in a child process (`python -m moto.server`): yields its URL. For
+    benchmarks, whose CPU and memory figures must be the engine's, not moto's."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            try:
+                httpx.get(f"{url}/moto-api/", timeout=1.0)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto server did not start on port {port}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        stop_child(process)
 
 
 def create_bucket(endpoint_url: str, bucket: str, public_prefix: str = "staged/") -> LocalBucket:

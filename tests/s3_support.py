@@ -17,64 +17,37 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import random
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import httpx
 import pytest
 
-from starter.local_s3 import REGION, allow_public_read, moto_server, s3_client
+from starter.children import free_port
+from starter.local_s3 import (
+    REGION,
+    allow_public_read,
+    moto_server,
+    moto_server_process,
+    s3_client,
+)
 from starter.media_host import mp4_header as mp4_head
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
-__all__ = ["REGION", "allow_public_read", "moto_server", "mp4_head", "s3_client"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def moto_server_process(startup_seconds: float = 30.0) -> Iterator[str]:
-    """moto's S3 in a child process (`python -m moto.server`): yields its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_seconds
-        while True:
-            try:
-                httpx.get(f"{url}/moto-api/", timeout=1.0)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server did not start on port {port}") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+__all__ = [
+    "REGION",
+    "allow_public_read",
+    "free_port",
+    "moto_server",
+    "moto_server_process",
+    "mp4_head",
+    "s3_client",
+]
 
 
 class S3Bucket(NamedTuple):
