@@ -52,6 +52,9 @@ MIN_PART_SIZE = 5 * MiB
 """S3's smallest part (every part but the last)."""
 MAX_PARTS = 10_000
 DEFAULT_PART_SIZE = 8 * MiB
+#: Below this a managed copy is one CopyObject anyway (its multipart threshold): known to be
+#: smaller, an object is copied with that one request, without the size lookup first.
+SINGLE_COPY_LIMIT = DEFAULT_PART_SIZE
 FIRST_BYTES = 64
 """`first_bytes_check` sees at least this many bytes (unless the file is shorter)..."""
 FIRST_BYTES_MAX = 4096
@@ -197,10 +200,20 @@ class MediaStore:
     def attempt_prefix(self, post_id: str, account_id: str, attempt: str) -> str:
         return f"{self.target_prefix(post_id, account_id)}attempts/{_key_segment(attempt)}/"
 
-    def copy(self, source: str, destination: str) -> None:
-        """Copy an object inside the bucket, server-side (multipart above 8 MiB: any size)."""
+    def copy(self, source: str, destination: str, *, size: int | None = None) -> None:
+        """Copy an object inside the bucket, server-side. With its `size` known and below
+        the managed copy's multipart threshold: one CopyObject request (an init's
+        per-attempt copy is on the path to TikTok); otherwise the managed copy, multipart
+        above 8 MiB, which first asks the object's size."""
         try:
-            self._s3.copy({"Bucket": self.bucket, "Key": source}, self.bucket, destination)
+            if size is not None and size <= SINGLE_COPY_LIMIT:
+                self._s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=destination,
+                    CopySource={"Bucket": self.bucket, "Key": source},
+                )
+            else:
+                self._s3.copy({"Bucket": self.bucket, "Key": source}, self.bucket, destination)
         except (BotoCoreError, ClientError) as exc:
             raise self._storage_error(exc, f"copy {source}") from exc
 

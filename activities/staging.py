@@ -113,7 +113,7 @@ class MediaDelivery:
         copies = []
         for item in items:
             key = self.store.attempt_key(item.key, attempt)
-            self.store.copy(item.key, key)
+            self.store.copy(item.key, key, size=item.size_bytes)
             copies.append(item.model_copy(update={"key": key}))
         return copies
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import fcntl
 import hashlib
 import json
@@ -227,6 +228,7 @@ class FileTokenStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._parsed: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     async def load(self, account_id: str) -> StoredToken:
         raw = self._load()["accounts"].get(account_id)
@@ -264,6 +266,19 @@ class FileTokenStore:
     # -- internals -----------------------------------------------------------------------
 
     def _load(self) -> dict[str, Any]:
+        """The file's contents, parsed again only when it changed (every write renames a
+        new file into place, so its inode, time or size differs); a deep copy, since
+        callers modify what they get."""
+        try:
+            info = self._path.stat()
+        except FileNotFoundError:
+            return {"accounts": {}}
+        version = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if self._parsed is None or self._parsed[0] != version:
+            self._parsed = (version, self._read())
+        return copy.deepcopy(self._parsed[1])
+
+    def _read(self) -> dict[str, Any]:
         try:
             data = json.loads(self._path.read_text())
         except FileNotFoundError:
