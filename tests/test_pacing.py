@@ -177,3 +177,34 @@ def test_needs_reconnect_holds_everything_without_a_time() -> None:
     assert [a.waiting_for for _, a in decision.answers] == [WaitReason.NEEDS_RECONNECT]
     assert decision.wake_at is None
     assert book.decide(T0 + timedelta(days=3)).answers == [], "told once, not every wake"
+
+
+def test_a_reservation_counts_from_its_use_by_and_blocks_the_window_around_it() -> None:
+    book = AccountBook(settings=AccountSettings(init_per_minute=2, safety_margin_seconds=2))
+    use_by = T0 + timedelta(seconds=30)
+    reserved = request(0).model_copy(update={"use_by": use_by})
+    book.add(reserved, T0)
+    assert granted(book, T0) == ["r0"], "granted ahead of its time"
+    assert book.calls[CallKind.INIT] == [use_by], "counted when the call may last be made"
+    assert book.posts[CapKind.DIRECT][0].at == use_by
+    book.add(request(1), T0)
+    assert granted(book, T0) == ["r1"]
+    book.add(request(2), T0)
+    book.add(request(3), T0)
+    assert granted(book, T0 + timedelta(seconds=1)) == [], "two in the window, one ahead"
+    # r1's minute is over, the reservation's is not: one more fits, the next waits until
+    # the reserved call has left TikTok's window too, never before.
+    assert granted(book, T0 + timedelta(seconds=62)) == ["r2"]
+    assert granted(book, use_by + timedelta(seconds=61)) == []
+    assert granted(book, use_by + timedelta(seconds=62)) == ["r3"]
+
+
+def test_a_given_back_reservation_no_longer_counts_against_the_daily_cap() -> None:
+    book = AccountBook(settings=AccountSettings(daily_post_cap=1))
+    book.add(request(0).model_copy(update={"use_by": T0 + timedelta(seconds=20)}), T0)
+    assert granted(book, T0) == ["r0"]
+    book.add(request(1), T0)
+    assert granted(book, T0) == [], "the cap of 1 is taken by the reservation"
+    book.release("r0")
+    assert book.counted(CapKind.DIRECT, T0) == 0
+    assert granted(book, T0 + timedelta(seconds=1)) == ["r1"]

@@ -57,6 +57,11 @@ EXPECTED = {
     "ambiguous_photo_init_withdrawn",
     # A paced read with no answer at all (a lost worker) asked again.
     "paced_read_timed_out",
+    # Ready before the due time (creator checked, calls reserved), and a reservation given
+    # back by a reschedule (the post's and the entity's side).
+    "prepared_before_due",
+    "prepared_then_rescheduled",
+    "account_reservation_given_back",
 }
 #: Histories written by earlier versions of the contracts (an upload URL in the init result,
 #: camelCase media keys): posts like these may still be running when a release lands.

@@ -49,6 +49,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+#: A withdrawn slot that was already granted (a reservation given back) is uncounted.
+RELEASE_UNCOUNTS_PATCH = "release-uncounts-reservation"
 HISTORY_LINES = 50
 TOKEN_CALL = timedelta(seconds=60)
 TOKEN_RETRY = RetryPolicy(
@@ -103,7 +105,10 @@ class TikTokAccount:
 
     @workflow.signal(name=WITHDRAW_SLOT)
     def withdraw_slot(self, request_id: str) -> None:
-        self._book.withdraw(request_id)
+        if workflow.patched(RELEASE_UNCOUNTS_PATCH):
+            self._book.release(request_id)  # also a granted, unused reservation
+        else:
+            self._book.withdraw(request_id)
         self._dirty = True
 
     @workflow.signal

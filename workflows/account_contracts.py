@@ -7,7 +7,7 @@ carries expiry times and a one-way fingerprint of the stored credentials.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -154,6 +154,18 @@ class SlotRequest(BaseModel):
     cap: CapKind | None = Field(
         default=None, description="Set on creator_info and init of a post: the cap it needs."
     )
+    use_by: datetime | None = Field(
+        default=None,
+        description="A reservation, asked for ahead of the post's due time: the post makes "
+        "the call no later than this (or asks again), and the account counts the call at "
+        "this time, never earlier than TikTok does.",
+    )
+
+
+#: How long after the due time a reservation may still be used. The account counts the
+#: reserved call at the end of this (`SlotRequest.use_by`), so a call made any time before
+#: it is never counted earlier than TikTok counts it.
+RESERVATION_GRACE = timedelta(seconds=10)
 
 
 class RefreshRequest(BaseModel):

@@ -69,6 +69,8 @@ class AccountLink:
         self._pending: str | None = None
         self._answer: SlotAnswer | None = None
         self._contacted = False
+        self._granted: dict[CallKind, str] = {}
+        """The request id of the last slot granted per call kind: what an outcome reports."""
 
     def answer(self, answer: SlotAnswer) -> None:
         """The entity's answer (PublishPost's `account_answer` signal); stale ones drop."""
@@ -82,10 +84,15 @@ class AccountLink:
         give_up_at: datetime | None = None,
         quota_limit: timedelta,
         reconnect_limit: timedelta | None,
+        use_by: datetime | None = None,
+        interrupted: Callable[[], bool] | None = None,
     ) -> None:
-        """Wait for permission to make one `call`. Raises WaitEnded when `give_up_at` passes
-        (the publish deadline), a quota wait would outlast `quota_limit`, a reconnect wait
-        outlasts `reconnect_limit`, or the account refuses the post (BANNED)."""
+        """Wait for permission to make one `call` (with `use_by`: a reservation for a call
+        made no later than then, see `SlotRequest.use_by`). Raises WaitEnded when
+        `give_up_at` passes (the publish deadline), a quota wait would outlast
+        `quota_limit`, a reconnect wait outlasts `reconnect_limit`, the account refuses the
+        post (BANNED), or (code INTERRUPTED) `interrupted()` turns true, e.g. a reschedule
+        while getting ready."""
         self._seq += 1
         info = workflow.info()
         request = SlotRequest(
@@ -94,7 +101,9 @@ class AccountLink:
             call=call,
             due_at=self._due_at(),
             cap=self._cap if call is not CallKind.STATUS else None,
+            use_by=use_by,
         )
+        stop = interrupted or (lambda: False)
         self._pending, self._answer = request.request_id, None
         await self._send(request)
         quota_since: datetime | None = None
@@ -114,10 +123,14 @@ class AccountLink:
                 wake = min(bounds)
                 try:
                     await workflow.wait_condition(
-                        lambda: self._answer is not None,
+                        lambda: self._answer is not None or stop(),
                         timeout=max(wake - now, timedelta(milliseconds=10)),
                         timeout_summary="wait for the account",
                     )
+                    if self._answer is None:
+                        raise WaitEnded(
+                            "INTERRUPTED", waiting.waiting_for if waiting else None, since
+                        )
                 except TimeoutError:
                     now = workflow.now()
                     reason = waiting.waiting_for if waiting else None
@@ -136,6 +149,7 @@ class AccountLink:
                 answer, self._answer = self._answer, None
                 assert answer is not None
                 if answer.granted:
+                    self._granted[call] = request.request_id
                     return
                 if answer.refused_code:
                     raise WaitEnded(answer.refused_code, None, since)
@@ -155,6 +169,13 @@ class AccountLink:
             if waiting is not None:
                 self._on_wait(None)
 
+    async def release(self, call: CallKind) -> None:
+        """Give back the slot granted for `call` without using it (a reservation the post
+        no longer needs): the account uncounts it from its daily cap."""
+        request_id = self._granted.pop(call, None)
+        if request_id is not None:
+            await self._signal(WITHDRAW_SLOT, request_id)
+
     async def report(self, outcome: CallOutcome) -> None:
         await self._signal(CALL_OUTCOME, outcome)
 
@@ -170,7 +191,7 @@ class AccountLink:
     ) -> None:
         await self.report(
             CallOutcome(
-                request_id=f"{workflow.info().run_id}/{self._seq}",
+                request_id=self._granted.get(call, f"{workflow.info().run_id}/{self._seq}"),
                 call=call,
                 cap=self._cap if call is not CallKind.STATUS else None,
                 code=code,

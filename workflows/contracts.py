@@ -118,6 +118,15 @@ class PublishSettings(BaseModel):
         description="Longest wait for one paced read (creator_info, status). A read with no "
         "answer by then (a lost worker, a hung connection) is asked again.",
     )
+    prepare_seconds: float = Field(
+        default=20,
+        ge=0,
+        le=300,
+        description="How long before its due time a scheduled post gets ready: it reads and "
+        "checks the creator's settings (creator_info, read right before posting as TikTok "
+        "asks) and reserves its init with the account, so that at the due time only the init "
+        "is left to do. 0: everything happens at the due time.",
+    )
     max_ghost_inits: int = Field(
         default=3,
         ge=0,
@@ -361,6 +370,12 @@ class PostState(BaseModel):
     polls: int = 0
     next_poll_at: datetime | None = None
     creator_username: str | None = None
+    prepared_at: datetime | None = Field(
+        default=None,
+        description="When the post got ready for its due time (creator settings read and "
+        "checked, init reserved with the account); null if it has not, or a reschedule "
+        "undid it.",
+    )
     waiting_for: str | None = Field(
         default=None,
         description="What the post waits for before its next TikTok call (a WaitReason: "

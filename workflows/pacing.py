@@ -125,6 +125,14 @@ class AccountBook(BaseModel):
         """The post no longer needs the slot (it was cancelled, or it gave up waiting)."""
         self.waiting = [w for w in self.waiting if w.request.request_id != request_id]
 
+    def release(self, request_id: str) -> None:
+        """A granted slot the post will not use (a reservation given back): it no longer
+        counts against a daily cap. Its place in the per-minute budget stays taken until
+        the window passes, which errs on the safe side."""
+        self.withdraw(request_id)
+        for counted in self.posts.values():
+            counted[:] = [c for c in counted if c.request_id != request_id]
+
     def record(self, outcome: CallOutcome, now: datetime) -> str | None:
         """Learn from a paced call's outcome. Returns a line for the account's history when
         the outcome changed something (a pause, a cap, a health change), else None."""
@@ -265,11 +273,15 @@ class AccountBook(BaseModel):
         return None
 
     def _grant(self, request: SlotRequest, now: datetime) -> None:
-        self.calls.setdefault(request.call, []).append(now)
+        # A reservation counts from the latest time the call may be made: the budget's window
+        # (and the daily cap's) then never reopens before TikTok's does. It counts already
+        # (entries ahead of `now` stay in `calls`), so every window it falls in is honest.
+        at = max(now, request.use_by) if request.use_by else now
+        self.calls.setdefault(request.call, []).append(at)
         self.grants[request.call] = self.grants.get(request.call, 0) + 1
         if request.call is CallKind.INIT and request.cap is not None:
             self.posts.setdefault(request.cap, []).append(
-                PostCount(request_id=request.request_id, at=now)
+                PostCount(request_id=request.request_id, at=at)
             )
         self._remember(request.request_id)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.publishing import TikTokActivities
     from activities.staging import MediaActivities
     from workflows import search_attributes as sa
-    from workflows.account_contracts import CallKind, CapKind, SlotAnswer
+    from workflows.account_contracts import RESERVATION_GRACE, CallKind, CapKind, SlotAnswer
     from workflows.account_link import AccountLink, WaitEnded
     from workflows.analytics import (
         ANALYTICS_PATCH,
@@ -100,6 +101,9 @@ WITHDRAW_PULLED_ATTEMPT = "withdraw-pulled-attempt"
 #: Failed staging attempts shown in `state` and TikTokStagingError (runs started earlier
 #: never got the signal, so they replay unchanged either way).
 STAGING_RETRY_VISIBLE = "staging-retry-visible"
+#: A scheduled post reads the creator's settings and reserves its init shortly before its
+#: due time, so that at the due time only the init is left (runs before it replay as before).
+PREPARE_BEFORE_DUE = "prepare-before-due"
 CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
 # Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
 TRANSFER_TIMEOUT = timedelta(hours=3)
@@ -115,10 +119,26 @@ class _DeadlineReached(Exception):
     """The publish deadline passed while the post waited for the account."""
 
 
+class _Interrupted(Exception):
+    """A reschedule or cancel ended a wait for the account while the post got ready."""
+
+
 class _PostFailed(Exception):
     def __init__(self, error: PostError) -> None:
         super().__init__(error.code)
         self.error = error
+
+
+@dataclass
+class _Prepared:
+    """What a post did ahead of its due time; good only for that due time."""
+
+    due: datetime | None
+    creator: CreatorInfo
+    init_use_by: datetime | None = None
+    """The init's reservation: used by then, or given back and asked for again."""
+    status_use_by: datetime | None = None
+    """The first status check's reservation, likewise."""
 
 
 @workflow.defn(name="PublishPost")
@@ -139,6 +159,9 @@ class PublishPost:
         self._staging: asyncio.Task[StagedMedia] | None = None
         self._staging_code: str | None = None  # what TikTokStagingError holds now
         self._paced = False
+        self._prepared: _Prepared | None = None
+        self._reserved: dict[CallKind, datetime] = {}
+        """Slots reserved ahead of the due time, each good until its `use_by`."""
         self._link = AccountLink(
             account_id=target.account_id,
             cap=CapKind.INBOX if target.options.inbox else CapKind.DIRECT,
@@ -254,8 +277,9 @@ class PublishPost:
             staged = await self._stage(target, request.settings)
             measured = measured_target(target, staged)
             self._fail_on_problems(validate_target(measured, ValidationPolicy()))
-            await self._wait_until_due()
+            await self._wait_until_due(measured, request.settings)
             if self._current.phase is Phase.CANCELLED:
+                await self._unprepare()
                 await self._delete_staged(request.settings, after_success=False)
                 return self._result()
             await self._publish(request, measured, staged)
@@ -288,8 +312,13 @@ class PublishPost:
             ) from None
         return self._result()
 
-    async def _wait_until_due(self) -> None:
-        """Hold drafts; sleep durably until the scheduled time, waking on every update."""
+    async def _wait_until_due(self, target: PublishTarget, settings: PublishSettings) -> None:
+        """Hold drafts; sleep durably until the scheduled time, waking on every update.
+        `prepare_seconds` ahead of it the post gets ready (`_prepare`)."""
+        prepare = settings.prepare_seconds > 0 and workflow.patched(PREPARE_BEFORE_DUE)
+        # Posts due in the same second get ready over the second half of the lead time, not
+        # all in its first instant (deterministic: the run's own random source).
+        lead = settings.prepare_seconds * (workflow.random().uniform(0.5, 1.0) if prepare else 0)
         while True:
             phase = self._current.phase
             if phase is Phase.DRAFT:
@@ -299,19 +328,74 @@ class PublishPost:
             if phase is Phase.CANCELLED:
                 return
             due = self._current.scheduled_for
+            if self._prepared is not None and self._prepared.due != due:
+                await self._unprepare()  # rescheduled: ready for a time that is gone
             now = workflow.now()
             if due is None or due <= now:
                 return
+            wake = due
+            if prepare and self._prepared is None:
+                wake = due - timedelta(seconds=lead)
+                if wake <= now:
+                    self._wake = False
+                    await self._prepare(target, settings, due)
+                    continue
             self._wake = False
-            workflow.set_current_details(f"Scheduled: waiting until {_fmt(due)}.")
+            ready = " (ready: creator checked, init reserved)" if self._prepared else ""
+            workflow.set_current_details(f"Scheduled: waiting until {_fmt(due)}{ready}.")
             try:
                 await workflow.wait_condition(
                     lambda: self._wake or self._current.phase is not Phase.SCHEDULED,
-                    timeout=due - now,
-                    timeout_summary=f"wait until {_fmt(due)}",
+                    timeout=wake - now,
+                    timeout_summary=(
+                        f"wait until {_fmt(wake)}" if wake == due else f"get ready at {_fmt(wake)}"
+                    ),
                 )
             except TimeoutError:
                 pass
+
+    async def _prepare(
+        self, target: PublishTarget, settings: PublishSettings, due: datetime
+    ) -> None:
+        """Shortly before the due time: read and check the creator's settings, and reserve
+        the init with the account for the due time itself. A reschedule or cancel meanwhile
+        drops what was done; a problem with the creator fails the post here as it would at
+        the due time."""
+        self._paced = workflow.patched(ACCOUNT_PACING)
+        if not self._paced:
+            return
+
+        def moved() -> bool:
+            return self._wake or self._current.phase is not Phase.SCHEDULED
+
+        try:
+            creator = await self._check_creator(target, settings, interrupted=moved)
+            if moved():
+                return  # rescheduled or cancelled while reading: start over at the new time
+            self._current.creator_username = creator.username
+            prepared = _Prepared(due=due, creator=creator)
+            self._prepared = prepared  # from here on, a reschedule gives back what it holds
+            init_use_by = due + RESERVATION_GRACE
+            await self._slot(CallKind.INIT, settings, use_by=init_use_by, interrupted=moved)
+            prepared.init_use_by = init_use_by
+            # The first status check follows the init after the first poll interval.
+            status_use_by = init_use_by + timedelta(seconds=settings.poll_initial_seconds)
+            await self._slot(CallKind.STATUS, settings, use_by=status_use_by, interrupted=moved)
+            prepared.status_use_by = status_use_by
+        except _Interrupted:
+            return
+        self._current.prepared_at = workflow.now()
+        self._log(f"ready for {_fmt(due)}: creator @{creator.username} checked, calls reserved")
+
+    async def _unprepare(self) -> None:
+        """Give back what `_prepare` reserved (the account uncounts the init)."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is None:
+            return
+        self._current.prepared_at = None
+        if prepared.init_use_by is not None:
+            await self._link.release(CallKind.INIT)
+            self._log("reserved init given back (the post's time changed)")
 
     async def _stage(self, target: PublishTarget, settings: PublishSettings) -> StagedMedia:
         count = len(target.media)
@@ -462,7 +546,22 @@ class PublishPost:
         # Every TikTok call of this run asks the account entity for a slot first.
         self._paced = workflow.patched(ACCOUNT_PACING)
 
-        creator = await self._check_creator(target, settings)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared.due == state.scheduled_for:
+            creator = prepared.creator
+            self._reserved = {
+                call: use_by
+                for call, use_by in (
+                    (CallKind.INIT, prepared.init_use_by),
+                    (CallKind.STATUS, prepared.status_use_by),
+                )
+                if use_by is not None
+            }
+        else:
+            if prepared is not None:
+                self._prepared = prepared
+                await self._unprepare()
+            creator = await self._check_creator(target, settings)
         state.creator_username = creator.username
         deadline = workflow.now() + timedelta(seconds=settings.publish_deadline_seconds)
 
@@ -496,8 +595,17 @@ class PublishPost:
             self._log(f"TikTok failed the upload ({rule.code}); trying again in {delay}")
             await workflow.sleep(delay, summary=f"retry after {rule.code}")
 
-    async def _check_creator(self, target: PublishTarget, settings: PublishSettings) -> CreatorInfo:
-        workflow.set_current_details("Checking the creator's TikTok settings.")
+    async def _check_creator(
+        self,
+        target: PublishTarget,
+        settings: PublishSettings,
+        *,
+        interrupted: Callable[[], bool] | None = None,
+    ) -> CreatorInfo:
+        """Read creator_info and check the post against it. `interrupted`: getting ready
+        ahead of the due time, where a reschedule or cancel ends the wait for a slot."""
+        ahead = " (getting ready for the due time)" if interrupted else ""
+        workflow.set_current_details(f"Checking the creator's TikTok settings{ahead}.")
         try:
             if self._paced:
                 creator = await self._paced_read(
@@ -510,6 +618,7 @@ class PublishPost:
                         retry_policy=ONCE,
                         summary=f"creator_info for {target.account_id}",
                     ),
+                    interrupted=interrupted,
                 )
             else:
                 creator = await workflow.execute_activity_method(
@@ -532,13 +641,15 @@ class PublishPost:
         run: Callable[[], Awaitable[T]],
         *,
         give_up_at: datetime | None = None,
+        interrupted: Callable[[], bool] | None = None,
     ) -> T:
         """A read (creator_info, status) granted by the account: what the account must
         handle (429, caps, a rejected token) is reported and asked again, never counted as
         the post's failure; other retryable failures are tried again, bounded."""
         tries = 0
         while True:
-            await self._slot(call, settings, give_up_at=give_up_at)
+            if not (tries == 0 and await self._use_reserved(call)):
+                await self._slot(call, settings, give_up_at=give_up_at, interrupted=interrupted)
             try:
                 return await run()
             except ActivityError as err:
@@ -565,6 +676,19 @@ class PublishPost:
                     timedelta(seconds=min(2**tries, 60)), summary=f"{call.value} again"
                 )
 
+    async def _use_reserved(self, call: CallKind) -> bool:
+        """True if a slot reserved ahead of the due time covers this call now. One the post
+        is too late for is given back (the account counted it at its `use_by`)."""
+        use_by = self._reserved.pop(call, None)
+        if use_by is None:
+            return False
+        if workflow.now() <= use_by:
+            return True
+        self._log(f"reserved {call.value} slot expired at {_fmt(use_by)}; asking again")
+        if call is CallKind.INIT:
+            await self._link.release(call)
+        return False
+
     async def _report_account_code(self, call: CallKind, details: FailureDetails) -> bool:
         """Hand a failure that is the account's business to the entity. True if it was."""
         if details.code not in ACCOUNT_CODES:
@@ -581,7 +705,13 @@ class PublishPost:
         return True
 
     async def _slot(
-        self, call: CallKind, settings: PublishSettings, *, give_up_at: datetime | None = None
+        self,
+        call: CallKind,
+        settings: PublishSettings,
+        *,
+        give_up_at: datetime | None = None,
+        use_by: datetime | None = None,
+        interrupted: Callable[[], bool] | None = None,
     ) -> None:
         """Wait for the account's permission; a wait that ends the post fails it here."""
         try:
@@ -592,10 +722,14 @@ class PublishPost:
                 reconnect_limit=(
                     None if give_up_at else timedelta(seconds=settings.max_reconnect_wait_seconds)
                 ),
+                use_by=use_by,
+                interrupted=interrupted,
             )
         except WaitEnded as ended:
             if ended.code == "DEADLINE":
                 raise _DeadlineReached() from None
+            if ended.code == "INTERRUPTED":
+                raise _Interrupted() from None
             rule = classify_error(ended.code)
             waited = (
                 f" (waiting since {_fmt(ended.since)} for {ended.reason.value})"
@@ -633,7 +767,7 @@ class PublishPost:
         attempt = 0
         while attempt < INIT_MAX_TRIES:
             attempt += 1
-            if self._paced:
+            if self._paced and not await self._use_reserved(CallKind.INIT):
                 await self._slot(CallKind.INIT, settings)
             lost_note = (
                 f", {len(state.ghost_inits)} lost answer(s) before" if state.ghost_inits else ""

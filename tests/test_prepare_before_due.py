@@ -1,0 +1,163 @@
+"""Getting ready before the due time (`PublishSettings.prepare_seconds`).
+
+A scheduled post reads and checks the creator's settings shortly before its due time and
+reserves its init (and first status check) with the account, so that at the due time only
+the init is left to do. A reschedule or cancel after that gives the reservation back.
+Time-skipping server, real activities, the real simulator over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from simulator import Simulator
+from starter.media_host import MediaHost, sample_video
+from tests.workflow_support import (
+    FAST,
+    recorded,
+    running_worker,
+    save_history,
+    start,
+    state_of,
+    target_of,
+    video_request,
+    wait_for,
+)
+from workflows.account_contracts import AccountState, account_workflow_id
+from workflows.contracts import Phase, PostState
+
+LEAD = 60.0
+SETTINGS = FAST.model_copy(update={"prepare_seconds": LEAD})
+
+
+@pytest.fixture
+def video_url(media_host: MediaHost) -> str:
+    return media_host.add("prepare/video.mp4", sample_video(), "video/mp4")
+
+
+def post_id() -> str:
+    return f"p-{uuid.uuid4().hex[:10]}"
+
+
+async def account_state(client: Client, account_id: str = "acct_demo") -> AccountState:
+    handle = client.get_workflow_handle(account_workflow_id(account_id))
+    state: AccountState = await handle.query("state", result_type=AccountState)
+    return state
+
+
+def creator_reads_for(sim: Simulator) -> int:
+    return len(recorded(sim, "creator_info"))
+
+
+async def start_ready(
+    env: WorkflowEnvironment, task_queue: str, video_url: str
+) -> tuple[WorkflowHandle[Any, Any], datetime, PostState]:
+    """A post due in two hours, staged, then carried (skipping time) to when it is ready."""
+    due = await env.get_current_time() + timedelta(hours=2)
+    target = target_of(video_request(post_id(), video_url, scheduled_for=due))
+    handle = await start(env.client, task_queue, target, SETTINGS)
+    await wait_for(handle, lambda s: bool(s.staged_media))
+    await env.sleep(timedelta(hours=2) - timedelta(seconds=LEAD / 2))
+    ready = await wait_for(handle, lambda s: s.prepared_at is not None)
+    return handle, due, ready
+
+
+async def test_a_scheduled_post_is_ready_before_its_due_time_and_inits_at_it(
+    time_skipping_env: WorkflowEnvironment,
+    simulator: Simulator,
+    token_file: Path,
+    task_queue: str,
+    video_url: str,
+) -> None:
+    env = time_skipping_env
+    async with running_worker(env.client, simulator, token_file, task_queue):
+        before = creator_reads_for(simulator)
+        handle, due, ready = await start_ready(env, task_queue, video_url)
+        # Ready, still SCHEDULED (so it can still be cancelled), nothing posted yet.
+        assert ready.phase is Phase.SCHEDULED
+        assert ready.creator_username
+        assert creator_reads_for(simulator) == before + 1
+        assert recorded(simulator, "video_init") == []
+        result = await handle.result()
+        state = await state_of(handle)
+        await save_history(handle, "prepared_before_due")
+
+    assert result.phase is Phase.PUBLISHED
+    assert state.prepared_at is not None and state.prepared_at < due
+    assert state.prepared_at >= due - timedelta(seconds=LEAD)
+    assert state.publishing_started_at is not None and state.publishing_started_at >= due
+    assert len(recorded(simulator, "video_init")) == 1
+    # Read once, ahead: the due time itself asks TikTok for nothing but the post.
+    assert creator_reads_for(simulator) == before + 1
+
+
+async def test_rescheduling_a_ready_post_gives_its_reservation_back(
+    time_skipping_env: WorkflowEnvironment,
+    simulator: Simulator,
+    token_file: Path,
+    task_queue: str,
+    video_url: str,
+) -> None:
+    env = time_skipping_env
+    async with running_worker(env.client, simulator, token_file, task_queue):
+        before = creator_reads_for(simulator)
+        handle, due, _ = await start_ready(env, task_queue, video_url)
+        # The reserved init counts against the creator's daily posts until it is given back.
+        assert (await account_state(env.client)).posts_last_24h == 1
+
+        later = due + timedelta(days=1)
+        await handle.execute_update("reschedule", later)
+        undone = await wait_for(handle, lambda s: s.prepared_at is None)
+        assert undone.scheduled_for == later
+        counted = await wait_until_counted(env.client, 0)
+        assert counted == 0, "the given-back reservation still counts against the daily cap"
+
+        result = await handle.result()
+        state = await state_of(handle)
+        await save_history(handle, "prepared_then_rescheduled")
+        entity = env.client.get_workflow_handle(account_workflow_id("acct_demo"))
+        await save_history(entity, "account_reservation_given_back")
+
+    assert result.phase is Phase.PUBLISHED
+    assert state.publishing_started_at is not None and state.publishing_started_at >= later
+    assert state.prepared_at is not None and state.prepared_at > due
+    # Read again for the new time, posted once.
+    assert creator_reads_for(simulator) == before + 2
+    assert len(recorded(simulator, "video_init")) == 1
+
+
+async def test_cancelling_a_ready_post_sends_tiktok_no_post(
+    time_skipping_env: WorkflowEnvironment,
+    simulator: Simulator,
+    token_file: Path,
+    task_queue: str,
+    video_url: str,
+) -> None:
+    env = time_skipping_env
+    async with running_worker(env.client, simulator, token_file, task_queue):
+        handle, _, _ = await start_ready(env, task_queue, video_url)
+        await handle.execute_update("cancel", "campaign pulled")
+        result = await handle.result()
+        assert await wait_until_counted(env.client, 0) == 0
+
+    assert result.phase is Phase.CANCELLED
+    assert recorded(simulator, "video_init") == []
+
+
+async def wait_until_counted(client: Client, expected: int, within: float = 10) -> int:
+    """The account's count of today's posts, once it is `expected` (or after `within` s)."""
+    deadline = time.monotonic() + within
+    while True:
+        counted = (await account_state(client)).posts_last_24h
+        if counted == expected or time.monotonic() > deadline:
+            return counted
+        await asyncio.sleep(0.2)
