@@ -60,6 +60,19 @@ class AccountActivities:
         log.info("account.token_renewed", account_id=request.account_id)
         return facts
 
+    @activity.defn(name="wake_account_entity")
+    async def wake_account_entity(self, account_id: str) -> None:
+        """Start the account's entity if it is not running, well before a scheduled post
+        needs it: its start (settings, token inspection) is then over by the due time."""
+        await activity.client().start_workflow(
+            ACCOUNT_WORKFLOW_TYPE,
+            AccountInput(account_id=account_id),
+            id=account_workflow_id(account_id),
+            task_queue=activity.info().task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"TikTok account {account_id}",
+        )
+
     @activity.defn(name="request_account_slot")
     async def request_account_slot(self, request: AccountSlotInput) -> None:
         """Signal-with-start: deliver the post's slot request, starting the account's entity

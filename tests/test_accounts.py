@@ -225,6 +225,7 @@ async def run_worker(
             fake.stage_media, fake.delete_staged_media, fake.upload_video, fake.creator_info,
             fake.init_publish, fake.fetch_publish_status, fake.inspect_account_token,
             fake.refresh_account_token, real.load_account_settings, real.request_account_slot,
+            real.wake_account_entity,
         ],
     )  # fmt: skip
 

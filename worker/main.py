@@ -179,6 +179,7 @@ async def running_worker(
                 accounts.inspect_account_token,
                 accounts.refresh_account_token,
                 accounts.request_account_slot,
+                accounts.wake_account_entity,
                 revocation.revoke_access,
                 webhooks.webhook_endpoints_for,
                 webhooks.deliver_webhook,

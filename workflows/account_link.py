@@ -169,6 +169,18 @@ class AccountLink:
             if waiting is not None:
                 self._on_wait(None)
 
+    async def wake(self) -> None:
+        """Make sure the entity runs (start it if need be), ahead of the first request;
+        that request then goes as a plain signal."""
+        await workflow.execute_activity_method(
+            AccountActivities.wake_account_entity,
+            self.account_id,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=SIGNAL_RETRY,
+            summary=f"wake account {self.account_id}",
+        )
+        self._contacted = True
+
     async def release(self, call: CallKind) -> None:
         """Give back the slot granted for `call` without using it (a reservation the post
         no longer needs): the account uncounts it from its daily cap."""

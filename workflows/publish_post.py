@@ -319,6 +319,10 @@ class PublishPost:
         # Posts due in the same second get ready over the second half of the lead time, not
         # all in its first instant (deterministic: the run's own random source).
         lead = settings.prepare_seconds * (workflow.random().uniform(0.5, 1.0) if prepare else 0)
+        due = self._current.scheduled_for
+        if prepare and due is not None and due - workflow.now() > timedelta(seconds=2 * lead):
+            # The account's entity starts now, not in the rush before the due time.
+            await self._link.wake()
         while True:
             phase = self._current.phase
             if phase is Phase.DRAFT:
