@@ -83,7 +83,7 @@ HISTORY_TESTS := week_ahead or reschedule_moves or cancel_while or publish_now o
 	direct_video_is or inbox_draft_is or carousel_is or url_ownership or lost_file_upload or pulled_media or \
 	content_fail_reason or token_expiring or webhooks_publish or faulty_delivery \
 	or fails_hangs_and_recovers or followed_and_its_numbers or needs_reconnecting \
-	or keeps_failing or summary or no_answer or ready_before or rescheduling_a_ready
+	or keeps_failing or summary or no_answer or ready_before or rescheduling_a_ready or pulled_copies_made
 
 clean:
 	rm -rf $(VENV) .temporal .pytest_cache .mypy_cache .ruff_cache

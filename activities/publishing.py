@@ -105,6 +105,17 @@ class TikTokActivities:
             query.account_id, lambda token: self._client.query_creator_info(token), paced=True
         )
 
+    @activity.defn(name="copy_attempt_media")
+    async def copy_attempt_media(self, request: InitPublishInput) -> None:
+        """Make the pulled copies of the init `request` will send, ahead of it (while the post
+        gets ready), so that the due time waits for no storage call."""
+        try:
+            await asyncio.to_thread(
+                self._delivery.pulled_copies, request.staged.items, pull_attempt(request)
+            )
+        except StagingError as err:
+            raise engine_error(err.code, str(err), retryable=err.retryable) from None
+
     @activity.defn(name="init_publish")
     async def init_publish(self, request: InitPublishInput) -> InitPublishResult:
         """Create the post on TikTok from the staged media. Only provably-failed attempts may
@@ -124,7 +135,7 @@ class TikTokActivities:
                 # TikTok fetches by itself: give it this attempt's own copies, which the
                 # workflow withdraws if the answer is lost.
                 items = await asyncio.to_thread(
-                    delivery.pulled_copies, items, pull_attempt(request)
+                    delivery.pulled_copies, items, pull_attempt(request), made=request.copies_made
                 )
             if target.is_video:
                 source, plan = delivery.video_source_for(items[0], request.staged.video_source)

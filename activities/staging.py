@@ -106,14 +106,18 @@ class MediaDelivery:
         plan = plan_chunks(item.size_bytes, self.chunk_size)
         return FileUpload(plan.video_size, plan.chunk_size, plan.total_chunk_count), plan
 
-    def pulled_copies(self, items: list[StagedItem], attempt: str) -> list[StagedItem]:
-        """Each staged object copied for this init attempt alone (sync: call from a thread).
+    def pulled_copies(
+        self, items: list[StagedItem], attempt: str, *, made: bool = False
+    ) -> list[StagedItem]:
+        """Each staged object copied for this init attempt alone (sync: call from a thread);
+        `made`: the copies exist already (made while the post got ready), only name them.
         TikTok pulls the copy; after a lost answer the copy is withdrawn, and a pull that
         has not happened yet can no longer succeed."""
         copies = []
         for item in items:
             key = self.store.attempt_key(item.key, attempt)
-            self.store.copy(item.key, key, size=item.size_bytes)
+            if not made:
+                self.store.copy(item.key, key, size=item.size_bytes)
             copies.append(item.model_copy(update={"key": key}))
         return copies
 

@@ -9,6 +9,7 @@ Time-skipping server, real activities, the real simulator over HTTP.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -20,9 +21,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
-from starter.media_host import MediaHost, sample_video
+from starter.local_s3 import s3_client
+from starter.media_host import MediaHost, sample_jpeg, sample_video
 from tests.workflow_support import (
     FAST,
+    photo_request,
     recorded,
     running_worker,
     save_history,
@@ -163,4 +166,44 @@ async def wait_until_counted(client: Client, expected: int, within: float = 10) 
         counted = (await account_state(client)).posts_last_24h
         if counted == expected or time.monotonic() > deadline:
             return counted
+        await asyncio.sleep(0.2)
+
+
+async def test_a_ready_photo_post_has_its_pulled_copies_made_before_the_due_time(
+    time_skipping_env: WorkflowEnvironment,
+    simulator: Simulator,
+    token_file: Path,
+    task_queue: str,
+    media_host: MediaHost,
+) -> None:
+    env = time_skipping_env
+    urls = [media_host.add(f"prepare/p{i}.jpg", sample_jpeg(), "image/jpeg") for i in range(2)]
+    due = await env.get_current_time() + timedelta(hours=2)
+    request = photo_request(post_id(), urls)
+    request["scheduledAt"] = due.isoformat()
+    target = target_of(request)
+    bucket = os.environ["MEDIA_BUCKET"]
+    s3 = s3_client(os.environ["MEDIA_S3_ENDPOINT_URL"])
+    prefix = f"staged/{target.post_id}/acct_demo/attempts/1-1/"
+    async with running_worker(env.client, simulator, token_file, task_queue):
+        handle = await start(env.client, task_queue, target, SETTINGS)
+        await wait_for(handle, lambda s: bool(s.staged_media))
+        assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount") == 0
+        await env.sleep(timedelta(hours=2) - timedelta(seconds=LEAD / 2))
+        await wait_for(handle, lambda s: s.prepared_at is not None)
+        await wait_for_keys(s3, bucket, prefix, 2)
+        assert recorded(simulator, "content_init") == []
+        result = await handle.result()
+        await save_history(handle, "prepared_photo_copies_made")
+
+    assert result.phase is Phase.PUBLISHED
+    [init] = recorded(simulator, "content_init")
+    pulled = init["body"]["source_info"]["photo_images"]
+    assert len(pulled) == 2 and all("/attempts/1-1/" in url for url in pulled)
+
+
+async def wait_for_keys(s3: Any, bucket: str, prefix: str, count: int, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0) < count:
+        assert time.monotonic() < deadline, f"no {count} objects under {prefix}"
         await asyncio.sleep(0.2)

@@ -62,6 +62,7 @@ EXPECTED = {
     "prepared_before_due",
     "prepared_then_rescheduled",
     "account_reservation_given_back",
+    "prepared_photo_copies_made",
 }
 #: Histories written by earlier versions of the contracts (an upload URL in the init result,
 #: camelCase media keys): posts like these may still be running when a release lands.

@@ -170,6 +170,7 @@ async def running_worker(
                 publishing.creator_info,
                 publishing.query_creator_info,
                 publishing.init_publish,
+                publishing.copy_attempt_media,
                 publishing.fetch_publish_status,
                 staging.stage_media,
                 staging.upload_video,

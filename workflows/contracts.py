@@ -451,6 +451,11 @@ class InitPublishInput(BaseModel):
         description="Paced by the account entity: a rejected token is reported, not renewed "
         "by the activity (False only on runs started before the account entity).",
     )
+    copies_made: bool = Field(
+        default=False,
+        description="Pulled media: this attempt's copies were made ahead (while the post got "
+        "ready); the init only names them.",
+    )
 
 
 class CreatorInfoQuery(BaseModel):

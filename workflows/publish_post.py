@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         StagedTarget,
         StagingRetry,
         StatusQuery,
+        pull_attempt,
     )
     from workflows.errors import Retryability, classify_error, classify_fail_reason
     from workflows.pacing import ACCOUNT_CODES, BANNED_CODE
@@ -139,6 +140,8 @@ class _Prepared:
     """The init's reservation: used by then, or given back and asked for again."""
     status_use_by: datetime | None = None
     """The first status check's reservation, likewise."""
+    copies_for: str | None = None
+    """Pulled media: the init attempt (`pull_attempt`) whose copies were made ahead."""
 
 
 @workflow.defn(name="PublishPost")
@@ -161,6 +164,7 @@ class PublishPost:
         self._paced = False
         self._prepared: _Prepared | None = None
         self._reserved: dict[CallKind, datetime] = {}
+        self._copies_ready: str | None = None  # the init attempt whose copies were made ahead
         """Slots reserved ahead of the due time, each good until its `use_by`."""
         self._link = AccountLink(
             account_id=target.account_id,
@@ -277,7 +281,7 @@ class PublishPost:
             staged = await self._stage(target, request.settings)
             measured = measured_target(target, staged)
             self._fail_on_problems(validate_target(measured, ValidationPolicy()))
-            await self._wait_until_due(measured, request.settings)
+            await self._wait_until_due(measured, staged, request.settings)
             if self._current.phase is Phase.CANCELLED:
                 await self._unprepare()
                 await self._delete_staged(request.settings, after_success=False)
@@ -312,7 +316,9 @@ class PublishPost:
             ) from None
         return self._result()
 
-    async def _wait_until_due(self, target: PublishTarget, settings: PublishSettings) -> None:
+    async def _wait_until_due(
+        self, target: PublishTarget, staged: StagedMedia, settings: PublishSettings
+    ) -> None:
         """Hold drafts; sleep durably until the scheduled time, waking on every update.
         `prepare_seconds` ahead of it the post gets ready (`_prepare`)."""
         prepare = settings.prepare_seconds > 0 and workflow.patched(PREPARE_BEFORE_DUE)
@@ -342,7 +348,7 @@ class PublishPost:
                 wake = due - timedelta(seconds=lead)
                 if wake <= now:
                     self._wake = False
-                    await self._prepare(target, settings, due)
+                    await self._prepare(target, staged, settings, due)
                     continue
             self._wake = False
             ready = " (ready: creator checked, init reserved)" if self._prepared else ""
@@ -359,7 +365,7 @@ class PublishPost:
                 pass
 
     async def _prepare(
-        self, target: PublishTarget, settings: PublishSettings, due: datetime
+        self, target: PublishTarget, staged: StagedMedia, settings: PublishSettings, due: datetime
     ) -> None:
         """Shortly before the due time: read and check the creator's settings, and reserve
         the init with the account for the due time itself. A reschedule or cancel meanwhile
@@ -386,8 +392,22 @@ class PublishPost:
             status_use_by = init_use_by + timedelta(seconds=settings.poll_initial_seconds)
             await self._slot(CallKind.STATUS, settings, use_by=status_use_by, interrupted=moved)
             prepared.status_use_by = status_use_by
+            if self._pulls(target, staged):
+                # TikTok will pull the first init's own copies: made now, not at the due time.
+                first = self._init_input(target, staged, attempt=self._current.init_attempts + 1)
+                await workflow.execute_activity_method(
+                    TikTokActivities.copy_attempt_media,
+                    first,
+                    start_to_close_timeout=CALL_TIMEOUT,
+                    retry_policy=READ_RETRY,
+                    summary="copy the media TikTok will pull",
+                )
+                prepared.copies_for = pull_attempt(first)
         except _Interrupted:
             return
+        except ActivityError as err:
+            # The init makes the copies itself then; only the head start is lost.
+            self._log(f"copies not made ahead ({_activity_error(err).code}); init makes them")
         self._current.prepared_at = workflow.now()
         self._log(f"ready for {_fmt(due)}: creator @{creator.username} checked, calls reserved")
 
@@ -553,6 +573,7 @@ class PublishPost:
         prepared, self._prepared = self._prepared, None
         if prepared is not None and prepared.due == state.scheduled_for:
             creator = prepared.creator
+            self._copies_ready = prepared.copies_for
             self._reserved = {
                 call: use_by
                 for call, use_by in (
@@ -781,15 +802,15 @@ class PublishPost:
                 f"try {attempt}{lost_note})."
             )
             try:
+                request = self._init_input(
+                    target, staged, attempt=state.init_attempts, try_number=attempt
+                )
+                if self._copies_ready == pull_attempt(request):
+                    request.copies_made = True
+                self._copies_ready = None
                 init = await workflow.execute_activity_method(
                     TikTokActivities.init_publish,
-                    InitPublishInput(
-                        target=target,
-                        attempt=state.init_attempts,
-                        try_number=attempt,
-                        staged=staged,
-                        paced=self._paced,
-                    ),
+                    request,
                     start_to_close_timeout=timedelta(seconds=self._call_timeout),
                     retry_policy=INIT_ONCE,
                     summary=f"init {target.kind.value} upload",
@@ -862,6 +883,18 @@ class PublishPost:
                 await self._link.outcome(CallKind.INIT, code=None, publish_id=init.publish_id)
             return init
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _init_input(
+        self, target: PublishTarget, staged: StagedMedia, *, attempt: int, try_number: int = 1
+    ) -> InitPublishInput:
+        return InitPublishInput(
+            target=target, attempt=attempt, try_number=try_number, staged=staged, paced=self._paced
+        )
+
+    @staticmethod
+    def _pulls(target: PublishTarget, staged: StagedMedia) -> bool:
+        """TikTok fetches this post's media itself (photos; videos staged for pull)."""
+        return not target.is_video or staged.video_source == "pull_from_url"
 
     def _may_start_again_after_ghost(
         self, target: PublishTarget, staged: StagedMedia, settings: PublishSettings
