@@ -76,7 +76,7 @@ async def dev_api(
         redirect_uri=f"{url}/v1/oauth/tiktok/callback",
     )
     store = AccountStore(database)
-    flow = ConnectFlow(store, OAuthStates(database), oauth, client)
+    flow = ConnectFlow(store, OAuthStates(database), oauth, client, task_queue=publisher.task_queue)
     service = Service(publisher, database, store, keys, flow)
     config = uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning")
     server = EmbeddedApiServer(config)

@@ -41,7 +41,13 @@ async def build_service() -> Service:
     publisher = await PostPublisher.connect(settings)
     database = open_database(settings=settings)
     store = AccountStore(database)
-    flow = ConnectFlow(store, OAuthStates(database), OAuthSettings.from_env(), publisher.client)
+    flow = ConnectFlow(
+        store,
+        OAuthStates(database),
+        OAuthSettings.from_env(),
+        publisher.client,
+        task_queue=publisher.task_queue,
+    )
     return Service(publisher, database, store, ApiKeys(database), flow)
 
 
