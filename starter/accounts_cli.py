@@ -126,8 +126,36 @@ async def _show(args: argparse.Namespace) -> int:
     if state is None:
         print(str(AccountNotFound(args.account_id)), file=sys.stderr)
         return EXIT_NOT_FOUND
-    print(state.model_dump_json(indent=2) if args.json else render(state))
+    if args.json:
+        print(state.model_dump_json(indent=2))
+        return EXIT_OK
+    print(render(state))
+    followers = await _followers_line(args.account_id)
+    if followers:
+        print(followers)
     return EXIT_OK
+
+
+async def _followers_line(account_id: str) -> str | None:
+    """The follower count and its schedule, when the account store and Temporal can tell."""
+    from account_store.analytics import Analytics
+    from account_store.database import open_database
+    from starter import followers as schedules
+
+    try:
+        found = await schedules.followers(await connect(), Analytics(open_database()), account_id)
+    except Exception:  # no account store configured here: the entity's view stands alone
+        return None
+    count = found.followerCount if found.followerCount is not None else "-"
+    schedule = found.schedule
+    plan = (
+        "no schedule"
+        if schedule is None
+        else "schedule paused"
+        if schedule.paused
+        else f"next refresh {_when(schedule.nextRunAt)}"
+    )
+    return f"  followers: {count} (fetched {_when(found.fetchedAt)}; {plan})"
 
 
 async def _pause(args: argparse.Namespace) -> int:

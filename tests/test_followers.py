@@ -103,6 +103,11 @@ async def test_a_connected_account_gets_a_daily_follower_schedule(
     assert gone["followers"]["followerCount"] == followers["followerCount"], "history stays"
 
 
+def view_count(rendered: str) -> str:
+    """The count in `account followers`' first line: "ID: N followers (fetched …)"."""
+    return rendered.splitlines()[0].split(": ", 1)[1].split()[0]
+
+
 async def test_operators_pause_refresh_and_resume_it_from_the_cli(
     api: LiveApi, simulator: Simulator, dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
@@ -125,6 +130,10 @@ async def test_operators_pause_refresh_and_resume_it_from_the_cli(
     async with api.http() as http:
         view = (await http.get(f"/v1/accounts/{account_id}")).json()["followers"]["schedule"]
     assert view["paused"] and view["note"] == "audit"
+    shown = await run_cli(env, "account", "show", account_id)
+    assert shown.code == 0, shown.err
+    assert f"followers: {view_count(paused.out)} (fetched" in shown.out
+    assert "schedule paused" in shown.out
     resumed = await run_cli(env, "account", "followers", account_id, "--resume")
     assert resumed.code == 0 and "every 24 h" in resumed.out
     now = await run_cli(env, "account", "followers", account_id, "--refresh")

@@ -46,7 +46,8 @@ async def build_service() -> Service:
         OAuthStates(database),
         OAuthSettings.from_env(),
         publisher.client,
-        task_queue=publisher.task_queue,
+        # With ANALYTICS on, a connected account gets its daily follower schedule.
+        task_queue=publisher.task_queue if publisher.settings.analytics else None,
     )
     return Service(publisher, database, store, ApiKeys(database), flow)
 
