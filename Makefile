@@ -54,7 +54,7 @@ bench-due: $(STAMP)
 # rolling minute, published / waiting / failed, time to drain.
 # API calls per published post: webhooks on against polling only, and a fault run.
 bench-webhooks: $(STAMP)
-	$(BIN)/python -m bench.webhooks --posts 2 --time-scale 0.1
+	$(BIN)/python -m bench.webhooks --posts 25 --time-scale 0.1
 
 bench-burst: $(STAMP)
 	$(BIN)/python -m bench.burst --posts 50 --workers 1
