@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from starter.accounts import AccountDesk, AccountNotFound
@@ -139,12 +140,17 @@ async def _show(args: argparse.Namespace) -> int:
 async def _followers_line(account_id: str) -> str | None:
     """The follower count and its schedule, when the account store and Temporal can tell."""
     from account_store.analytics import Analytics
-    from account_store.database import open_database
+    from account_store.database import DEFAULT_DATA_DIR, open_database
     from starter import followers as schedules
 
+    settings = load_settings()
+    stored = Path(settings.data_dir or DEFAULT_DATA_DIR) / "accounts.db"
+    if not settings.database_url.get_secret_value().strip() and not stored.exists():
+        return None  # no account store here: never create one just to show an account
     try:
-        found = await schedules.followers(await connect(), Analytics(open_database()), account_id)
-    except Exception:  # no account store configured here: the entity's view stands alone
+        database = open_database(settings=settings, migrate=False)
+        found = await schedules.followers(await connect(), Analytics(database), account_id)
+    except Exception:  # the store or Temporal cannot tell: the entity's view stands alone
         return None
     count = found.followerCount if found.followerCount is not None else "-"
     schedule = found.schedule
