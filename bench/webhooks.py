@@ -190,7 +190,7 @@ async def run(
 def per_post_table(reports: list[RunReport]) -> list[str]:
     """One line per post: each arm's outcome and status calls (faults: lost, forged)."""
     head = "  ".join(f"{r.name:<34}" for r in reports)
-    lines = [f"{'post':>4}  {head}"]
+    lines = [f"{'post':>4}  {head}".rstrip()]
     for n in range(reports[0].posts):
         cells = []
         for report in reports:
@@ -199,7 +199,7 @@ def per_post_table(reports: list[RunReport]) -> list[str]:
             if report.name == "webhooks+faults":
                 cell += f" lost {run.events_lost} forged {run.forged_sent}"
             cells.append(f"{cell:<34}")
-        lines.append(f"{n:>4}  {'  '.join(cells)}")
+        lines.append(f"{n:>4}  {'  '.join(cells)}".rstrip())
     return lines
 
 
