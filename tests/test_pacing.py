@@ -208,6 +208,8 @@ def test_a_given_back_reservation_no_longer_counts_against_the_daily_cap() -> No
     book.release("r0")
     assert book.counted(CapKind.DIRECT, T0) == 0
     assert granted(book, T0 + timedelta(seconds=1)) == ["r1"]
+
+
 def analytics(n: int) -> SlotRequest:
     return SlotRequest(
         request_id=f"a{n}", workflow_id=f"post-analytics/p{n}/acct", call=CallKind.ANALYTICS,
