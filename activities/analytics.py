@@ -2,9 +2,9 @@
 (user/info), stored in the account store.
 
 These are Display API calls with their own TikTok budget (600 per minute per token, apart
-from the posting endpoints), made a few times a day per post: they are not paced through the
-account entity. A rejected token is left to the entity to renew; the refresh fails and the
-workflow carries on at the next scheduled time.
+from the posting endpoints). The workflows ask the account entity for an `analytics` slot
+before each of these activities (workflows/analytics_calls.py), and report a failure to it:
+a rejected token is renewed by the entity, the call is tried again under a new slot.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 
 from account_store.analytics import Analytics, MetricPoint
-from activities.failures import to_application_error, token_error
+from activities.failures import engine_error, to_application_error, token_error
 from activities.tiktok_client import FOLLOWER_FIELDS, TikTokApiError, TikTokClient
 from activities.tokens import TokenError, TokenStore
 from workflows.analytics import RefreshQuery, RefreshResult
+from workflows.followers import FollowerCount
 
 
 class AnalyticsActivities:
@@ -43,7 +44,7 @@ class AnalyticsActivities:
             videos = await self._client.video_query(stored.access_token, query.video_ids[:20])
             followers: int | None = None
             every = timedelta(seconds=query.followers_every_seconds)
-            if await store.followers_due(query.account_id, every):
+            if query.include_followers and await store.followers_due(query.account_id, every):
                 info = await self._client.user_info(stored.access_token, fields=FOLLOWER_FIELDS)
                 followers = info.follower_count
         except TikTokApiError as err:
@@ -64,4 +65,26 @@ class AnalyticsActivities:
             shares=sum(p.shares for p in points),
             follower_count=followers,
             fetched_at=now,
+        )
+
+    @activity.defn(name="refresh_account_followers")
+    async def refresh_account_followers(self, account_id: str) -> FollowerCount:
+        """One `user/info` call: the account's follower count, stored."""
+        try:
+            stored = await self._tokens.load(account_id)
+            info = await self._client.user_info(stored.access_token, fields=FOLLOWER_FIELDS)
+        except TikTokApiError as err:
+            raise to_application_error(err) from None
+        except TokenError as err:
+            raise token_error(err) from None
+        if info.follower_count is None:
+            raise engine_error(
+                "FOLLOWERS_UNAVAILABLE",
+                "TikTok's user/info carried no follower_count (the user.info.stats scope is "
+                "missing?)",
+                retryable=False,
+            )
+        await self._store().record_followers(account_id, info.follower_count)
+        return FollowerCount(
+            account_id=account_id, follower_count=info.follower_count, fetched_at=datetime.now(UTC)
         )

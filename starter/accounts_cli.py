@@ -1,16 +1,20 @@
-"""`tiktok-publisher accounts` and `tiktok-publisher account show|pause|resume|reconnected`."""
+"""`tiktok-publisher accounts` and `tiktok-publisher account
+show|pause|resume|reconnected|followers`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from starter.accounts import AccountDesk, AccountNotFound
+from starter.followers import FollowersOut
 from worker.config import connect
 from worker.settings import load_settings
 from workflows.account_contracts import AccountState
+from workflows.followers import followers_schedule_id
 
 EXIT_OK, EXIT_NOT_FOUND = 0, 3
 
@@ -37,6 +41,20 @@ def register(sub: Any) -> Any:
     )
     a.add_argument("account_id")
     a.set_defaults(run=_reconnected)
+    a = actions.add_parser(
+        "followers",
+        help="the follower count and its daily schedule; start, refresh, pause, resume, stop it",
+    )
+    a.add_argument("account_id")
+    what = a.add_mutually_exclusive_group()
+    what.add_argument("--start", action="store_true", help="create the schedule (and refresh)")
+    what.add_argument("--refresh", action="store_true", help="refresh now (the schedule runs)")
+    what.add_argument("--pause", action="store_true", help="no refreshes until --resume")
+    what.add_argument("--resume", action="store_true")
+    what.add_argument("--stop", action="store_true", help="delete the schedule")
+    a.add_argument("--reason", help="with --pause: a note shown on the schedule")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(run=_followers)
     return actions
 
 
@@ -109,8 +127,41 @@ async def _show(args: argparse.Namespace) -> int:
     if state is None:
         print(str(AccountNotFound(args.account_id)), file=sys.stderr)
         return EXIT_NOT_FOUND
-    print(state.model_dump_json(indent=2) if args.json else render(state))
+    if args.json:
+        print(state.model_dump_json(indent=2))
+        return EXIT_OK
+    print(render(state))
+    followers = await _followers_line(args.account_id)
+    if followers:
+        print(followers)
     return EXIT_OK
+
+
+async def _followers_line(account_id: str) -> str | None:
+    """The follower count and its schedule, when the account store and Temporal can tell."""
+    from account_store.analytics import Analytics
+    from account_store.database import DEFAULT_DATA_DIR, open_database
+    from starter import followers as schedules
+
+    settings = load_settings()
+    stored = Path(settings.data_dir or DEFAULT_DATA_DIR) / "accounts.db"
+    if not settings.database_url.get_secret_value().strip() and not stored.exists():
+        return None  # no account store here: never create one just to show an account
+    try:
+        database = open_database(settings=settings, migrate=False)
+        found = await schedules.followers(await connect(), Analytics(database), account_id)
+    except Exception:  # the store or Temporal cannot tell: the entity's view stands alone
+        return None
+    count = found.followerCount if found.followerCount is not None else "-"
+    schedule = found.schedule
+    plan = (
+        "no schedule"
+        if schedule is None
+        else "schedule paused"
+        if schedule.paused
+        else f"next refresh {_when(schedule.nextRunAt)}"
+    )
+    return f"  followers: {count} (fetched {_when(found.fetchedAt)}; {plan})"
 
 
 async def _pause(args: argparse.Namespace) -> int:
@@ -130,4 +181,49 @@ async def _resume(args: argparse.Namespace) -> int:
 
 async def _reconnected(args: argparse.Namespace) -> int:
     print(render(await (await _desk()).reconnected(args.account_id)))
+    return EXIT_OK
+
+
+def render_followers(account_id: str, found: FollowersOut) -> str:
+    count = found.followerCount if found.followerCount is not None else "-"
+    lines = [f"{account_id}: {count} followers (fetched {_when(found.fetchedAt)})"]
+    schedule = found.schedule
+    if schedule is None:
+        lines.append("  no follower schedule (--start creates it)")
+        return "\n".join(lines)
+    every = f"every {schedule.everySeconds / 3600:g} h" if schedule.everySeconds else "-"
+    state = (
+        "PAUSED" + (f" ({schedule.note})" if schedule.note else "") if schedule.paused else every
+    )
+    lines.append(f"  schedule {schedule.scheduleId}: {state}; task queue {schedule.taskQueue}")
+    lines.append(f"  last run {_when(schedule.lastRunAt)}; next run {_when(schedule.nextRunAt)}")
+    return "\n".join(lines)
+
+
+async def _followers(args: argparse.Namespace) -> int:
+    from account_store.analytics import Analytics
+    from account_store.database import open_database
+    from starter import followers as schedules
+
+    settings = load_settings()
+    client = await connect()
+    handle = client.get_schedule_handle(followers_schedule_id(args.account_id))
+    exists = await schedules.follower_schedule(client, args.account_id) is not None
+    if (args.refresh or args.pause or args.resume or args.stop) and not exists:
+        print(f"{args.account_id} has no follower schedule (--start creates it)", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    if args.start:
+        await schedules.start_followers_schedule(client, args.account_id, settings.task_queue)
+    elif args.refresh:
+        await handle.trigger()
+    elif args.pause:
+        await handle.pause(note=args.reason or "paused by an operator")
+    elif args.resume:
+        await handle.unpause(note="")
+    elif args.stop:
+        await schedules.stop_followers_schedule(client, args.account_id)
+    found = await schedules.followers(client, Analytics(open_database()), args.account_id)
+    print(
+        found.model_dump_json(indent=2) if args.json else render_followers(args.account_id, found)
+    )
     return EXIT_OK

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from temporalio.client import Client
 
 from account_store.oauth_states import ConnectOutcome, ConsumedState, OAuthStates, StateRejected
@@ -23,11 +24,13 @@ from account_store.store import AccountProfile, AccountStore
 from activities.tiktok_client import TikTokApiError
 from activities.tokens import StoredToken
 from starter.account_entity import signal_account
+from starter.followers import start_followers_schedule
 from starter.tiktok_oauth import OAuthSettings, exchange_and_identify
 from workflows.errors import Retryability
 from workflows.request import ID_PATTERN
 
 _ID_RE = re.compile(ID_PATTERN)
+log = structlog.get_logger(__name__)
 
 
 class ConnectFailed(Exception):
@@ -53,6 +56,7 @@ class Connected:
     username: str
     display_name: str
     entity_woken: bool
+    followers_scheduled: bool = False
 
 
 def valid_account_id(account_id: str) -> bool:
@@ -72,11 +76,15 @@ class ConnectFlow:
         states: OAuthStates,
         settings: OAuthSettings,
         temporal: Client | None = None,
+        *,
+        task_queue: str | None = None,
     ) -> None:
         self.store = store
         self.states = states
         self.settings = settings
         self.temporal = temporal
+        self.task_queue = task_queue
+        """Where the account's follower schedule runs its refreshes (None: no schedule)."""
 
     async def begin(self, account_id: str = "") -> ConnectStart:
         if account_id and not valid_account_id(account_id):
@@ -171,7 +179,20 @@ class ConnectFlow:
         if self.temporal is not None:
             # Posts waiting in NEEDS_RECONNECT continue at once (the entity also polls).
             woken = await signal_account(self.temporal, account_id, "reconnected")
-        return Connected(account_id, open_id, user.username, user.display_name, woken)
+        scheduled = await self._schedule_followers(account_id)
+        return Connected(account_id, open_id, user.username, user.display_name, woken, scheduled)
+
+    async def _schedule_followers(self, account_id: str) -> bool:
+        """The account's daily follower refresh (its first one now). A failure here never
+        undoes the connect: `account followers ACCOUNT_ID --start` creates it later."""
+        if self.temporal is None or self.task_queue is None:
+            return False
+        try:
+            await start_followers_schedule(self.temporal, account_id, self.task_queue)
+        except Exception as err:  # the tokens are stored: the connect itself succeeded
+            log.warning("connect.followers_schedule_failed", account_id=account_id, error=str(err))
+            return False
+        return True
 
     async def wait(self, state: str, *, within: float, interval: float = 0.5) -> ConnectOutcome:
         """Until the callback has recorded an outcome, the state expired, or `within` seconds."""

@@ -76,7 +76,8 @@ async def dev_api(
         redirect_uri=f"{url}/v1/oauth/tiktok/callback",
     )
     store = AccountStore(database)
-    flow = ConnectFlow(store, OAuthStates(database), oauth, client)
+    followers = publisher.task_queue if publisher.settings.analytics else None
+    flow = ConnectFlow(store, OAuthStates(database), oauth, client, task_queue=followers)
     service = Service(publisher, database, store, keys, flow)
     config = uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning")
     server = EmbeddedApiServer(config)

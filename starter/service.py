@@ -36,6 +36,7 @@ from account_store.webhook_events import ReceivedEvents
 from starter.account_entity import EntityUnavailable, account_state, signal_account
 from starter.api import PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
+from starter.followers import followers, stop_followers_schedule
 from starter.operations import Fixes, Operations
 from starter.post_list import FilterInvalid, filters_query, latest_runs
 from starter.post_metrics import PostMetricsOut, post_metrics, with_metrics
@@ -412,6 +413,7 @@ class Service:
             tokenExpiresAt=record.expires_at if record else None,
             entity=entity,
             entityUnavailable=unavailable,
+            followers=await followers(self.publisher.client, Analytics(self.database), account_id),
         )
 
     async def accounts(self) -> AccountList:
@@ -493,6 +495,7 @@ class Service:
         )
         await self.accounts_store.forget(account_id)
         signalled = await signal_account(self.publisher.client, account_id, "forgotten")
+        await stop_followers_schedule(self.publisher.client, account_id)
         return DisconnectResponse(
             accountId=account_id,
             revokedAtTikTok=outcome.revoked,
@@ -528,6 +531,7 @@ class Service:
             username=done.username,
             displayName=done.display_name,
             entityWoken=done.entity_woken,
+            followersScheduled=done.followers_scheduled,
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from starter.followers import FollowersOut
 from workflows.account_contracts import AccountState
 from workflows.tiktok import Privacy
 
@@ -123,6 +124,9 @@ class ConnectedResponse(BaseModel):
     username: str
     displayName: str
     entityWoken: bool = Field(description="True when waiting posts were woken at once.")
+    followersScheduled: bool = Field(
+        default=False, description="True when the daily follower schedule is in place."
+    )
 
 
 class AccountOut(BaseModel):
@@ -141,6 +145,11 @@ class AccountOut(BaseModel):
     )
     entityUnavailable: bool = Field(
         default=False, description="True when the entity exists but did not answer."
+    )
+    followers: FollowersOut | None = Field(
+        default=None,
+        description="The follower count (refreshed daily by the account's own schedule) and "
+        "that schedule.",
     )
 
 

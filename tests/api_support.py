@@ -98,7 +98,7 @@ async def live_api(
         redirect_uri=f"http://127.0.0.1:{port}/v1/oauth/tiktok/callback",
     )
     publisher = PostPublisher(client, task_queue=task_queue, settings=FAST)
-    flow = ConnectFlow(store, OAuthStates(database), oauth, client)
+    flow = ConnectFlow(store, OAuthStates(database), oauth, client, task_queue=task_queue)
     service = Service(publisher, database, store, ApiKeys(database), flow)
     _, key = service.api_keys.create("tests")
     settings = WorkerSettings(

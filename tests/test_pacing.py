@@ -208,3 +208,56 @@ def test_a_given_back_reservation_no_longer_counts_against_the_daily_cap() -> No
     book.release("r0")
     assert book.counted(CapKind.DIRECT, T0) == 0
     assert granted(book, T0 + timedelta(seconds=1)) == ["r1"]
+
+
+def analytics(n: int) -> SlotRequest:
+    return SlotRequest(
+        request_id=f"a{n}", workflow_id=f"post-analytics/p{n}/acct", call=CallKind.ANALYTICS,
+        due_at=T0 - timedelta(days=1),
+    )  # fmt: skip
+
+
+def test_analytics_has_its_own_budget_and_never_takes_a_posts_slot() -> None:
+    book = AccountBook(settings=AccountSettings(status_per_minute=2, analytics_per_minute=3))
+    for n in range(5):  # due a day earlier than any post: still no post slot for them
+        book.add(analytics(n), T0)
+    for n in range(1, 3):
+        book.add(request(n, CallKind.STATUS), T0)
+    assert granted(book, T0) == ["r1", "r2", "a0", "a1", "a2"]
+    book.add(request(3, CallKind.STATUS), T0)
+    assert granted(book, T0 + timedelta(seconds=62)) == ["r3", "a3", "a4"]
+
+
+def test_a_429_on_analytics_pauses_analytics_only() -> None:
+    book = AccountBook()
+    book.add(analytics(1), T0)
+    assert granted(book, T0) == ["a1"]
+    line = book.record(
+        CallOutcome(request_id="a1", call=CallKind.ANALYTICS, code="rate_limit_exceeded", at=T0),
+        T0,
+    )
+    assert line and "analytics paused" in line and book.paused_until is None
+    book.add(analytics(2), T0)
+    book.add(request(3, CallKind.CREATOR_INFO), T0)
+    assert granted(book, T0 + timedelta(seconds=1)) == ["r3"]
+    assert granted(book, T0 + timedelta(seconds=61)) == ["a2"]
+
+
+def test_a_scope_analytics_lacks_leaves_the_account_active() -> None:
+    book = AccountBook()
+    for code in ("scope_not_authorized", "scope_permission_missed"):
+        missing = CallOutcome(request_id="a1", call=CallKind.ANALYTICS, code=code, at=T0)
+        assert book.record(missing, T0) is None
+    assert book.health is AccountHealth.ACTIVE
+    removed = CallOutcome(request_id="a2", call=CallKind.ANALYTICS, code="auth_removed", at=T0)
+    book.record(removed, T0)
+    assert book.health is AccountHealth.NEEDS_RECONNECT, "dead credentials, whoever found out"
+
+
+def test_a_book_written_before_analytics_loads_and_serves_analytics() -> None:
+    old = AccountBook(settings=AccountSettings()).model_dump(mode="json")
+    del old["analytics_paused_until"]
+    del old["settings"]["analytics_per_minute"]
+    book = AccountBook.model_validate(old)
+    book.add(analytics(1), T0)
+    assert granted(book, T0) == ["a1"]

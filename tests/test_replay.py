@@ -19,6 +19,7 @@ from temporalio.worker import Replayer
 from tests.workflow_support import HISTORY_DIR
 from workflows.account import TikTokAccount
 from workflows.analytics import PostAnalytics
+from workflows.followers import RefreshFollowers
 from workflows.publish_post import PublishPost
 from workflows.webhooks_out import DeliverEvent
 
@@ -63,6 +64,9 @@ EXPECTED = {
     "prepared_then_rescheduled",
     "account_reservation_given_back",
     "prepared_photo_copies_made",
+    # Analytics paced by the account entity; the follower count's own daily schedule.
+    "followers_refreshed",
+    "account_analytics_granted",
 }
 #: Histories written by earlier versions of the contracts (an upload URL in the init result,
 #: camelCase media keys): posts like these may still be running when a release lands.
@@ -78,7 +82,7 @@ def test_every_path_has_a_saved_history() -> None:
 async def test_history_replays_deterministically(path: Path) -> None:
     history = WorkflowHistory.from_json(f"replay-{path.stem}", json.loads(path.read_text()))
     replayer = Replayer(
-        workflows=[PublishPost, TikTokAccount, DeliverEvent, PostAnalytics],
+        workflows=[PublishPost, TikTokAccount, DeliverEvent, PostAnalytics, RefreshFollowers],
         data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)

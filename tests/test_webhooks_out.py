@@ -322,3 +322,66 @@ async def test_a_name_that_resolves_to_a_forbidden_address_is_never_called(
     [logged] = await endpoints.deliveries("tiktok-post/p/a")
     assert logged.outcome == "refused"
     database.dispose()
+
+
+async def test_every_intake_shape_carries_its_callback_url(
+    api: LiveApi, video: str, receivers: list[Receiver]
+) -> None:
+    """Native nested, Ampost's and Post for Me's bodies take a per-post callback too (at
+    each dialect's own spelling: callbackUrl, callback_url); each reaches its receiver."""
+    api.service.publisher.settings = FAST.model_copy(update={"webhook_retry_initial_seconds": 0.3})
+    nested, ampost, pfm, account_hook = Receiver(), Receiver(), Receiver(), Receiver()
+    receivers += [nested, ampost, pfm, account_hook]
+    bodies: dict[str, dict[str, Any]] = {
+        "out-nested": {
+            "postId": "out-nested", "caption": "nested", "callbackUrl": nested.url,
+            "media": [{"url": video, "type": "video"}],
+            "targets": [{"socialAccountId": "acct_demo",
+                         "platformOptions": {"tiktok": {"privacy": "SELF_ONLY"}}}],
+        },
+        "out-ampost": {
+            "postId": "out-ampost", "platforms": ["tiktok"], "platformSetId": "set_cb",
+            "callbackUrl": ampost.url,
+            "content": {"text": "ampost", "media": [{"url": video, "type": "video"}],
+                        "platformOverrides": {"tiktok": {"settings": {
+                            "privacyLevel": "SELF_ONLY"}}}},
+        },
+        "out-pfm": {
+            "external_id": "out-pfm", "caption": "post for me", "callback_url": pfm.url,
+            "social_accounts": ["acct_demo"], "media": [{"url": video}],
+            "platform_configurations": {"tiktok": {"privacy_status": "private"}},
+        },
+    }  # fmt: skip
+    async with api.http() as http:
+        body = {"url": account_hook.url, "accountId": "acct_demo", "events": ["post.failed"]}
+        secret = (await http.post("/v1/webhooks", json=body)).json()["secret"]
+        made = await http.post(
+            "/v1/platform-sets", json={"name": "cb", "accountIds": ["acct_demo"], "setId": "set_cb"}
+        )
+        assert made.status_code == 201, made.text
+        for post_id, field in (("out-ampost", "callbackUrl"), ("out-pfm", "callback_url")):
+            bad = bodies[post_id] | {field: "http://169.254.169.254/latest"}
+            refused = await http.post("/v1/posts", json=bad)
+            assert refused.status_code == 422, refused.text
+            [problem] = refused.json()["problems"]
+            assert (problem["code"], problem["field"]) == ("TT_FIELD_INVALID", field)
+        for post_id, request in bodies.items():
+            answer = await http.post("/v1/posts", json=request)
+            assert answer.status_code == 202, (post_id, answer.text)
+
+        async def all_published() -> bool:
+            return all(
+                any(e["type"] == "post.published" for e in r.events())
+                for r in (nested, ampost, pfm)
+            )
+
+        await until(all_published)
+    for post_id, receiver in (("out-nested", nested), ("out-ampost", ampost), ("out-pfm", pfm)):
+        events = receiver.events()
+        assert {e["post_id"] for e in events} == {post_id}
+        assert {"post.scheduled", "post.publishing", "post.published"} <= {
+            e["type"] for e in events
+        }
+        for headers, raw in receiver.received:
+            verify(raw, headers["X-TikTok-Publisher-Signature"], secret)
+    assert account_hook.attempts == 0

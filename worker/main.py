@@ -44,6 +44,7 @@ from workflows.account import TikTokAccount
 from workflows.account_contracts import AccountSettings
 from workflows.analytics import PostAnalytics
 from workflows.creator_info_lookup import CreatorInfoLookup, RevokeAccess
+from workflows.followers import RefreshFollowers
 from workflows.publish_post import PublishPost
 from workflows.webhooks_out import DeliverEvent
 
@@ -165,6 +166,7 @@ async def running_worker(
                 RevokeAccess,
                 DeliverEvent,
                 PostAnalytics,
+                RefreshFollowers,
             ],
             activities=[
                 publishing.creator_info,
@@ -185,6 +187,7 @@ async def running_worker(
                 webhooks.webhook_endpoints_for,
                 webhooks.deliver_webhook,
                 analytics.refresh_post_metrics,
+                analytics.refresh_account_followers,
             ],
             interceptors=[_LogContext(), MetricsInterceptor()],
             # On SIGTERM, let an upload init in flight finish rather than cancel it: an

@@ -45,6 +45,9 @@ class CallKind(StrEnum):
     CREATOR_INFO = "creator_info"
     INIT = "init"
     STATUS = "status"
+    ANALYTICS = "analytics"
+    """video/query and user/info (TikTok's Display API, its own 600/min per token): granted
+    after every waiting post call, on their own budget, never from the posting budgets."""
 
 
 class CapKind(StrEnum):
@@ -89,6 +92,12 @@ class AccountSettings(BaseModel):
     creator_info_per_minute: int = Field(default=20, ge=1)
     init_per_minute: int = Field(default=6, ge=1)
     status_per_minute: int = Field(default=30, ge=1)
+    analytics_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="video/query and user/info calls (post metrics, follower counts): well "
+        "under TikTok's 600/min, served after the posts' own calls.",
+    )
     window_seconds: float = Field(
         default=60, gt=0, description="TikTok's sliding window for the per-minute limits."
     )

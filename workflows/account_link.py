@@ -55,7 +55,7 @@ class AccountLink:
         self,
         *,
         account_id: str,
-        cap: CapKind,
+        cap: CapKind | None,
         due_at: Callable[[], datetime],
         on_wait: Callable[[SlotAnswer | None], None],
         resend_after: timedelta,

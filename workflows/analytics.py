@@ -1,5 +1,7 @@
-"""PostAnalytics: a live post's numbers refreshed on a schedule, the account's follower
-count at most daily, all stored in the account store.
+"""PostAnalytics: a live post's numbers refreshed on a schedule, stored in the account store.
+Every refresh (one `video/query`) is granted by the account entity first (an `analytics`
+slot, served after the posts' own calls); the account's follower count has its own daily
+schedule (workflows/followers.py).
 
 Started by PublishPost (a child abandoned when the post ends) once the post is live with a
 public id. The schedule is relative to that moment: by default +1 h, +6 h, then every 12 h
@@ -11,13 +13,37 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+with workflow.unsafe.imports_passed_through():
+    from workflows.account_contracts import ANSWER_SIGNAL, SlotAnswer
+    from workflows.analytics_calls import AnalyticsCallFailed, AnalyticsLine
+    from workflows.analytics_contracts import (
+        AnalyticsInput,
+        AnalyticsSchedule,
+        AnalyticsState,
+        RefreshQuery,
+        RefreshResult,
+    )
+
+__all__ = [
+    "ANALYTICS_PATCH",
+    "AnalyticsInput",
+    "AnalyticsSchedule",
+    "AnalyticsState",
+    "PostAnalytics",
+    "RefreshQuery",
+    "RefreshResult",
+    "analytics_id",
+]
+
 ANALYTICS_TYPE = "PostAnalytics"
 ANALYTICS_PATCH = "post-analytics"
+#: Every video/query is granted by the account entity (an `analytics` slot), and follower
+#: counts come from the account's own daily schedule (workflows/followers.py).
+ANALYTICS_PACED_PATCH = "analytics-paced"
 REFRESHES_PER_RUN = 4
 REFRESH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=30),
@@ -25,64 +51,6 @@ REFRESH_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=30),
     maximum_attempts=6,
 )
-
-
-class AnalyticsSchedule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    first_seconds: list[float] = Field(default_factory=lambda: [3600.0, 6 * 3600.0])
-    every_seconds: float = Field(default=12 * 3600.0, gt=0)
-    for_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
-    followers_every_seconds: float = Field(default=24 * 3600.0, gt=0)
-
-    def offsets(self) -> list[float]:
-        """Seconds after going live of every refresh."""
-        found = sorted(s for s in self.first_seconds if s <= self.for_seconds)
-        at = found[-1] if found else 0.0
-        while at + self.every_seconds <= self.for_seconds:
-            at += self.every_seconds
-            found.append(at)
-        return found
-
-
-class AnalyticsInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    post_id: str
-    account_id: str
-    video_ids: list[str]
-    live_at: datetime
-    schedule: AnalyticsSchedule = Field(default_factory=AnalyticsSchedule)
-    done: int = 0
-    """Refreshes done by earlier runs (continue-as-new carries it)."""
-
-
-class RefreshQuery(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    post_id: str
-    account_id: str
-    video_ids: list[str]
-    followers_every_seconds: float
-
-
-class RefreshResult(BaseModel):
-    views: int = 0
-    likes: int = 0
-    comments: int = 0
-    shares: int = 0
-    follower_count: int | None = None
-    fetched_at: datetime | None = None
-
-
-class AnalyticsState(BaseModel):
-    post_id: str
-    account_id: str
-    refreshes_done: int
-    refreshes_planned: int
-    next_refresh_at: datetime | None
-    latest: RefreshResult | None = None
-    last_error: str | None = None
 
 
 def analytics_id(post_id: str, account_id: str) -> str:
@@ -98,6 +66,11 @@ class PostAnalytics:
         self._offsets = request.schedule.offsets()
         self._latest: RefreshResult | None = None
         self._error: str | None = None
+        self._line = AnalyticsLine(request.account_id)
+
+    @workflow.signal(name=ANSWER_SIGNAL)
+    def account_answer(self, answer: SlotAnswer) -> None:
+        self._line.answer(answer)
 
     @workflow.query
     def state(self) -> AnalyticsState:
@@ -109,6 +82,9 @@ class PostAnalytics:
             next_refresh_at=self._next_at(),
             latest=self._latest,
             last_error=self._error,
+            waiting_for=waiting.waiting_for.value
+            if (waiting := self._line.waiting) and waiting.waiting_for
+            else None,
         )
 
     def _next_at(self) -> datetime | None:
@@ -125,24 +101,48 @@ class PostAnalytics:
             wait = (due - workflow.now()).total_seconds()
             if wait > 0:
                 await workflow.sleep(timedelta(seconds=wait), summary="next metrics refresh")
-            try:
-                self._latest = await workflow.execute_activity(
-                    "refresh_post_metrics",
-                    RefreshQuery(
-                        post_id=request.post_id,
-                        account_id=request.account_id,
-                        video_ids=request.video_ids,
-                        followers_every_seconds=request.schedule.followers_every_seconds,
-                    ),
-                    start_to_close_timeout=timedelta(seconds=60),
-                    retry_policy=REFRESH_RETRY,
-                    result_type=RefreshResult,
-                    summary=f"metrics of {request.post_id}",
-                )
-                self._error = None
-            except ActivityError as err:
-                # One missed refresh is no reason to stop following the post.
-                self._error = str(err.cause or err)
+            if workflow.patched(ANALYTICS_PACED_PATCH):
+                await self._paced_refresh(request)
+            else:
+                await self._refresh(request)
             self._done += 1
             this_run += 1
         return self._done
+
+    async def _paced_refresh(self, request: AnalyticsInput) -> None:
+        query = RefreshQuery(
+            post_id=request.post_id,
+            account_id=request.account_id,
+            video_ids=request.video_ids,
+            followers_every_seconds=request.schedule.followers_every_seconds,
+            include_followers=False,
+        )
+        try:
+            self._latest = await self._line.call(
+                "refresh_post_metrics", query, RefreshResult, f"metrics of {request.post_id}"
+            )
+            self._error = None
+        except AnalyticsCallFailed as err:
+            # One missed refresh is no reason to stop following the post.
+            self._error = str(err)
+
+    async def _refresh(self, request: AnalyticsInput) -> None:
+        """Runs started before ANALYTICS_PACED_PATCH: unpaced, followers as a side effect."""
+        try:
+            self._latest = await workflow.execute_activity(
+                "refresh_post_metrics",
+                RefreshQuery(
+                    post_id=request.post_id,
+                    account_id=request.account_id,
+                    video_ids=request.video_ids,
+                    followers_every_seconds=request.schedule.followers_every_seconds,
+                ),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=REFRESH_RETRY,
+                result_type=RefreshResult,
+                summary=f"metrics of {request.post_id}",
+            )
+            self._error = None
+        except ActivityError as err:
+            # One missed refresh is no reason to stop following the post.
+            self._error = str(err.cause or err)

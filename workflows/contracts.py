@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
 
-from workflows.analytics import AnalyticsSchedule
+from workflows.analytics_contracts import AnalyticsSchedule
 from workflows.errors import Retryability
 from workflows.post import PublishTarget, workflow_id
 from workflows.tiktok import CreatorInfo, PublishStatus

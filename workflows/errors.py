@@ -321,6 +321,14 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "Use retry for a FAILED post; a published or cancelled post cannot be changed."),
     ErrorRule("TIME_IN_PAST", N, "A reschedule or schedule named a time already passed.",
               "Give a future time (with a UTC offset), or use publish-now."),
+    ErrorRule("ANALYTICS_SKIPPED", N,
+              "A metrics or follower refresh got no slot from its account within an hour "
+              "(the account is paused, rate limited or needs reconnecting): it was skipped.",
+              "Nothing to do: the next scheduled refresh asks again. See `tiktok-publisher "
+              "account show ACCOUNT_ID` for what holds the account."),
+    ErrorRule("FOLLOWERS_UNAVAILABLE", N,
+              "TikTok's user/info answer carried no follower count.",
+              "Reconnect the account with the user.info.stats scope."),
 )
 """Failures the engine itself names (no TikTok code exists for them)."""
 # fmt: on

@@ -49,6 +49,8 @@ CAP_CODES = {
     "spam_risk_too_many_pending_share": WaitReason.INBOX_SHARE_CAP,
     "reached_active_user_cap": WaitReason.ACTIVE_USER_CAP,
 }
+#: Missing scopes an analytics call can meet: analytics fail, the posts are unaffected.
+ANALYTICS_SCOPE_CODES = frozenset({"scope_not_authorized", "scope_permission_missed"})
 ACCOUNT_CODES = RATE_LIMIT_CODES | TOKEN_REJECTED_CODES | RECONNECT_CODES | set(CAP_CODES)
 """Every code after which a post asks the account again instead of failing."""
 
@@ -107,6 +109,8 @@ class AccountBook(BaseModel):
     learned_daily_cap: int | None = None
     caps: list[CapWindow] = Field(default_factory=list)
     paused_until: datetime | None = None
+    analytics_paused_until: datetime | None = None
+    """After a 429 on an analytics call: only analytics wait (posts keep their budgets)."""
     rate_limited_answers: int = 0
     grants: dict[CallKind, int] = Field(default_factory=dict)
     answered: list[str] = Field(default_factory=list)
@@ -139,6 +143,8 @@ class AccountBook(BaseModel):
         code = outcome.code
         if outcome.call is CallKind.INIT and outcome.cap is not None:
             self._settle_count(outcome)
+        if outcome.call is CallKind.ANALYTICS:
+            return self._record_analytics(outcome, now)
         if code is None:
             return None
         if code in RATE_LIMIT_CODES:
@@ -155,6 +161,23 @@ class AccountBook(BaseModel):
             self.health_reason = code
             return "TikTok banned the creator from posting: BANNED"
         if code in RECONNECT_CODES:
+            return self.needs_reconnect(code)
+        return None
+
+    def _record_analytics(self, outcome: CallOutcome, now: datetime) -> str | None:
+        """An analytics call never holds the account's posts: its 429 pauses analytics only,
+        and a scope it lacks (video.list, user.info.stats) fails analytics only. Dead
+        credentials are the account's business, whoever found out."""
+        code = outcome.code
+        if code in RATE_LIMIT_CODES:
+            self.rate_limited_answers += 1
+            pause = max(outcome.retry_after_seconds or 0, self.settings.rate_limit_pause_seconds)
+            self.analytics_paused_until = now + timedelta(seconds=pause)
+            return (
+                "TikTok answered 429 on analytics; analytics paused until "
+                f"{_fmt(self.analytics_paused_until)}"
+            )
+        if code in RECONNECT_CODES and code not in ANALYTICS_SCOPE_CODES:
             return self.needs_reconnect(code)
         return None
 
@@ -214,7 +237,7 @@ class AccountBook(BaseModel):
         used = {kind: len(self.calls.get(kind, [])) for kind in CallKind}
         behind = dict.fromkeys(CallKind, 0)
         still: list[Waiting] = []
-        for item in sorted(self.waiting, key=lambda w: (w.request.due_at, w.since)):
+        for item in sorted(self.waiting, key=_order):
             request = item.request
             if self.health is AccountHealth.BANNED:
                 # TikTok will refuse every post of this creator: say so instead of waiting.
@@ -258,6 +281,9 @@ class AccountBook(BaseModel):
             return (WaitReason.TOKEN_REFRESH, None)
         if self.paused_until is not None and self.paused_until > now:
             return (WaitReason.RATE_LIMITED, self.paused_until)
+        if request.call is CallKind.ANALYTICS:
+            paused = self.analytics_paused_until
+            return (WaitReason.RATE_LIMITED, paused) if paused and paused > now else None
         if request.cap is None:
             return None
         for cap in self.caps:
@@ -311,6 +337,7 @@ class AccountBook(BaseModel):
             CallKind.CREATOR_INFO: s.creator_info_per_minute,
             CallKind.INIT: s.init_per_minute,
             CallKind.STATUS: s.status_per_minute,
+            CallKind.ANALYTICS: s.analytics_per_minute,
         }[call]
 
     def _next_free(self, call: CallKind, behind: int) -> datetime:
@@ -341,6 +368,8 @@ class AccountBook(BaseModel):
         self.caps = [c for c in self.caps if c.until > now]
         if self.paused_until is not None and self.paused_until <= now:
             self.paused_until = None
+        if self.analytics_paused_until is not None and self.analytics_paused_until <= now:
+            self.analytics_paused_until = None
 
     # -- views ---------------------------------------------------------------------------
 
@@ -365,6 +394,11 @@ class AccountBook(BaseModel):
             key = (blocked[0] if blocked else WaitReason.PACING).value
             counts[key] = counts.get(key, 0) + 1
         return counts
+
+
+def _order(item: Waiting) -> tuple[bool, datetime, datetime]:
+    """Grant order: the posts' calls by due time, then analytics (lowest priority)."""
+    return (item.request.call is CallKind.ANALYTICS, item.request.due_at, item.since)
 
 
 def _reason_of(cap: CapKind) -> WaitReason:

@@ -41,7 +41,14 @@ async def build_service() -> Service:
     publisher = await PostPublisher.connect(settings)
     database = open_database(settings=settings)
     store = AccountStore(database)
-    flow = ConnectFlow(store, OAuthStates(database), OAuthSettings.from_env(), publisher.client)
+    flow = ConnectFlow(
+        store,
+        OAuthStates(database),
+        OAuthSettings.from_env(),
+        publisher.client,
+        # With ANALYTICS on, a connected account gets its daily follower schedule.
+        task_queue=publisher.task_queue if publisher.settings.analytics else None,
+    )
     return Service(publisher, database, store, ApiKeys(database), flow)
 
 

@@ -126,6 +126,12 @@ class AmpostPostRequest(_AmpostModel):
         default=None,
         description="Not Ampost's: the idempotency key (or the Idempotency-Key header).",
     )
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Not Ampost's: your URL for this post's signed events (webhooks out), "
+        "as in the native shape.",
+    )
 
 
 _HINTS = {
@@ -275,6 +281,7 @@ def parse(raw: Mapping[str, Any], context: DialectContext) -> Post:
             system_draft=False,
             media_keys=_MEDIA_KEYS,
             media_list_loc=("content", "media"),
+            callback_url=request.callback_url,
         )
         # Without usable accounts (an unknown or empty set) the content is still checked,
         # so that every problem is reported at once; the post is refused either way.

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from workflows.intake import RequestInvalid
 from workflows.intake_problems import Style, dedupe, related, structural_problem
 from workflows.post import ID_MAX_LENGTH, ID_PATTERN, MediaItem, Post, PublishTarget, TikTokOptions
+from workflows.source_addresses import SourceRule, callback_refusal
 from workflows.validation import (
     Loc,
     Problem,
@@ -69,6 +70,9 @@ class Draft:
     """Our media field name -> the dialect's key (size_bytes -> sizeBytes)."""
     media_list_loc: Loc = ("media",)
     """Where the media list itself is (for problems of the whole list)."""
+    callback_url: str | None = None
+    """Where this post's signed events go besides the registered endpoints (webhooks out)."""
+    callback_loc: Loc = ("callbackUrl",)
 
 
 def field_title(name: str, info: Any) -> str:
@@ -228,8 +232,14 @@ def finish(
             options=draft.options,
             scheduled_for=draft.scheduled_for,
             system_draft=draft.system_draft,
+            callback_url=draft.callback_url,
         )
         targets.append(target)
+        if draft.callback_url:
+            reason = callback_refusal(draft.callback_url, policy.source_rule or SourceRule())
+            if reason:
+                where = format_loc(draft.callback_loc)
+                semantic.append(Problem("TT_FIELD_INVALID", where, f"{where} {reason}."))
         for finding in target_findings(target, policy):
             where = format_loc(_caller_loc(draft, finding.loc))
             message = (messages or {}).get(finding.code, finding.message)

@@ -194,6 +194,12 @@ class PfmPostRequest(_PfmModel):
         alias="isDraft",
         description="System draft: kept here, nothing sent to TikTok until scheduled.",
     )
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Not Post for Me's: your URL for this post's signed events (webhooks "
+        "out), as callbackUrl in the native shape.",
+    )
 
 
 _HINTS = {
@@ -474,6 +480,8 @@ def parse(raw: Mapping[str, Any], context: DialectContext) -> Post:
                 scheduled_for=request.scheduled_at,
                 system_draft=bool(request.is_draft),
                 media_list_loc=media.base,
+                callback_url=request.callback_url,
+                callback_loc=("callback_url",),
             )
         )
     return finish(post_id, drafts, problems, context.policy, MESSAGES)
