@@ -344,7 +344,9 @@ class PublishPost:
             if due is None or due <= now:
                 return
             wake = due
-            if prepare and self._prepared is None:
+            # Too close to the due time (accepted or rescheduled into the last moments, or
+            # woken late), getting ready would only delay the init: publish as it is.
+            if prepare and self._prepared is None and due - now > timedelta(seconds=lead / 2):
                 wake = due - timedelta(seconds=lead)
                 if wake <= now:
                     self._wake = False
