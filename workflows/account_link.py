@@ -72,6 +72,11 @@ class AccountLink:
         self._granted: dict[CallKind, str] = {}
         """The request id of the last slot granted per call kind: what an outcome reports."""
 
+    @property
+    def last_request_id(self) -> str:
+        """The id of the latest slot request (what the account counts an init under)."""
+        return f"{workflow.info().run_id}/{self._seq}"
+
     def answer(self, answer: SlotAnswer) -> None:
         """The entity's answer (PublishPost's `account_answer` signal); stale ones drop."""
         if answer.request_id == self._pending:
