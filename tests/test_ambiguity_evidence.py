@@ -206,3 +206,32 @@ def test_an_event_before_a_claimants_init_or_after_its_window_is_not_its_own() -
     _claim(book, "r1", t0, window=60)
     decision = book.decide(t0 + timedelta(seconds=61), set(), [("r1", t0)])
     assert [v.decision for _, v in decision.answers] == ["no_evidence"]
+
+
+def test_overlapping_claimants_are_contested_and_a_file_upload_ghost_never_competes() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    book = ClaimBook()
+    assert _claim(book, "r1", t0).answers == []
+    contested = _claim(book, "r2", t0 + timedelta(seconds=30))
+    assert sorted((wf, v.decision) for wf, v in contested.answers) == [
+        ("wf-r1", "contested"),
+        ("wf-r2", "contested"),
+    ]
+    # A third post, later, whose window still overlaps the contested ones: left to a person.
+    late = _claim(book, "r3", t0 + timedelta(seconds=500))
+    assert [v.decision for _, v in late.answers] == ["contested"]
+    # After every old window: a FILE_UPLOAD ghost still unanswered does not hold the event.
+    t1 = t0 + timedelta(hours=1)
+    book.register(
+        AmbiguousInit(
+            request_id="g1", workflow_id="wf-g1", kind="file_upload", sent_at=t1, until=t1
+        ),
+        t1,
+    )
+    _claim(book, "r4", t1 + timedelta(seconds=1))
+    book.hold(_event("p4"), t1 + timedelta(seconds=3))
+    unresolved = [("g1", t1), ("r4", t1 + timedelta(seconds=1))]
+    decided = book.decide(t1 + timedelta(seconds=4), set(), unresolved)
+    assert [(wf, v.decision) for wf, v in decided.answers] == [("wf-r4", "evidence")]

@@ -879,7 +879,7 @@ class PublishPost:
                 # Anything else (pulled media, a run from before ghosts were recorded): a
                 # person decides; nothing retries it blindly.
                 await self._withdraw_pulled_attempt(target, staged, settings, attempt)
-                ghost = await self._settle_by_evidence(target, settings, sent_at)
+                ghost = await self._settle_by_evidence(target, staged, settings, sent_at)
                 if ghost is not None:
                     return ghost
                 ambiguous = classify_error("AMBIGUOUS_INIT")
@@ -915,11 +915,17 @@ class PublishPost:
         return not target.is_video or staged.video_source == "pull_from_url"
 
     async def _settle_by_evidence(
-        self, target: PublishTarget, settings: PublishSettings, sent_at: datetime
+        self,
+        target: PublishTarget,
+        staged: StagedMedia,
+        settings: PublishSettings,
+        sent_at: datetime,
     ) -> InitPublishResult | None:
         """With TikTok's webhooks: wait for the account's evidence about the ghost of a lost
         pulled init (workflows/ambiguity.py). Its publish_id, taken as this attempt's, or
         None: AMBIGUOUS_INIT for a person."""
+        if target.is_video and staged.video_source == "file_upload":
+            return None  # no pull to prove anything (and it can never go live)
         window = evidence_window(settings, self._paced)
         if window is None:
             return None
