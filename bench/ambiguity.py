@@ -274,7 +274,7 @@ async def main() -> int:
     parser.add_argument(
         "--fault-every", type=int, default=3, help="every Nth init loses its answer"
     )
-    parser.add_argument("--interval", type=float, default=4.0, help="seconds between replacements")
+    parser.add_argument("--interval", type=float, default=15.0, help="seconds between replacements")
     parser.add_argument(
         "--window", type=float, default=90.0, help="evidence window (seconds) of the second play"
     )

@@ -179,7 +179,8 @@ class TikTokAccount:
     @workflow.signal(name=UNKNOWN_PUBLISH_EVENT_SIGNAL)
     def unknown_publish_event(self, event: TikTokEvent) -> None:
         """A verified TikTok publish event that no running post took (the API forwards it)."""
-        self._book.claims.hold(event, workflow.now())
+        if self._book.claims.hold(event, workflow.now()):
+            self._log(f"TikTok {event.event} for publish {event.publish_id}, unknown to posts")
         self._dirty = True
 
     @workflow.query

@@ -148,14 +148,16 @@ class ClaimBook(BaseModel):
             decision.lines.append(f"contested: {len(rivals) + 1} ambiguous inits overlap")
         return decision
 
-    def hold(self, event: TikTokEvent, now: datetime) -> None:
-        """A publish event no running post took: kept until a claim can be decided by it."""
+    def hold(self, event: TikTokEvent, now: datetime) -> bool:
+        """A publish event no running post took: kept until a claim can be decided by it.
+        False if it can never decide one (another event, or a repeat)."""
         if event.event not in EVIDENCE_EVENTS or not event.publish_id:
-            return
+            return False
         if any(h.event.event_key == event.event_key for h in self.held):
-            return
+            return False
         self.held.append(HeldEvent(event=event, received_at=now))
         del self.held[:-MAX_HELD]
+        return True
 
     # -- deciding ------------------------------------------------------------------------
 
