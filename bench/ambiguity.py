@@ -76,7 +76,7 @@ KINDS = ("video_direct", "video_inbox", "video_pull", "photo_direct")
 INIT_ENDPOINTS = ("video_init", "inbox_video_init", "content_init")
 GOOD = {"PUBLISHED", "DELIVERED_TO_INBOX", "FAILED AMBIGUOUS_INIT", "FAILED INIT_ANSWERS_LOST"}
 #: Simulated seconds before TikTok pulls, for the faults whose pull comes after withdrawal.
-LATE_PULL = 300
+LATE_PULL = 3000  # 30 s at the time scale: the withdrawal comes first even on a busy machine
 
 
 def accounts(n: int) -> list[str]:
