@@ -235,3 +235,16 @@ def test_overlapping_claimants_are_contested_and_a_file_upload_ghost_never_compe
     unresolved = [("g1", t1), ("r4", t1 + timedelta(seconds=1))]
     decided = book.decide(t1 + timedelta(seconds=4), set(), unresolved)
     assert [(wf, v.decision) for wf, v in decided.answers] == [("wf-r4", "evidence")]
+
+
+def test_a_reserved_init_counted_after_the_event_still_holds_it() -> None:
+    """A reserved init counts at its latest send time, which can come after TikTok's event
+    about it: it may be the source, so the event waits for its answer."""
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    book = ClaimBook()
+    _claim(book, "r1", t0)
+    book.hold(_event("ghost"), t0 + timedelta(seconds=5))
+    reserved = [("r1", t0), ("r2", t0 + timedelta(seconds=8))]
+    assert book.decide(t0 + timedelta(seconds=6), set(), reserved).answers == []

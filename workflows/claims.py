@@ -8,8 +8,8 @@ attributed to a claimant only when nothing else could own it:
 
 * exactly one claimant's window covers the event (its init was sent before the event arrived,
   and the event arrived before the window's end);
-* no other init of the account whose outcome is unknown was granted in that window before the
-  event (an init still in flight holds the event back until its answer names its publish_id);
+* no other init of the account whose outcome is unknown is counted in that window (an init
+  still in flight holds the event back until its answer names its publish_id);
   FILE_UPLOAD ghosts do not count (they can neither complete nor fail a pull);
 * no other claimant's window overlaps (two claimants: both are left to a person).
 
@@ -250,11 +250,13 @@ class ClaimBook(BaseModel):
     def _in_flight_rival(
         self, claim: Claim, at: datetime, unresolved: list[tuple[str, datetime]]
     ) -> bool:
+        # Counted after the horizon, even after the event: a reserved init is counted at the
+        # latest time it may be sent (`SlotRequest.use_by`), which can follow its real send.
         horizon = at - timedelta(seconds=claim.init.window_seconds)
         claimed = {c.init.request_id for c in self.claims}
         return any(
-            horizon <= granted <= at
-            for request_id, granted in unresolved
+            horizon <= counted
+            for request_id, counted in unresolved
             if request_id not in claimed and request_id not in self.file_upload_ghosts
         )
 

@@ -857,7 +857,7 @@ class PublishPost:
                     self._record_ghost(error)
                     if evidence_window(settings, self._paced):
                         await self._evidence.note_file_upload_ghost(
-                            self._link.last_request_id, sent_at
+                            self._link.granted_id(CallKind.INIT), sent_at
                         )
                     attempt -= 1
                     delay = timedelta(seconds=2 * len(state.ghost_inits))
@@ -931,7 +931,7 @@ class PublishPost:
             return None
         publish_id = await self._evidence.settle(
             state=self._current,
-            request_id=self._link.last_request_id,
+            request_id=self._link.granted_id(CallKind.INIT),
             sent_at=sent_at,
             window=window,
             inbox=target.options.inbox,
