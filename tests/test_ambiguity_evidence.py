@@ -90,6 +90,8 @@ async def test_a_ghost_that_went_live_is_adopted(
     assert evidence["publish_id"] == live["publish_id"]
     assert any("ambiguity adopted" in line for line in state["history"])
     assert not any("post.needs_attention" in line for line in state["history"])
+    told = await api.service.operations.describe(state["workflow_id"])
+    assert any("evidence from the account: TikTok's post.publish" in line for line in told)
     client = api.service.publisher.client
     await save_history(client.get_workflow_handle(state["workflow_id"]), "ambiguity_adopted")
     entity = client.get_workflow_handle(account_workflow_id("acct_demo"))
