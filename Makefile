@@ -77,20 +77,22 @@ histories: $(STAMP)
 	RECORD_HISTORIES=1 $(BIN)/pytest -q tests/test_publish_post_schedule.py \
 	  tests/test_publish_post_e2e.py tests/test_tiktok_webhooks.py tests/test_webhooks_out.py \
 	  tests/test_analytics.py tests/test_followers.py tests/test_operator_truth.py \
-	  tests/test_accounts.py tests/test_prepare_before_due.py -k "$(HISTORY_TESTS)"
+	  tests/test_accounts.py tests/test_prepare_before_due.py tests/test_ambiguity_evidence.py \
+	  -k "$(HISTORY_TESTS)"
 
 HISTORY_TESTS := week_ahead or reschedule_moves or cancel_while or publish_now or \
 	direct_video_is or inbox_draft_is or carousel_is or url_ownership or lost_file_upload or pulled_media or \
 	content_fail_reason or token_expiring or webhooks_publish or faulty_delivery \
 	or fails_hangs_and_recovers or followed_and_its_numbers or needs_reconnecting \
 	or keeps_failing or summary or no_answer or ready_before or rescheduling_a_ready \
-	or pulled_copies_made or daily_follower_schedule
+	or pulled_copies_made or daily_follower_schedule or ghost_that_went_live \
+	or pull_failed_is_retried or two_claimants
 
 clean:
 	rm -rf $(VENV) .temporal .pytest_cache .mypy_cache .ruff_cache
 
 # Lost init answers under kill -9, played twice in one run: without ghost retries (the rule
 # before issue 15) and with them; the share of posts left AMBIGUOUS_INIT, duplicates, lost.
-AMBIGUITY_POSTS ?= 60
+AMBIGUITY_POSTS ?= 40
 bench-ambiguity: $(STAMP)
 	$(BIN)/python -m bench.ambiguity --posts $(AMBIGUITY_POSTS)

@@ -67,6 +67,10 @@ class ApiRequest:
     body: bytes
     reader: BodyReader
     base_url: str
+    pull_delay: float = 0.0
+    """Simulated seconds before TikTok starts pulling (a fault's `pull_delay_seconds`)."""
+    created_publish_id: str = ""
+    """Set by an init that created a publish."""
 
     def bearer_token(self) -> str | None:
         scheme, _, token = self.headers.get("authorization", "").strip().partition(" ")
@@ -181,8 +185,11 @@ class TikTokApi:
         check_urls_verified(request.media_urls, self._state.config.verified_url_prefixes)
         created = self._state.create_publish(principal, request, endpoint)
         data: dict[str, Any] = {"publish_id": created.publish_id}
+        req.created_publish_id = created.publish_id
         if request.source == "PULL_FROM_URL":
-            self._pulls.start(created.publish_id, request.media_urls, request.flow.is_photo)
+            self._pulls.start(
+                created.publish_id, request.media_urls, request.flow.is_photo, req.pull_delay
+            )
         elif endpoint != "content_init":
             token = quote(created.upload_token, safe="")
             data["upload_url"] = f"{req.base_url}/upload/{created.upload_id}?upload_token={token}"

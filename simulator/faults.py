@@ -46,6 +46,11 @@ class Fault:
     fail_reason: str | None = None
     after: int = 0
     """Let this many matching calls through untouched first (e.g. fail only the 2nd chunk)."""
+    pull_delay_seconds: float = 0.0
+    """Init of pulled media: TikTok starts pulling this long (simulated) after the init."""
+    pull_before_answer: bool = False
+    """drop_after_processing on a pulled init: the answer is lost only once TikTok has
+    pulled everything (the ghost is on its way to going live before anyone knows)."""
 
     @classmethod
     def from_dict(cls, fault_id: int, data: dict[str, Any]) -> Fault:
@@ -63,6 +68,8 @@ class Fault:
             "retry_after_seconds",
             "fail_reason",
             "after",
+            "pull_delay_seconds",
+            "pull_before_answer",
         }
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -101,7 +108,16 @@ class Fault:
                 if not isinstance(data[key], str):
                     raise ValueError(f"{key} must be a string")
                 setattr(fault, key, data[key])
-        for key in ("hang_seconds", "retry_after_seconds"):
+        if "pull_delay_seconds" in data or "pull_before_answer" in data:
+            if endpoint not in INIT_ENDPOINTS:
+                raise ValueError("pull_delay_seconds and pull_before_answer apply to inits only")
+        if "pull_before_answer" in data:
+            if not isinstance(data["pull_before_answer"], bool):
+                raise ValueError("pull_before_answer must be true or false")
+            if action is not FaultAction.DROP_AFTER_PROCESSING:
+                raise ValueError("pull_before_answer applies to drop_after_processing only")
+            fault.pull_before_answer = data["pull_before_answer"]
+        for key in ("hang_seconds", "retry_after_seconds", "pull_delay_seconds"):
             if key in data and data[key] is not None:
                 value = data[key]
                 if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -131,6 +147,10 @@ class Fault:
             )
         elif self.action is FaultAction.HANG:
             data["hang_seconds"] = self.hang_seconds
+        if self.pull_delay_seconds:
+            data["pull_delay_seconds"] = self.pull_delay_seconds
+        if self.pull_before_answer:
+            data["pull_before_answer"] = True
         return data
 
 

@@ -204,6 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.action is not FaultAction.DROP_AFTER_PROCESSING:
             self._transport_fault(sim, seq, endpoint, req, fault)
             return
+        if fault is not None:
+            req.pull_delay = fault.pull_delay_seconds
         try:
             response = sim.api.handle(endpoint, req)
         except (ConnectionError, TimeoutError):
@@ -213,6 +215,8 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("simulator bug handling %s", endpoint)
             response = error_response(ApiError(500, "internal_error", "Simulator error."))
         if fault is not None:  # drop_after_processing: the effect happened, the answer is lost
+            if fault.pull_before_answer and req.created_publish_id:
+                state.wait_until_pulled(req.created_publish_id, sim.stopping)
             state.complete_request(seq, response.status, FaultAction.DROP_AFTER_PROCESSING.value)
             self._finish_body(req.reader)
             self._drop()

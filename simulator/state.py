@@ -527,6 +527,18 @@ class SimulatorState:
             return None
         return publish
 
+    def wait_until_pulled(
+        self, publish_id: str, stopping: threading.Event, limit: float = 30.0
+    ) -> None:
+        """Block (a request thread) until the publish's pull is over, or `limit` seconds."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not stopping.is_set():
+            with self._lock:
+                publish = self._publishes.get(publish_id)
+                if publish is None or not publish.transferring:
+                    return
+            stopping.wait(0.01)
+
     def add_downloaded(self, publish_id: str, nbytes: int) -> bool:
         """Count pulled bytes; False tells the puller to stop (cancelled, reset, failed)."""
         with self._lock:

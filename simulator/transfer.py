@@ -32,18 +32,21 @@ class PullWorker:
         # TLS context, about as much CPU as a small photo's whole pull.
         self._client = httpx.Client(follow_redirects=False, trust_env=False)
 
-    def start(self, publish_id: str, urls: list[str], photo: bool) -> None:
+    def start(self, publish_id: str, urls: list[str], photo: bool, delay: float = 0.0) -> None:
+        """Pull in the background; `delay` (simulated seconds) before the first byte."""
         thread = threading.Thread(
             target=self._run,
-            args=(publish_id, list(urls), photo),
+            args=(publish_id, list(urls), photo, delay),
             name=f"sim-pull-{publish_id[-8:]}",
             daemon=True,
         )
         thread.start()
 
-    def _run(self, publish_id: str, urls: list[str], photo: bool) -> None:
+    def _run(self, publish_id: str, urls: list[str], photo: bool, delay: float) -> None:
         reason = "photo_pull_failed" if photo else "video_pull_failed"
         cfg = self._state.config
+        if delay > 0 and self._stopping.wait(cfg.scaled(delay)):
+            return
         deadline = time.monotonic() + cfg.scaled(cfg.download_timeout_seconds)
         empty = False
         try:

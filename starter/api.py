@@ -133,6 +133,7 @@ def events_settings(s: Settings) -> PublishSettings:
     )
     return PublishSettings(
         webhook_fallback_poll_seconds=s.webhook_fallback_poll_seconds or None,
+        ambiguity_evidence_window_seconds=s.ambiguity_evidence_window_seconds,
         webhooks_out=s.webhooks_out,
         analytics=schedule if s.analytics else None,
     )

@@ -18,6 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from starter.api import ActionRejected, PostNotFound, PostPublisher
+from workflows.claims import CLAIM_VERDICT_SIGNAL, ClaimVerdict
 from workflows.contracts import WORKFLOW_TYPE, PublishPostInput, RetryOf, StagingRetry
 from workflows.errors import rule_for
 from workflows.request import RequestInvalid
@@ -288,6 +289,18 @@ def _fixes_text(fixes: Fixes) -> str:
 # -- the timeline ------------------------------------------------------------------------
 
 
+def verdict_line(verdict: ClaimVerdict) -> str:
+    """The account's verdict on a lost pulled init, as `describe` tells it."""
+    if verdict.decision == "evidence" and verdict.event is not None:
+        return (
+            f"evidence from the account: TikTok's {verdict.event.event} for publish "
+            f"{verdict.event.publish_id}, which no other post can own (confirming its status)"
+        )
+    if verdict.decision == "contested":
+        return f"no evidence can decide the lost init: {verdict.reason}"
+    return "no TikTok event about the lost init came within its window"
+
+
 async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
     """Turn history events into lines a person reads: what happened, when, and why."""
     lines: list[str] = []
@@ -326,6 +339,9 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
                 )
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             signalled = event.workflow_execution_signaled_event_attributes
+            if signalled.signal_name == CLAIM_VERDICT_SIGNAL and signalled.input.payloads:
+                [verdict] = await converter.decode(signalled.input.payloads, [ClaimVerdict])
+                lines.append(f"{at(event)} {verdict_line(verdict)}")
             if signalled.signal_name == "staging_retry" and signalled.input.payloads:
                 [retry] = await converter.decode(signalled.input.payloads, [StagingRetry])
                 then = (

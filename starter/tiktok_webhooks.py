@@ -7,6 +7,10 @@ least once) and routed:
 
 * publish events go to the post whose search attribute `TikTokPublishId` matches, as the
   `tiktok_event` signal: the post wakes and confirms with one status fetch;
+* a publish event no running post takes (a ghost of an init whose answer was lost) goes to
+  the account entity of the creator (`user_openid`), which attributes it to the one post
+  waiting for such evidence, if exactly one can own it (workflows/claims.py); with no entity
+  running there is no claimant, and the event is dropped;
 * `authorization.removed` goes to the account entity of the creator (`user_openid`), which
   turns NEEDS_RECONNECT.
 
@@ -35,6 +39,7 @@ from account_store.webhook_events import ReceivedEvents
 from starter.account_entity import signal_account
 from telemetry.metrics import record_webhook_received, record_webhook_routed
 from workflows import search_attributes as sa
+from workflows.claims import EVIDENCE_EVENTS, UNKNOWN_PUBLISH_EVENT_SIGNAL
 from workflows.tiktok_events import (
     AUTHORIZATION_REMOVED,
     AUTHORIZATION_REMOVED_SIGNAL,
@@ -177,7 +182,12 @@ class TikTokWebhookInbox:
         result = "ignored"
         try:
             if event.event in PUBLISH_EVENTS and event.publish_id:
-                result = "routed" if await self._to_post(event) else "unrouted"
+                if await self._to_post(event):
+                    result = "routed"
+                elif event.event in EVIDENCE_EVENTS and await self._to_claims(event):
+                    result = "routed"  # to the account entity
+                else:
+                    result = "unrouted"
             elif event.event == AUTHORIZATION_REMOVED:
                 result = "routed" if await self._to_account(event) else "unrouted"
             else:
@@ -209,6 +219,23 @@ class TikTokWebhookInbox:
                 return False
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
+
+    async def _to_claims(self, event: TikTokEvent) -> bool:
+        """No post knows this publish_id: it may be the ghost of a lost init, which only the
+        account entity can attribute (to a post waiting for evidence, if exactly one)."""
+        account_id = await self.accounts.account_for_open_id(event.user_openid)
+        if account_id is None:
+            log.info("webhook.unknown_creator", tiktok_event=event.event)
+            return False
+        told = await signal_account(self.client, account_id, UNKNOWN_PUBLISH_EVENT_SIGNAL, event)
+        log.info(
+            "webhook.to_account",
+            tiktok_event=event.event,
+            publish_id=event.publish_id,
+            account_id=account_id,
+            entity_told=told,
+        )
+        return told
 
     async def _to_account(self, event: TikTokEvent) -> bool:
         account_id = await self.accounts.account_for_open_id(event.user_openid)

@@ -67,6 +67,12 @@ EXPECTED = {
     # Analytics paced by the account entity; the follower count's own daily schedule.
     "followers_refreshed",
     "account_analytics_granted",
+    # Lost pulled answers settled by TikTok's evidence (adopted, pull failed and retried),
+    # left to a person when contested; the account entity that attributed the event.
+    "ambiguity_adopted",
+    "ambiguity_ghost_failed",
+    "ambiguity_contested",
+    "account_claims",
 }
 #: Histories written by earlier versions of the contracts (an upload URL in the init result,
 #: camelCase media keys): posts like these may still be running when a release lands.

@@ -109,6 +109,17 @@ class Settings(BaseSettings):
         used_by="starter",
         ge=0,
     )
+    ambiguity_evidence_window_seconds: float = _setting(
+        "TIKTOK_AMBIGUITY_EVIDENCE_WINDOW_SECONDS",
+        900,
+        "with TikTok's webhooks (`TIKTOK_WEBHOOK_FALLBACK_POLL_SECONDS`): how long a pulled "
+        "post whose init answer was lost waits for TikTok's event about that publish (adopt "
+        "it if live, start again if its pull failed) before AMBIGUOUS_INIT; 0 ends it "
+        "AMBIGUOUS_INIT at once (runbook, section 5)",
+        group="TikTok",
+        used_by="starter",
+        ge=0,
+    )
     webhooks_out: bool = _setting(
         "WEBHOOKS_OUT",
         False,

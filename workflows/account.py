@@ -36,9 +36,17 @@ with workflow.unsafe.imports_passed_through():
         SlotAnswer,
         SlotRequest,
     )
+    from workflows.claims import (
+        AMBIGUOUS_INIT_SIGNAL,
+        CLAIM_VERDICT_SIGNAL,
+        UNKNOWN_PUBLISH_EVENT_SIGNAL,
+        AmbiguousInit,
+        ClaimDecision,
+        ClaimVerdict,
+    )
     from workflows.contracts import FailureDetails
     from workflows.pacing import TOKEN_REJECTED_CODES, AccountBook, AccountInput
-    from workflows.tiktok_events import AUTHORIZATION_REMOVED_SIGNAL
+    from workflows.tiktok_events import AUTHORIZATION_REMOVED_SIGNAL, TikTokEvent
     from workflows.webhooks_out import (
         WEBHOOKS_OUT_PATCH,
         DeliverEvent,
@@ -78,6 +86,7 @@ class TikTokAccount:
         self._dirty = False
         self._next_refresh_retry: datetime | None = None
         self._next_reconnect_check: datetime | None = None
+        self._verdicts: list[tuple[str, ClaimVerdict]] = []
 
     # -- what posts and operators send ---------------------------------------------------
 
@@ -160,6 +169,20 @@ class TikTokAccount:
             self._log(line)
         self._dirty = True
 
+    @workflow.signal(name=AMBIGUOUS_INIT_SIGNAL)
+    def ambiguous_init(self, init: AmbiguousInit) -> None:
+        """A post's init lost its answer (workflows/claims.py): a pulled one waits for
+        TikTok's evidence; a FILE_UPLOAD ghost is only noted (it can never go live)."""
+        self._take(self._book.claims.register(init, workflow.now()))
+        self._dirty = True
+
+    @workflow.signal(name=UNKNOWN_PUBLISH_EVENT_SIGNAL)
+    def unknown_publish_event(self, event: TikTokEvent) -> None:
+        """A verified TikTok publish event that no running post took (the API forwards it)."""
+        if self._book.claims.hold(event, workflow.now()):
+            self._log(f"TikTok {event.event} for publish {event.publish_id}, unknown to posts")
+        self._dirty = True
+
     @workflow.query
     def state(self) -> AccountState:
         now = workflow.now()
@@ -213,6 +236,7 @@ class TikTokAccount:
             decision = self._book.decide(now)
             if decision.answers:
                 await asyncio.gather(*(self._tell(wf, answer) for wf, answer in decision.answers))
+            claims_wake = await self._settle_claims(now)
             if shown_health is not self._book.health:
                 shown_health = self._book.health
                 workflow.upsert_search_attributes([sa.ACCOUNT_HEALTH.value_set(shown_health.value)])
@@ -227,7 +251,12 @@ class TikTokAccount:
             wake_at = min(
                 (
                     t
-                    for t in (decision.wake_at, self._refresh_due(), self._reconnect_check_at())
+                    for t in (
+                        decision.wake_at,
+                        claims_wake,
+                        self._refresh_due(),
+                        self._reconnect_check_at(),
+                    )
                     if t is not None
                 ),
                 default=None,
@@ -260,6 +289,30 @@ class TikTokAccount:
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             static_summary=f"account.needs_reconnect for {self._id}",
         )
+
+    async def _settle_claims(self, now: datetime) -> datetime | None:
+        """Attribute held TikTok events to claimants, tell them, and say when to look again.
+        Without claims nothing happens (no command), so older histories replay unchanged."""
+        book = self._book
+        if not (book.claims.claims or book.claims.held or self._verdicts):
+            return None
+        decision = book.claims.decide(now, book.known_publish_ids(), book.unresolved_inits())
+        for request_id, publish_id in decision.attributed:
+            book.attribute(request_id, publish_id)
+        self._take(decision)
+        verdicts, self._verdicts = self._verdicts, []
+        for workflow_id, verdict in verdicts:
+            try:
+                handle = workflow.get_external_workflow_handle(workflow_id)
+                await handle.signal(CLAIM_VERDICT_SIGNAL, verdict)
+            except Exception:  # the claimant ended meanwhile: nobody needs the verdict
+                self._log(f"claimant {workflow_id} gone; verdict {verdict.decision} dropped")
+        return decision.wake_at
+
+    def _take(self, decision: ClaimDecision) -> None:
+        self._verdicts.extend(decision.answers)
+        for line in decision.lines:
+            self._log(line)
 
     async def _tell(self, workflow_id: str, answer: SlotAnswer) -> None:
         try:

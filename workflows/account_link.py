@@ -72,6 +72,11 @@ class AccountLink:
         self._granted: dict[CallKind, str] = {}
         """The request id of the last slot granted per call kind: what an outcome reports."""
 
+    def granted_id(self, call: CallKind) -> str:
+        """The request id the account counts the last granted `call` under (what an
+        outcome of that call reports)."""
+        return self._granted.get(call, f"{workflow.info().run_id}/{self._seq}")
+
     def answer(self, answer: SlotAnswer) -> None:
         """The entity's answer (PublishPost's `account_answer` signal); stale ones drop."""
         if answer.request_id == self._pending:
@@ -203,7 +208,7 @@ class AccountLink:
     ) -> None:
         await self.report(
             CallOutcome(
-                request_id=self._granted.get(call, f"{workflow.info().run_id}/{self._seq}"),
+                request_id=self.granted_id(call),
                 call=call,
                 cap=self._cap if call is not CallKind.STATUS else None,
                 code=code,

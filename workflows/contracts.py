@@ -141,6 +141,14 @@ class PublishSettings(BaseModel):
         "post for one confirming status fetch, and polling runs only this often, as a "
         "fallback for lost events. Unset: poll with the backoff above.",
     )
+    ambiguity_evidence_window_seconds: float = Field(
+        default=900,
+        ge=0,
+        description="With TikTok's webhooks configured (webhook_fallback_poll_seconds): after "
+        "a pulled init's answer was lost, wait this long for TikTok's event about that ghost "
+        "publish (adopt it if live, start again if its pull failed) before ending the post "
+        "AMBIGUOUS_INIT. 0: end it AMBIGUOUS_INIT at once, as without webhooks.",
+    )
     webhooks_out: bool = Field(
         default=False,
         description="Announce every phase change as a signed event to the webhook "
@@ -224,6 +232,30 @@ class GhostInit(BaseModel):
     publish_attempt: int
     code: str = Field(description="Why the answer is missing: NO_RESPONSE, a timeout, ...")
     reason: str
+
+
+EvidenceOutcome = Literal[
+    "waiting", "adopted", "ghost_failed", "contested", "no_evidence", "refuted"
+]
+
+
+class AmbiguityEvidence(BaseModel):
+    """What settled (or did not settle) a pulled init whose answer was lost: the TikTok
+    event the account attributed to this post, how it was confirmed, or why none decided."""
+
+    since: datetime = Field(description="When the init that lost its answer was sent.")
+    window_until: datetime
+    outcome: EvidenceOutcome
+    event: str | None = Field(
+        default=None, description="The TikTok event, e.g. post.publish.complete."
+    )
+    publish_id: str | None = Field(default=None, description="The ghost's publish_id, if known.")
+    confirmed_status: str | None = Field(
+        default=None, description="TikTok's status of that publish_id (the status fetch)."
+    )
+    fail_reason: str | None = None
+    decided_at: datetime | None = None
+    explanation: str = ""
 
 
 class AttemptMedia(BaseModel):
@@ -389,6 +421,11 @@ class PostState(BaseModel):
         default_factory=list,
         description="FILE_UPLOAD inits whose answer was lost and that were started again by "
         "themselves (each one is a TikTok publish that can never go live).",
+    )
+    ambiguity_evidence: AmbiguityEvidence | None = Field(
+        default=None,
+        description="Pulled media whose init answer was lost: the evidence the post waits "
+        "for or that decided it (runbook, AMBIGUOUS_INIT).",
     )
     staging_failures: int = Field(
         default=0, description="Staging attempts that failed so far (Temporal retries them)."

@@ -26,6 +26,7 @@ from workflows.account_contracts import (
     TokenFacts,
     WaitReason,
 )
+from workflows.claims import ClaimBook
 
 #: How many answered request ids the book remembers, so that a request delivered twice
 #: (a retried signal) is never granted twice.
@@ -114,6 +115,8 @@ class AccountBook(BaseModel):
     rate_limited_answers: int = 0
     grants: dict[CallKind, int] = Field(default_factory=dict)
     answered: list[str] = Field(default_factory=list)
+    claims: ClaimBook = Field(default_factory=ClaimBook)
+    """Ambiguous inits waiting for TikTok's evidence (workflows/claims.py)."""
 
     # -- what posts and TikTok tell the account ------------------------------------------
 
@@ -370,6 +373,27 @@ class AccountBook(BaseModel):
             self.paused_until = None
         if self.analytics_paused_until is not None and self.analytics_paused_until <= now:
             self.analytics_paused_until = None
+
+    # -- ambiguous inits (workflows/claims.py) --------------------------------------------
+
+    def known_publish_ids(self) -> set[str]:
+        return {c.publish_id for counted in self.posts.values() for c in counted if c.publish_id}
+
+    def unresolved_inits(self) -> list[tuple[str, datetime]]:
+        """Inits granted whose publish_id the account does not know (in flight, or lost)."""
+        return [
+            (c.request_id, c.at)
+            for counted in self.posts.values()
+            for c in counted
+            if c.publish_id is None
+        ]
+
+    def attribute(self, request_id: str, publish_id: str) -> None:
+        """A ghost publish was attributed to this init: the account knows it from now on."""
+        for counted in self.posts.values():
+            for entry in counted:
+                if entry.request_id == request_id:
+                    entry.publish_id = publish_id
 
     # -- views ---------------------------------------------------------------------------
 

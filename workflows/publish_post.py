@@ -26,12 +26,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.account_contracts import RESERVATION_GRACE, CallKind, CapKind, SlotAnswer
     from workflows.account_link import AccountLink, WaitEnded
+    from workflows.ambiguity import EvidenceWait, evidence_window
     from workflows.analytics import (
         ANALYTICS_PATCH,
         AnalyticsInput,
         PostAnalytics,
         analytics_id,
     )
+    from workflows.claims import CLAIM_VERDICT_SIGNAL, ClaimVerdict
     from workflows.contracts import (
         AttemptMedia,
         ChunkUpload,
@@ -166,6 +168,7 @@ class PublishPost:
         self._reserved: dict[CallKind, datetime] = {}
         self._copies_ready: str | None = None  # the init attempt whose copies were made ahead
         """Slots reserved ahead of the due time, each good until its `use_by`."""
+        self._evidence = EvidenceWait(target.account_id)
         self._link = AccountLink(
             account_id=target.account_id,
             cap=CapKind.INBOX if target.options.inbox else CapKind.DIRECT,
@@ -562,6 +565,11 @@ class PublishPost:
         self._log(f"TikTok event {event.event}; confirming with a status fetch")
         self._nudged = True
 
+    @workflow.signal(name=CLAIM_VERDICT_SIGNAL)
+    def claim_verdict(self, verdict: ClaimVerdict) -> None:
+        """The account's verdict on this post's ambiguous init (workflows/ambiguity.py)."""
+        self._evidence.receive(verdict)
+
     async def _publish(
         self, request: PublishPostInput, target: PublishTarget, staged: StagedMedia
     ) -> None:
@@ -803,6 +811,7 @@ class PublishPost:
                 f"Starting the TikTok upload (publish attempt {state.init_attempts}, "
                 f"try {attempt}{lost_note})."
             )
+            sent_at = workflow.now()
             try:
                 request = self._init_input(
                     target, staged, attempt=state.init_attempts, try_number=attempt
@@ -848,6 +857,10 @@ class PublishPost:
                     # FILE_UPLOAD: that publish can only go live once its bytes reach the
                     # upload URL in the answer that was lost, so it never can. Start again.
                     self._record_ghost(error)
+                    if evidence_window(settings, self._paced):
+                        await self._evidence.note_file_upload_ghost(
+                            self._link.granted_id(CallKind.INIT), sent_at
+                        )
                     attempt -= 1
                     delay = timedelta(seconds=2 * len(state.ghost_inits))
                     await workflow.sleep(delay, summary="init again after a lost answer")
@@ -868,11 +881,16 @@ class PublishPost:
                 # Anything else (pulled media, a run from before ghosts were recorded): a
                 # person decides; nothing retries it blindly.
                 await self._withdraw_pulled_attempt(target, staged, settings, attempt)
+                ghost = await self._settle_by_evidence(target, staged, settings, sent_at)
+                if ghost is not None:
+                    return ghost
                 ambiguous = classify_error("AMBIGUOUS_INIT")
+                evidence = state.ambiguity_evidence
+                why = f" Evidence: {evidence.explanation}." if evidence else ""
                 raise _PostFailed(
                     PostError(
                         code=ambiguous.code,
-                        message=ambiguous.meaning,
+                        message=f"{ambiguous.meaning}{why}",
                         remedy=ambiguous.remedy,
                         may_be_live=True,
                         details=[{"cause": error.model_dump(mode="json")}],
@@ -897,6 +915,41 @@ class PublishPost:
     def _pulls(target: PublishTarget, staged: StagedMedia) -> bool:
         """TikTok fetches this post's media itself (photos; videos staged for pull)."""
         return not target.is_video or staged.video_source == "pull_from_url"
+
+    async def _settle_by_evidence(
+        self,
+        target: PublishTarget,
+        staged: StagedMedia,
+        settings: PublishSettings,
+        sent_at: datetime,
+    ) -> InitPublishResult | None:
+        """With TikTok's webhooks: wait for the account's evidence about the ghost of a lost
+        pulled init (workflows/ambiguity.py). Its publish_id, taken as this attempt's, or
+        None: AMBIGUOUS_INIT for a person."""
+        if target.is_video and staged.video_source == "file_upload":
+            return None  # no pull to prove anything (and it can never go live)
+        window = evidence_window(settings, self._paced)
+        if window is None:
+            return None
+        publish_id = await self._evidence.settle(
+            state=self._current,
+            request_id=self._link.granted_id(CallKind.INIT),
+            sent_at=sent_at,
+            window=window,
+            inbox=target.options.inbox,
+            fetch_status=lambda pid: self._fetch_status(
+                target, pid, workflow.now() + window, settings
+            ),
+            log=self._log,
+        )
+        evidence = self._current.ambiguity_evidence
+        if evidence is not None:
+            self._log(f"ambiguity {evidence.outcome}: {evidence.explanation}")
+        if publish_id is None:
+            return None
+        self._current.publish_id = publish_id
+        self._nudged = True  # the poll loop confirms at once, then goes on as for any publish
+        return InitPublishResult(publish_id=publish_id)
 
     def _may_start_again_after_ghost(
         self, target: PublishTarget, staged: StagedMedia, settings: PublishSettings
