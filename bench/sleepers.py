@@ -18,8 +18,8 @@
    the worker by a fresh one with `WORKER_MAX_CACHED_WORKFLOWS` set to it, records its idle
    memory, submits a burst of max(1.5 x size, `--burst`) more sleepers (so the SDK's LRU cache
    fills with the most recently active ones, as after any burst of submissions) and records
-   its memory again: the growth over the cache-0 worker's, divided by the posts cached, is
-   what one cached sleeper costs.
+   its memory again: the memory over the cache-0 worker's (after its own burst), per post
+   cached, is what one cached sleeper costs.
 
 Prints both ratios. Nothing here passes or fails on timing: it reports figures measured in
 one run against baselines of the same run.
@@ -125,7 +125,8 @@ async def cache_sizes(
 ) -> None:
     """Per cache size, a fresh worker on the same server (its sleepers stay): idle, then after
     a burst of max(1.5 x size, `burst`) more sleepers, so its LRU cache holds the most recently
-    active posts. Prints one row each and the memory per cached post over the cache-0 row."""
+    active posts. Prints one row each and the memory per cached post: the memory after the
+    burst over the cache-0 worker's after its own, per post cached."""
     rows: list[tuple[int, int, float, float, float, int]] = []
     for size in sizes:
         worker = start_worker(size)
@@ -144,14 +145,17 @@ async def cache_sizes(
             f"cache {size:5d}: {sleeping} sleeping, idle {idle:6.1f} MiB, after a burst of "
             f"{count}: {loaded:6.1f} MiB ({loaded / idle:.2f}x idle), {cached} cached"
         )
-    base = next((row[4] for row in rows if row[0] == 0), None)
+    # Against the cache-0 worker's memory after its burst, not against growth from idle: a
+    # fresh worker may first finish tasks its predecessor left (timed out under load), which
+    # raises its "idle" reading; every worker here has staged a burst before its reading.
+    base = next((row[3] for row in rows if row[0] == 0), None)
     print(
         "\n| cache | sleeping on the server | idle | after the burst | ratio | cached "
         "| MiB per cached post |"
     )
     print("|---|---|---|---|---|---|---|")
-    for size, total, idle, loaded, growth, cached in rows:
-        per_post = f"{(growth - base) / cached:.3f}" if base is not None and cached else "-"
+    for size, total, idle, loaded, _growth, cached in rows:
+        per_post = f"{(loaded - base) / cached:.3f}" if base is not None and cached else "-"
         print(
             f"| {size} | {total} | {idle:.1f} MiB | {loaded:.1f} MiB | {loaded / idle:.2f}x "
             f"| {cached} | {per_post} |"
