@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,12 @@ _KEY = re.compile(r"^ttp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
 _NAME = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 #: last_used_at is written at most this often per key (not on every request).
 _TOUCH_EVERY = timedelta(minutes=1)
+#: A key this process verified is trusted this long without asking the database again (an
+#: account-store round trip per API request otherwise). A revocation made here takes effect
+#: at once; one made by another process (`tiktok-publisher api-key revoke`) within this time.
+VERIFIED_FOR_SECONDS = 10.0
+_VERIFIED_MAX = 1024
+_clock = time.monotonic
 
 
 class ApiKeyError(ValueError):
@@ -64,6 +71,8 @@ def _info(row: ApiKey) -> ApiKeyInfo:
 class ApiKeys:
     def __init__(self, database: Database) -> None:
         self.database = database
+        # SHA-256 of a presented key (never the key) -> (its record, monotonic expiry).
+        self._verified: dict[str, tuple[ApiKeyInfo, float]] = {}
 
     def create(self, name: str) -> tuple[ApiKeyInfo, str]:
         """A new key: (its record, the full key). The full key is shown once, never stored."""
@@ -110,15 +119,30 @@ class ApiKeys:
             row.name = f"{row.name}~revoked~{row.key_id}"[:128]
             return _info(row)
 
-        return self.database.run_sync(work)
+        revoked = self.database.run_sync(work)
+        self._verified.clear()  # committed: no remembered verification outlives it here
+        return revoked
 
     async def verify(self, presented: str) -> ApiKeyInfo | None:
-        """The active key behind `presented`, or None (unknown, malformed or revoked)."""
+        """The active key behind `presented`, or None (unknown, malformed or revoked). A key
+        verified within `VERIFIED_FOR_SECONDS` is answered from memory."""
         match = _KEY.match(presented.strip())
         if match is None:
             return None
-        key_id, secret = match.groups()
+        fingerprint = _hash(presented.strip())
+        remembered = self._verified.get(fingerprint)
+        if remembered is not None and remembered[1] > _clock():
+            return remembered[0]
+        info = await self._verify(*match.groups())
+        if info is None:
+            self._verified.pop(fingerprint, None)
+        else:
+            if len(self._verified) >= _VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[fingerprint] = (info, _clock() + VERIFIED_FOR_SECONDS)
+        return info
 
+    async def _verify(self, key_id: str, secret: str) -> ApiKeyInfo | None:
         def work(session: Session) -> ApiKeyInfo | None:
             row = session.get(ApiKey, key_id)
             if row is None or row.revoked_at is not None:

@@ -13,7 +13,13 @@
    its resident memory once idle: the baseline;
 4. submits `--posts` posts scheduled a week ahead, waits until the worker has staged every
    one (its own `/metrics`: `tiktok_staging_seconds_count`), lets it settle, and records its
-   memory again.
+   memory again;
+5. with `--caches 0,100,...`: for each size, on the same server (the sleepers stay), replaces
+   the worker by a fresh one with `WORKER_MAX_CACHED_WORKFLOWS` set to it, records its idle
+   memory, submits a burst of max(1.5 x size, `--burst`) more sleepers (so the SDK's LRU cache
+   fills with the most recently active ones, as after any burst of submissions) and records
+   its memory again: the memory over the cache-0 worker's (after its own burst), per post
+   cached, is what one cached sleeper costs.
 
 Prints both ratios. Nothing here passes or fails on timing: it reports figures measured in
 one run against baselines of the same run.
@@ -23,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import re
 import statistics
@@ -39,6 +47,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bench.api_server import KeepAlivePoster, served_api
 from bench.results import record
 from starter.api import PostPublisher
 from starter.local_s3 import create_bucket, moto_server
@@ -104,23 +113,90 @@ async def settled_rss(pid: int, seconds: float = 10) -> float:
     return min(samples[-3:])
 
 
+async def cache_sizes(
+    sizes: list[int],
+    sleeping: int,
+    burst: int,
+    start_worker: Any,
+    stop_worker: Any,
+    submit_and_stage: Any,
+    http_port: int,
+    settle: float,
+) -> None:
+    """Per cache size, a fresh worker on the same server (its sleepers stay): idle, then after
+    a burst of max(1.5 x size, `burst`) more sleepers, so its LRU cache holds the most recently
+    active posts. Prints one row each and the memory per cached post: the memory after the
+    burst over the cache-0 worker's after its own, per post cached."""
+    rows: list[tuple[int, int, float, float, float, int]] = []
+    for size in sizes:
+        worker = start_worker(size)
+        try:
+            await wait_until(lambda: "tiktok_" in scrape(http_port), 60, "the worker")
+            idle = await settled_rss(worker.pid, settle)
+            count = max(size * 3 // 2, burst)
+            await submit_and_stage(f"cache{size}", count, 0)
+            sleeping += count
+            loaded = await settled_rss(worker.pid, settle)
+            cached = int(series(scrape(http_port), "temporal_sticky_cache_size"))
+        finally:
+            stop_worker(worker)
+        rows.append((size, sleeping, idle, loaded, loaded - idle, cached))
+        print(
+            f"cache {size:5d}: {sleeping} sleeping, idle {idle:6.1f} MiB, after a burst of "
+            f"{count}: {loaded:6.1f} MiB ({loaded / idle:.2f}x idle), {cached} cached"
+        )
+    # Against the cache-0 worker's memory after its burst, not against growth from idle: a
+    # fresh worker may first finish tasks its predecessor left (timed out under load), which
+    # raises its "idle" reading; every worker here has staged a burst before its reading.
+    base = next((row[3] for row in rows if row[0] == 0), None)
+    print(
+        "\n| cache | sleeping on the server | idle | after the burst | ratio | cached "
+        "| MiB per cached post |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for size, total, idle, loaded, _growth, cached in rows:
+        per_post = f"{(loaded - base) / cached:.3f}" if base is not None and cached else "-"
+        print(
+            f"| {size} | {total} | {idle:.1f} MiB | {loaded:.1f} MiB | {loaded / idle:.2f}x "
+            f"| {cached} | {per_post} |"
+        )
+        record(
+            "idle",
+            f"worker memory, cache {size}, {total} sleepers vs idle",
+            loaded / idle,
+            f"{loaded:.0f} MiB vs {idle:.0f} MiB idle, {cached} cached",
+            goal="<= 1.2",
+        )
+
+
 async def submit_rates(
-    publisher: PostPublisher, url: str, at: datetime, total: int, batch: int = 1
+    publisher: PostPublisher,
+    url: str,
+    at: datetime,
+    total: int,
+    batch: int = 1,
+    http: KeepAlivePoster | None = None,
 ) -> dict[str, Any]:
     """Submissions per second, sequential calls, the three ways in rotating rounds of `batch`
     calls each (default one call of each way per round, in rotating order):
     `api` (PostPublisher.submit: parse, validate, start), `raw_same` (start_workflow of the
     already-parsed input with the same summary and search attributes) and `raw` (a plain
-    start_workflow of that input).
+    start_workflow of that input); with `http` (a client of the HTTP API served around
+    `publisher`) a fourth, `http`: `POST /v1/posts` of the same request, answered.
 
     The machine is shared, so load comes and goes within a run: besides the totals, each
     round (the same calls of each way, back to back, milliseconds apart) gives its own
     ratio, and the median of those is the figure least moved by a burst of someone else's
     work. Client CPU per call
     (process time) is reported too: it is what the starter itself spends."""
-    spent = {"api": 0.0, "raw_same": 0.0, "raw": 0.0}
-    cpu = {"api": 0.0, "raw_same": 0.0, "raw": 0.0}
+    kinds = ["api", "raw_same", "raw"] + (["http"] if http is not None else [])
+    spent = dict.fromkeys(kinds, 0.0)
+    cpu = dict.fromkeys(kinds, 0.0)
+    # ratios[way]: the plain start's time over that way's, per round (its rate over plain);
+    # "raw_same" is the API's rate over the same start's.
     ratios: dict[str, list[float]] = {"raw": [], "raw_same": []}
+    if http is not None:
+        ratios["http"] = []
     done = 0
     stamp = uuid.uuid4().hex[:6]
 
@@ -158,7 +234,17 @@ async def submit_rates(
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
 
-    ways = [("api", api), ("raw_same", raw_same), ("raw", raw)]
+    async def over_http(n: int) -> None:
+        assert http is not None
+        for i in range(n):
+            body = json.dumps(photo_post(f"rate-{stamp}-http-{done + i}", url, at)).encode()
+            status, answer = await http.post("/v1/posts", body)
+            if status != 202:
+                raise SystemExit(f"POST /v1/posts answered {status}: {answer[:300]!r}")
+
+    ways: list[tuple[str, Any]] = [("api", api), ("raw_same", raw_same), ("raw", raw)]
+    if http is not None:
+        ways.append(("http", over_http))
     for _kind, way in ways:  # first calls (imports, connections, caches): not measured
         await way(3)
     done = 3
@@ -168,7 +254,8 @@ async def submit_rates(
         n = min(batch, total - done)
         took: dict[str, float] = {}
         # Rotate the order each round so no way always runs first (or after another).
-        for kind, way in ways[rounds % 3 :] + ways[: rounds % 3]:
+        turn = rounds % len(ways)
+        for kind, way in ways[turn:] + ways[:turn]:
             started, started_cpu = time.perf_counter(), time.process_time()
             await way(n)
             # The raw ways build their inputs inside the timing too: one parse_post each,
@@ -176,8 +263,10 @@ async def submit_rates(
             took[kind] = time.perf_counter() - started
             spent[kind] += took[kind]
             cpu[kind] += time.process_time() - started_cpu
-        for kind in ratios:
-            ratios[kind].append(took[kind] / took["api"])
+        ratios["raw"].append(took["raw"] / took["api"])
+        ratios["raw_same"].append(took["raw_same"] / took["api"])
+        if http is not None:
+            ratios["http"].append(took["raw"] / took["http"])
         done += n
         rounds += 1
     return {
@@ -202,6 +291,23 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=20, help="submissions in flight")
     parser.add_argument("--cache", type=int, default=None, help="WORKER_MAX_CACHED_WORKFLOWS")
     parser.add_argument("--rate-only", action="store_true", help="measure the submit rate only")
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="the rate test also submits through the HTTP API (POST /v1/posts, in-process)",
+    )
+    parser.add_argument(
+        "--caches",
+        default="",
+        help="then, per cache size (comma-separated, e.g. 0,100,250,500,1000): a fresh worker "
+        "with that WORKER_MAX_CACHED_WORKFLOWS and a burst of more sleepers",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=40, help="seconds memory settles before a reading"
+    )
+    parser.add_argument(
+        "--burst", type=int, default=500, help="least posts per --caches burst (1.5 x size above)"
+    )
     args = parser.parse_args()
     # The media host is on loopback: the guarded fetcher (and submit's check) refuse that
     # unless told, here as in the local stack.
@@ -229,15 +335,19 @@ async def main() -> int:
             "LOG_LEVEL": "WARNING",
             "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         }
-        if args.cache is not None:
-            worker_env["WORKER_MAX_CACHED_WORKFLOWS"] = str(args.cache)
         # The rate test starts its posts on a queue no worker polls, before the worker runs,
         # so nothing else competes for the two cores while it measures.
         at = datetime.now(UTC) + timedelta(days=7)
         unpolled = PostPublisher(
             env.client, task_queue=f"{task_queue}-rate", settings=PublishSettings()
         )
-        measured = await submit_rates(unpolled, url, at, args.rate_posts)
+        async with contextlib.AsyncExitStack() as stack:
+            http = None
+            if args.http:
+                served = await stack.enter_async_context(served_api(unpolled))
+                http = await served.poster()
+                stack.push_async_callback(http.close)
+            measured = await submit_rates(unpolled, url, at, args.rate_posts, http=http)
         rates, cpu_ms = measured["rate"], measured["cpu_ms"]
         median, quartiles = measured["median"], measured["quartiles"]
         publisher = PostPublisher(env.client, task_queue=task_queue, settings=PublishSettings())
@@ -259,6 +369,21 @@ async def main() -> int:
             f"client CPU per submit:   API {cpu_ms['api']:.2f} ms, same start "
             f"{cpu_ms['raw_same']:.2f} ms, plain start {cpu_ms['raw']:.2f} ms"
         )
+        if "http" in rates:
+            q = quartiles["http"]
+            print(
+                f"HTTP API (POST /v1/posts, server and client in this process): "
+                f"{rates['http']:.1f}/s, totals {rates['http'] / rates['raw']:.2f}x plain "
+                f"start_workflow, median of rounds {median['http']:.2f}x (quartiles "
+                f"{q[0]:.2f}-{q[2]:.2f}); CPU per submit {cpu_ms['http']:.2f} ms"
+            )
+            record(
+                "idle",
+                "HTTP API submit rate vs plain start_workflow",
+                median["http"],
+                f"{rates['http']:.0f}/s vs {rates['raw']:.0f}/s (median of rounds)",
+                goal=">= 0.9",
+            )
         record(
             "idle",
             "submit rate vs plain start_workflow",
@@ -269,48 +394,70 @@ async def main() -> int:
         if args.rate_only:
             await env.shutdown()
             return 0
-        log = open(f"/tmp/bench-sleepers-worker-{task_queue}.log", "wb")
-        worker = subprocess.Popen(
-            [str(BIN / "tiktok-publisher"), "worker"], env=worker_env, stderr=log, stdout=log
-        )
+        workers: list[subprocess.Popen[bytes]] = []
+
+        def start_worker(cache: int | None) -> subprocess.Popen[bytes]:
+            environment = dict(worker_env)
+            if cache is not None:
+                environment["WORKER_MAX_CACHED_WORKFLOWS"] = str(cache)
+            log = open(f"/tmp/bench-sleepers-worker-{task_queue}-{len(workers)}.log", "wb")
+            process = subprocess.Popen(
+                [str(BIN / "tiktok-publisher"), "worker"],
+                env=environment,
+                stderr=log,
+                stdout=log,
+            )
+            log.close()
+            workers.append(process)
+            return process
+
+        def stop_worker(process: subprocess.Popen[bytes]) -> None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+        stamp = uuid.uuid4().hex[:6]
+
+        async def submit_and_stage(prefix: str, count: int, staged_before: int) -> float:
+            queue: asyncio.Queue[int] = asyncio.Queue()
+            for i in range(count):
+                queue.put_nowait(i)
+
+            async def submitter() -> None:
+                while not queue.empty():
+                    i = queue.get_nowait()
+                    await publisher.submit(photo_post(f"{prefix}-{stamp}-{i}", url, at))
+
+            started = time.perf_counter()
+            await asyncio.gather(*(submitter() for _ in range(args.concurrency)))
+            await wait_until(
+                lambda: (
+                    series(scrape(http_port), 'tiktok_staging_seconds_count{result="ok"}')
+                    >= staged_before + count
+                ),
+                3600,
+                "every post to be staged",
+            )
+            return time.perf_counter() - started
+
         try:
+            worker = start_worker(args.cache)
             await wait_until(lambda: "tiktok_" in scrape(http_port), 60, "the worker")
-            idle = await settled_rss(worker.pid, 40)  # past a memory release (30 s)
+            idle = await settled_rss(worker.pid, args.settle)  # past a memory release (30 s)
             print(f"worker idle:             {idle:7.1f} MiB RSS")
-            stamp = uuid.uuid4().hex[:6]
-
-            async def submit_and_stage(prefix: str, count: int, staged_before: int) -> float:
-                queue: asyncio.Queue[int] = asyncio.Queue()
-                for i in range(count):
-                    queue.put_nowait(i)
-
-                async def submitter() -> None:
-                    while not queue.empty():
-                        i = queue.get_nowait()
-                        await publisher.submit(photo_post(f"{prefix}-{stamp}-{i}", url, at))
-
-                started = time.perf_counter()
-                await asyncio.gather(*(submitter() for _ in range(args.concurrency)))
-                await wait_until(
-                    lambda: (
-                        series(scrape(http_port), 'tiktok_staging_seconds_count{result="ok"}')
-                        >= staged_before + count
-                    ),
-                    3600,
-                    "every post to be staged",
-                )
-                return time.perf_counter() - started
-
             # A worker that has done some work once (S3 client and service model loaded,
             # transfer threads started, code paths imported) is the fair baseline for what
             # sleepers cost: that warm-up is paid once, whatever the number of posts.
             await submit_and_stage("warm", args.warm_posts, 0)
-            warm = await settled_rss(worker.pid, 40)
+            warm = await settled_rss(worker.pid, args.settle)
             print(f"worker warm idle:        {warm:7.1f} MiB RSS (after {args.warm_posts} posts)")
             seconds = await submit_and_stage("sleep", args.posts, args.warm_posts)
             total = args.posts + args.warm_posts
             print(f"staged, now sleeping:    {total} posts a week ahead ({seconds:.0f} s)")
-            loaded = await settled_rss(worker.pid, 40)
+            loaded = await settled_rss(worker.pid, args.settle)
             text = scrape(http_port)
             cache = series(text, "temporal_sticky_cache_size")
             print(f"worker with sleepers:    {loaded:7.1f} MiB RSS (sticky cache {cache:.0f})")
@@ -325,13 +472,22 @@ async def main() -> int:
                 f"{loaded:.0f} MiB vs {idle:.0f} MiB idle ({warm:.0f} MiB warm)",
                 goal="<= 1.2",
             )
+            if args.caches:
+                stop_worker(worker)
+                await cache_sizes(
+                    [int(size) for size in args.caches.split(",")],
+                    total,
+                    args.burst,
+                    start_worker,
+                    stop_worker,
+                    submit_and_stage,
+                    http_port,
+                    args.settle,
+                )
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-            log.close()
+            for process in workers:
+                if process.poll() is None:
+                    stop_worker(process)
             await env.shutdown()
     return 0
 

@@ -267,6 +267,21 @@ async def test_api_keys_are_stored_hashed_and_can_be_revoked(database: Database)
     keys.create("backend")  # the name is free again
 
 
+async def test_a_key_revoked_elsewhere_stops_working_within_ten_seconds(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from account_store import api_keys
+
+    keys = ApiKeys(database)  # the API process: it remembers a verified key briefly
+    _, secret = keys.create("backend")
+    assert await keys.verify(secret) is not None
+    assert ApiKeys(database).revoke("backend") is not None  # the CLI, another process
+    assert await keys.verify(secret) is not None
+    later = api_keys._clock() + api_keys.VERIFIED_FOR_SECONDS + 0.1
+    monkeypatch.setattr(api_keys, "_clock", lambda: later)
+    assert await keys.verify(secret) is None
+
+
 async def test_an_oauth_state_is_single_use(database: Database) -> None:
     states = OAuthStates(database)
     pending = await states.begin(account_id="acct_x", redirect_uri="http://cb")

@@ -363,11 +363,13 @@ class Settings(BaseSettings):
     # -- worker tuning -----------------------------------------------------------------------
     max_cached_workflows: int = _setting(
         "WORKER_MAX_CACHED_WORKFLOWS",
-        0,
-        "workflows kept in memory between their tasks. 0 (no cache) keeps a worker's memory "
-        "flat however many posts sleep; each workflow task then replays that post's short "
-        "history. A worker with memory to spare may cache some for lower task latency: each "
-        "cached post costs roughly 0.2-1 MiB (bench/README.md)",
+        50,
+        "workflows kept in memory between their tasks (least recently active evicted first). "
+        "A cached post costs about 0.27 MiB however long it sleeps; an uncached one costs "
+        "nothing until it wakes, and each of its workflow tasks then replays its history. 50 "
+        "keeps a worker with 10 000 posts sleeping within 1.2x its warm idle memory; where "
+        "many posts fall due at once, set it to twice the posts due in the same minute (their "
+        "account entities are cached too): bench/README.md, sleepers and due_time",
         group="Worker tuning",
         ge=0,
     )

@@ -12,7 +12,9 @@ from account_store.api_keys import ApiKeyInfo
 from starter.service import Service, ServiceProblem
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    """The process's Service. A coroutine on purpose: FastAPI runs a plain `def` dependency
+    in its thread pool, a hand-off per request for one attribute read."""
     found: Service = request.app.state.service
     return found
 
@@ -40,7 +42,7 @@ async def api_key(
 ) -> ApiKeyInfo:
     if credentials is None:
         raise unauthorized("Send Authorization: Bearer <API key>.")
-    info = await service(request).api_keys.verify(credentials.credentials)
+    info = await (await service(request)).api_keys.verify(credentials.credentials)
     if info is None:
         raise unauthorized("The API key is unknown or revoked.")
     return info
