@@ -363,13 +363,13 @@ class Settings(BaseSettings):
     # -- worker tuning -----------------------------------------------------------------------
     max_cached_workflows: int = _setting(
         "WORKER_MAX_CACHED_WORKFLOWS",
-        50,
+        500,
         "workflows kept in memory between their tasks (least recently active evicted first). "
-        "A cached post costs about 0.27 MiB however long it sleeps; an uncached one costs "
-        "nothing until it wakes, and each of its workflow tasks then replays its history. 50 "
-        "keeps a worker with 10 000 posts sleeping within 1.2x its warm idle memory; where "
-        "many posts fall due at once, set it to twice the posts due in the same minute (their "
-        "account entities are cached too): bench/README.md, sleepers and due_time",
+        "A cached post costs about 0.28 MiB however long it sleeps (500: about 140 MiB); an "
+        "uncached one costs nothing until it wakes, but then every one of its workflow tasks "
+        "replays its history. Keep it at least twice the posts due in the same minute (their "
+        "account entities are cached too): at 50, 100 posts due together were 80 s late "
+        "instead of 2 s (bench/README.md, due_time and sleepers)",
         group="Worker tuning",
         ge=0,
     )
