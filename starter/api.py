@@ -334,8 +334,12 @@ class PostPublisher:
                     "or check a worker, then ask again.",
                 ) from None
             if err.status is RPCStatusCode.FAILED_PRECONDITION:
-                # The run exists but cannot answer yet: its first step has not run (no worker
-                # polling), or that step keeps failing.
+                # The server refuses at once when no worker polled the queue lately ("no
+                # poller seen"): a finished run is still read from its record. An open run
+                # cannot answer yet: its first step has not run, or that step keeps failing.
+                closed = await closed_state(handle)
+                if closed is not None:
+                    return closed
                 raise ActionRejected(
                     "POST_NOT_READY",
                     f"{handle.id} cannot report its state yet ({err.message}); check that a "
