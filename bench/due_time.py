@@ -38,13 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from bench.bare_workflow import BareDue, bare_step
 from bench.results import record
+from bench.rolling_restarts import dev_server, unlimited_limits
 from bench.simulator_process import simulator_process
 from simulator import SimulatorConfig
 from simulator.admin import SimulatorAdmin
@@ -54,7 +53,6 @@ from starter.local_s3 import create_bucket, moto_server_process
 from starter.media_host import MediaHost, sample_jpeg
 from worker import main as worker_main
 from worker.config import MediaSettings, WorkerSettings
-from workflows import search_attributes
 from workflows.account_contracts import AccountSettings
 from workflows.contracts import PublishSettings
 
@@ -208,17 +206,10 @@ async def measure(
     posts: int, lead: float, cache: int, *, bare_sandboxed: bool = True
 ) -> tuple[Population, Population]:
     os.environ["MEDIA_SOURCE_ALLOW_LOOPBACK"] = "1"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(search_attributes.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
-    limits = ("creator_info", "video_init", "inbox_video_init", "content_init", "status_fetch")
+    env = await dev_server()
     config = SimulatorConfig(
         time_scale=0.01,
-        rate_limits=dict.fromkeys(limits, UNLIMITED),
+        rate_limits=unlimited_limits(),
         direct_posts_per_day=UNLIMITED,
     )
     try:

@@ -21,7 +21,8 @@ import httpx
 
 from simulator.admin import SimulatorAdmin
 from simulator.config import SimulatorConfig
-from starter.children import free_port, stop_child
+from starter.children import stop_child
+from telemetry.http import free_loopback_port
 
 
 @contextlib.contextmanager
@@ -30,7 +31,7 @@ def simulator_process(
 ) -> Iterator[SimulatorAdmin]:
     """Serve `config` from `python -m simulator` on a free loopback port; yields its admin
     client (`.base_url` is the API's). The child is stopped (SIGTERM, then SIGKILL) after."""
-    port = free_port()
+    port = free_loopback_port()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "simulator.json"
         # The file holds the creators' tokens: it lives only in this private directory.

@@ -50,6 +50,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench.api_server import KeepAlivePoster, served_api
 from bench.results import record
 from starter.api import PostPublisher
+from starter.children import stop_child
 from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg
 from telemetry.http import free_loopback_port
@@ -412,12 +413,7 @@ async def main() -> int:
             return process
 
         def stop_worker(process: subprocess.Popen[bytes]) -> None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_child(process, grace=30)
 
         stamp = uuid.uuid4().hex[:6]
 

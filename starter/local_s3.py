@@ -23,7 +23,8 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from starter.children import free_port, stop_child
+from starter.children import stop_child
+from telemetry.http import free_loopback_port
 
 REGION = "us-east-1"
 
@@ -84,7 +85,7 @@ def moto_server(port: int = 0) -> Iterator[str]:
 def moto_server_process(startup_seconds: float = 30.0) -> Iterator[str]:
     """moto's S3 in a child process (`python -m moto.server`): yields its URL. For
     benchmarks, whose CPU and memory figures must be the engine's, not moto's."""
-    port = free_port()
+    port = free_loopback_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,18 +28,12 @@ from starter.dev_api import EmbeddedApiServer
 from starter.http_api.app import create_app
 from starter.service import Service
 from starter.tiktok_oauth import OAuthSettings
+from telemetry.http import free_loopback_port as free_port
 from tests.db_support import open_test_database
 from tests.workflow_support import FAST
 from worker import main as worker_main
 from worker.config import MediaSettings, WorkerSettings
 from workflows.account_contracts import account_workflow_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
-from starter.children import free_port
 from starter.local_s3 import (
     REGION,
     allow_public_read,
@@ -35,6 +34,7 @@ from starter.local_s3 import (
     s3_client,
 )
 from starter.media_host import mp4_header as mp4_head
+from telemetry.http import free_loopback_port as free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from starter.media_host import MediaHost, sample_video
 from starter.operations import Operations
 from starter.post_text import render_state
 from starter.service import Service
+from telemetry.http import free_loopback_port as free_port
 from tests.test_cli import cli_env, run_cli
 from tests.workflow_support import (
     failure_of,
@@ -42,12 +42,6 @@ PROMISES = ("this is retried", "the engine retries", "retrying reads it again")
 
 def new_id() -> str:
     return f"opr-{uuid.uuid4().hex[:10]}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def visible(client: Client, query: str, wf_id: str, *, present: bool = True) -> bool:
