@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from account_store.database import Database
 from account_store.tables import Account, PlatformSet, PlatformSetMember
@@ -148,7 +149,7 @@ class PlatformSets:
             found.updated_at = self._clock()
             return self._record(session, found.set_id)
 
-        return await self.database.run(work)
+        return await self._run_on_existing(work, set_id_or_name)
 
     async def delete(self, set_id_or_name: str) -> PlatformSetRecord:
         def work(session: Session) -> PlatformSetRecord:
@@ -157,12 +158,27 @@ class PlatformSets:
             session.execute(
                 delete(PlatformSetMember).where(PlatformSetMember.set_id == found.set_id)
             )
-            session.delete(found)
+            gone = session.execute(delete(PlatformSet).where(PlatformSet.set_id == found.set_id))
+            if getattr(gone, "rowcount", 1) == 0:  # a concurrent request deleted it first
+                raise StaleDataError()
             return record
 
-        return await self.database.run(work)
+        return await self._run_on_existing(work, set_id_or_name)
 
     # -- internals -----------------------------------------------------------------------
+
+    async def _run_on_existing(
+        self, work: Callable[[Session], PlatformSetRecord], set_id_or_name: str
+    ) -> PlatformSetRecord:
+        """Run a change to one set; a set deleted by a concurrent request between our read
+        and our write is the same answer as a set that was never there."""
+        try:
+            return await self.database.run(work)
+        except StaleDataError:
+            raise PlatformSetError(
+                "PLATFORM_SET_NOT_FOUND",
+                f"No platform set with id or name {set_id_or_name!r} (deleted meanwhile).",
+            ) from None
 
     @staticmethod
     def _check_name(name: str) -> None:

@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 from temporalio.testing import WorkflowEnvironment
 
 from account_store.database import Database
 from account_store.platform_sets import PlatformSetError, PlatformSets
 from account_store.store import AccountStore
+from account_store.tables import PlatformSet
 from activities.tokens import StoredToken
 from simulator import Simulator
 from tests.api_support import live_api
@@ -61,6 +63,31 @@ async def test_a_set_refuses_unknown_accounts_names_taken_and_bad_ids(
             await call
         assert caught.value.code == code
     assert (await sets.members("s1")) == ["acct_a"]  # nothing half-changed
+
+
+@pytest.mark.parametrize("change", ["update", "delete"])
+async def test_a_set_deleted_by_a_concurrent_request_is_not_found_not_a_crash(
+    database: Database,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+) -> None:
+    # What schemathesis found with two workers: PATCH {"accountIds": []} read the set, a
+    # DELETE committed, and the PATCH's UPDATE matched no row (StaleDataError, a 500).
+    await connected(database, "acct_a")
+    sets = PlatformSets(database)
+    await sets.create("launch", ["acct_a"], set_id="s1")
+    found_first = PlatformSets._require
+
+    def found_then_deleted_elsewhere(self: PlatformSets, session: object, key: str) -> object:
+        row = found_first(self, session, key)  # type: ignore[arg-type]
+        database.run_sync(lambda other: other.execute(delete(PlatformSet)))  # another session
+        return row
+
+    monkeypatch.setattr(PlatformSets, "_require", found_then_deleted_elsewhere)
+    call = sets.update("s1", account_ids=[]) if change == "update" else sets.delete("s1")
+    with pytest.raises(PlatformSetError) as caught:
+        await call
+    assert caught.value.code == "PLATFORM_SET_NOT_FOUND"
 
 
 async def test_platform_sets_over_the_api(
