@@ -231,7 +231,7 @@ class MediaActivities:
         retry cannot fix it, and nothing that failed a check stays in the bucket)."""
         # The workflow's own definition of "the target as measured" (imported late: the
         # workflow module imports the activities for its typed references).
-        from workflows.publish_post import measured_target
+        from workflows.publish_media import measured_target
 
         problems = validate_target(measured_target(target, staged), ValidationPolicy())
         if not problems:

@@ -35,7 +35,7 @@ from tests.workflow_support import (
 from workflows import search_attributes as sa
 from workflows.contracts import Phase, PostError, PostState
 from workflows.errors import STAGING_CODES, classify_error
-from workflows.publish_post import TRANSFER_RETRY
+from workflows.publish_calls import TRANSFER_RETRY
 
 PROMISES = ("this is retried", "the engine retries", "retrying reads it again")
 

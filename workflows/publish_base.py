@@ -1,0 +1,53 @@
+"""The state every part of PublishPost shares: the post's target, its `PostState`, its
+history log and whether its calls are paced by the account entity.
+
+The steps of a post (workflows/publish_*.py) are mixins on this base; PublishPost
+(workflows/publish_post.py) combines them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import PostError, PostState
+    from workflows.publish_calls import PostFailed, fmt_time
+    from workflows.request import PublishTarget
+
+
+class PostBase:
+    """Attributes set by `PublishPost.__init__`, read by every step."""
+
+    _target: PublishTarget
+    _state: PostState
+    _paced: bool
+    """Every TikTok call of this run asks the account entity for a slot first."""
+    _wake: bool
+    """An update moved the post: its durable wait ends at once."""
+
+    @property
+    def _current(self) -> PostState:
+        return self._state
+
+    def _log(self, event: str) -> None:
+        self._current.history.append(f"{fmt_time(workflow.now())} {event}")
+
+    def _fail_on_problems(self, problems: list[Any]) -> None:
+        if not problems:
+            return
+        first = problems[0]
+        raise PostFailed(
+            PostError(
+                code=first.code,
+                message=first.message,
+                remedy="Fix the post: `tiktok-publisher retry POST_ID ACCOUNT_ID` can change "
+                "--privacy, --caption and --at; any other fix needs the fixed post submitted "
+                "under a new postId (the same postId is not started again).",
+                field=first.field,
+                details=[
+                    {"code": p.code, "field": p.field, "message": p.message} for p in problems
+                ],
+            )
+        )

@@ -1,0 +1,124 @@
+"""How PublishPost calls its activities and reads their failures.
+
+Retry policies and timeouts, the patch names that changed which commands a post emits,
+the internal exceptions its steps raise, turning an activity failure into the post's
+error, and the text helpers its history lines use.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import FailureDetails, PostError
+    from workflows.errors import Retryability, classify_error
+
+
+# Reads are safe to repeat, so they retry generously; Temporal keeps the backoff durable.
+READ_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8,
+)
+# Init creates a post and TikTok gives it no idempotency key, so Temporal must never repeat
+# it on its own: a timed-out or crashed attempt may have reached TikTok. Each execution gets
+# one attempt; the workflow itself tries again only after failures the error table says
+# provably did nothing (a connection refused, a TikTok error envelope, a 429).
+INIT_ONCE = RetryPolicy(maximum_attempts=1)
+INIT_MAX_TRIES = 6
+#: Paced calls get one attempt per slot: every try, retries included, is granted by the
+#: account entity, so no retry can overrun TikTok's per-minute budget.
+ONCE = RetryPolicy(maximum_attempts=1)
+READ_TRIES = 8
+#: Posts started before the account entity existed keep their own path on replay.
+ACCOUNT_PACING = "account-entity-pacing"
+#: FILE_UPLOAD inits whose answer was lost are started again (runs before it replay as before).
+GHOST_INIT_RETRY = "ghost-init-retry"
+#: A paced read with no answer at all (timeout, lost worker) is asked again, not fatal.
+PACED_READ_SURVIVES_LOST_WORKERS = "paced-read-survives-lost-workers"
+#: Pulled media: a lost answer withdraws that attempt's copies at once.
+WITHDRAW_PULLED_ATTEMPT = "withdraw-pulled-attempt"
+#: Failed staging attempts shown in `state` and TikTokStagingError (runs started earlier
+#: never got the signal, so they replay unchanged either way).
+STAGING_RETRY_VISIBLE = "staging-retry-visible"
+#: A scheduled post reads the creator's settings and reserves its init shortly before its
+#: due time, so that at the due time only the init is left (runs before it replay as before).
+PREPARE_BEFORE_DUE = "prepare-before-due"
+CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
+# Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
+TRANSFER_TIMEOUT = timedelta(hours=3)
+TRANSFER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=10,
+)
+
+
+class DeadlineReached(Exception):
+    """The publish deadline passed while the post waited for the account."""
+
+
+class Interrupted(Exception):
+    """A reschedule or cancel ended a wait for the account while the post got ready."""
+
+
+class PostFailed(Exception):
+    """A step ended the post with this error (`PublishPost.run` turns it into FAILED)."""
+
+    def __init__(self, error: PostError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
+def activity_error(err: ActivityError) -> PostError:
+    """Turn an activity failure into the post's error, keeping TikTok's code and log id."""
+    details = FailureDetails.of(err)
+    if details is not None:
+        rule = classify_error(details.code, details.http_status)
+        return PostError(
+            code=details.code,
+            message=details.meaning or rule.meaning,
+            remedy=details.remedy or rule.remedy,
+            retryable=details.retryability is Retryability.RETRYABLE,
+            http_status=details.http_status,
+            log_id=details.log_id or None,
+        )
+    cause = err.cause
+    message = str(cause) if cause is not None else str(err)
+    return PostError(
+        code="ACTIVITY_FAILED",
+        message=f"An engine step failed: {message}",
+        remedy="Check the worker's logs; retry the post once the cause is fixed.",
+        retryable=True,
+    )
+
+
+def retry_delay(err: ActivityError, attempt: int) -> timedelta:
+    """TikTok's own delay where it gave one, else 2 s doubling per try."""
+    details = FailureDetails.of(err)
+    if details is not None and details.retry_after_seconds:
+        return timedelta(seconds=details.retry_after_seconds)
+    return timedelta(seconds=2**attempt)
+
+
+def retryability_of(err: ActivityError) -> Retryability | None:
+    """What the failure's classification says about trying again; None: the failure
+    carries none (a timeout, a lost worker)."""
+    details = FailureDetails.of(err)
+    return details.retryability if details is not None else None
+
+
+def fmt_size(n: int) -> str:
+    """A byte count for history lines (kB or MB)."""
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def fmt_time(at: datetime) -> str:
+    """A time for history lines and details, in UTC to the second."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
