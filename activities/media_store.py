@@ -217,6 +217,12 @@ class MediaStore:
         except (BotoCoreError, ClientError) as exc:
             raise self._storage_error(exc, f"copy {source}") from exc
 
+    def delete_under(self, prefix: str) -> int:
+        """Delete every object under `prefix` (idempotent); how many there were."""
+        keys = self.keys_under(prefix)
+        self.delete(keys)
+        return len(keys)
+
     def keys_under(self, prefix: str) -> list[str]:
         try:
             pages = self._s3.get_paginator("list_objects_v2").paginate(

@@ -8,6 +8,7 @@ history), makes one kind of call through `TikTokClient`, and turns a `TikTokApiE
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from activities.tiktok_client import (
     VideoSource,
 )
 from activities.tokens import AccountTokens, StoredToken, TokenError
+from workflows.account_contracts import CALL_OUTCOME, SuccessReport
 from workflows.contracts import (
     ChunkUpload,
     CreatorInfoQuery,
@@ -40,6 +42,23 @@ from workflows.request import PublishMode, PublishTarget
 from workflows.tiktok import CreatorInfo, PublishStatus
 
 log = structlog.get_logger(__name__)
+
+
+async def report_success(report: SuccessReport, publish_id: str) -> bool:
+    """Tell the account entity of a successful paced call (signal `call_outcome`), as the
+    workflow would. False if it could not be told: the workflow then tells it itself."""
+    outcome = report.outcome.model_copy(
+        update={"code": None, "publish_id": publish_id, "at": datetime.now(UTC)}
+    )
+    try:
+        handle = activity.client().get_workflow_handle(report.account_workflow_id)
+        await handle.signal(CALL_OUTCOME, outcome)
+    except Exception as err:  # the entity not running, the server busy: the workflow retells
+        log.warning("account.outcome_not_reported", publish_id=publish_id, error=type(err).__name__)
+        return False
+    return True
+
+
 T = TypeVar("T")
 RENEW_AHEAD = timedelta(minutes=5)
 
@@ -172,16 +191,36 @@ class TikTokActivities:
                 total_chunk_count=plan.total_chunk_count,
                 content_type=items[0].mime_type,
             )
-        return InitPublishResult(publish_id=result.publish_id, upload=upload)
+        reported = False
+        if request.report_success_to is not None:
+            reported = await report_success(request.report_success_to, result.publish_id)
+        return InitPublishResult(
+            publish_id=result.publish_id, upload=upload, outcome_reported=reported
+        )
 
     @activity.defn(name="fetch_publish_status")
     async def fetch_publish_status(self, query: StatusQuery) -> PublishStatus:
-        """One status/fetch call; the workflow owns the polling rhythm."""
-        return await self._call(
+        """One status/fetch call; the workflow owns the polling rhythm. With
+        `release_staged`, a final success also deletes the post's staged media: nothing can
+        need it again, and the post ends without one more activity."""
+        status = await self._call(
             query.account_id,
             lambda token: self._client.fetch_status(token, query.publish_id),
             paced=query.paced,
         )
+        target = query.release_staged
+        if target is None or not status.is_success:
+            return status
+        store = self._delivery.store
+        try:
+            released = await asyncio.to_thread(
+                store.delete_under, store.target_prefix(target.post_id, target.account_id)
+            )
+        except StagingError as err:
+            # The answer is what matters; the workflow deletes the media itself instead.
+            log.warning("media.not_released", code=err.code, publish_id=query.publish_id)
+            return status
+        return dataclasses.replace(status, staged_media_released=released)
 
     async def _call(
         self, account_id: str, call: Callable[[str], Awaitable[T]], *, paced: bool = False

@@ -320,14 +320,10 @@ class MediaActivities:
     async def delete_staged_media(self, target: StagedTarget) -> int:
         """Remove every staged object of the target, however far staging got (idempotent)."""
         prefix = self._store.target_prefix(target.post_id, target.account_id)
-
-        def delete() -> int:
-            keys = self._store.keys_under(prefix)
-            self._store.delete(keys)
-            return len(keys)
-
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._threads, delete)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._threads, self._store.delete_under, prefix
+            )
         except StagingError as err:
             raise engine_error(err.code, err.message, retryable=err.retryable) from None
 
@@ -335,14 +331,10 @@ class MediaActivities:
     async def withdraw_attempt_media(self, attempt: AttemptMedia) -> int:
         """Delete one init attempt's pulled copies at once (idempotent)."""
         prefix = self._store.attempt_prefix(attempt.post_id, attempt.account_id, attempt.attempt)
-
-        def delete() -> int:
-            keys = self._store.keys_under(prefix)
-            self._store.delete(keys)
-            return len(keys)
-
         try:
-            removed = await asyncio.get_running_loop().run_in_executor(self._threads, delete)
+            removed = await asyncio.get_running_loop().run_in_executor(
+                self._threads, self._store.delete_under, prefix
+            )
         except StagingError as err:
             raise engine_error(err.code, str(err), retryable=err.retryable) from None
         log.info("media.attempt_withdrawn", attempt=attempt.attempt, objects=removed)

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -85,6 +86,33 @@ async def events_per_run(client: Client, ids: list[str], sample: int = 10) -> fl
         history = await client.get_workflow_handle(wf_id).fetch_history()
         counts.append(len(history.events))
     return statistics.mean(counts) if counts else 0.0
+
+
+async def timeline(client: Client, wf_id: str, due: float) -> list[str]:
+    """A run's history as `seconds after the due time  event  (activity or timer)` lines:
+    where a post's time after its due time goes."""
+    history = await client.get_workflow_handle(wf_id).fetch_history()
+    lines = []
+    for event in history.events:
+        at = event.event_time.ToDatetime(UTC).timestamp() - due
+        kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        what = ""
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            what = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.HasField("signal_external_workflow_execution_initiated_event_attributes"):
+            what = event.signal_external_workflow_execution_initiated_event_attributes.signal_name
+        elif event.HasField("workflow_execution_signaled_event_attributes"):
+            what = event.workflow_execution_signaled_event_attributes.signal_name
+        elif event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            what = ", ".join(sorted(fields.indexed_fields))
+        elif event.HasField("marker_recorded_event_attributes"):
+            details = event.marker_recorded_event_attributes.details
+            what = (
+                details["patch_data"].payloads[0].data.decode() if "patch_data" in details else ""
+            )
+        lines.append(f"{at:+9.3f}  {kind:<45} {what}")
+    return lines
 
 
 async def run_bare(
@@ -137,6 +165,7 @@ async def run_posts(
     posts: int,
     lead: float,
     cache: int,
+    history_out: Path | None = None,
 ) -> Population:
     queue = f"due-{uuid.uuid4().hex[:6]}"
     url = media.add(f"due/{queue}.jpg", sample_jpeg(), "image/jpeg")
@@ -171,6 +200,11 @@ async def run_posts(
         await asyncio.gather(*(finish(wf_id) for wf_id in ids))
     if staged_by > due:
         print(f"warning: submitting took past the due time ({staged_by - due:.1f} s late)")
+    if history_out:
+        history_out.mkdir(parents=True, exist_ok=True)
+        for wf_id in (ids[0], ids[-1]):
+            lines = await timeline(client, wf_id, due)
+            (history_out / f"{wf_id.replace('/', '_')}.txt").write_text("\n".join(lines) + "\n")
     log = sim.requests()
     inits = sorted(r["time"] for r in log if r.get("endpoint") in INIT_ENDPOINTS)[-posts:]
     return Population(
@@ -203,7 +237,12 @@ def table(bare: Population, posts: Population) -> list[str]:
 
 
 async def measure(
-    posts: int, lead: float, cache: int, *, bare_sandboxed: bool = True
+    posts: int,
+    lead: float,
+    cache: int,
+    *,
+    bare_sandboxed: bool = True,
+    history_out: Path | None = None,
 ) -> tuple[Population, Population]:
     os.environ["MEDIA_SOURCE_ALLOW_LOOPBACK"] = "1"
     env = await dev_server()
@@ -224,7 +263,9 @@ async def measure(
             os.environ.update(create_bucket(s3, "due-media").env())
             bare = await run_bare(env.client, posts, lead, cache, sandboxed=bare_sandboxed)
             tokens = write_tokens(Path(folder), posts)
-            published = await run_posts(env.client, sim, media, tokens, posts, lead, cache)
+            published = await run_posts(
+                env.client, sim, media, tokens, posts, lead, cache, history_out
+            )
     finally:
         await env.shutdown()
     return bare, published
@@ -234,7 +275,11 @@ async def main_async(args: argparse.Namespace) -> int:
     worker_main.configure_logging("console", "ERROR")
     cache = WORKER_DEFAULT_CACHE if args.cache is None else args.cache
     bare, posts = await measure(
-        args.posts, args.lead, cache, bare_sandboxed=not args.bare_unsandboxed
+        args.posts,
+        args.lead,
+        cache,
+        bare_sandboxed=not args.bare_unsandboxed,
+        history_out=args.history_out,
     )
     print(
         f"{args.posts} workflows due in the same second, 1 worker, same dev server "
@@ -275,6 +320,13 @@ def main() -> None:
         action="store_true",
         help="run the bare workflows outside the workflow sandbox (a lower floor than the "
         "posts can have)",
+    )
+    parser.add_argument(
+        "--history-out",
+        type=Path,
+        default=None,
+        help="write the first and last post's history as a timeline (seconds after the due "
+        "time, event, activity or signal) into this folder",
     )
     sys.exit(asyncio.run(main_async(parser.parse_args())))
 

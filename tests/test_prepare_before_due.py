@@ -9,17 +9,19 @@ Time-skipping server, real activities, the real simulator over HTTP.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.publishing import report_success
 from simulator import Simulator
 from starter.local_s3 import s3_client
 from starter.media_host import MediaHost, sample_jpeg, sample_video
@@ -35,7 +37,13 @@ from tests.workflow_support import (
     video_request,
     wait_for,
 )
-from workflows.account_contracts import AccountState, account_workflow_id
+from workflows.account_contracts import (
+    AccountState,
+    CallKind,
+    CallOutcome,
+    SuccessReport,
+    account_workflow_id,
+)
 from workflows.contracts import Phase, PostState
 
 LEAD = 60.0
@@ -207,3 +215,74 @@ async def wait_for_keys(s3: Any, bucket: str, prefix: str, count: int, within: f
     while s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0) < count:
         assert time.monotonic() < deadline, f"no {count} objects under {prefix}"
         await asyncio.sleep(0.2)
+
+
+async def test_at_its_due_time_a_ready_post_waits_for_no_signal_and_no_extra_activity(
+    time_skipping_env: WorkflowEnvironment,
+    simulator: Simulator,
+    token_file: Path,
+    task_queue: str,
+    media_host: MediaHost,
+) -> None:
+    # What the due time costs a ready post: the init activity tells the account of its
+    # success itself (no call_outcome signal to wait for), and the status check that sees
+    # the post live deletes the staged media (no delete activity after it).
+    env = time_skipping_env
+    url = media_host.add("prepare/due.jpg", sample_jpeg(), "image/jpeg")
+    due = await env.get_current_time() + timedelta(hours=2)
+    request = photo_request(post_id(), [url])
+    request["scheduledAt"] = due.isoformat()
+    target = target_of(request)
+    bucket = os.environ["MEDIA_BUCKET"]
+    s3 = s3_client(os.environ["MEDIA_S3_ENDPOINT_URL"])
+    async with running_worker(env.client, simulator, token_file, task_queue):
+        handle = await start(env.client, task_queue, target, SETTINGS)
+        await wait_for(handle, lambda s: bool(s.staged_media))
+        await env.sleep(timedelta(hours=2) - timedelta(seconds=LEAD / 2))
+        await wait_for(handle, lambda s: s.prepared_at is not None)
+        result = await handle.result()
+        state = await state_of(handle)
+        await save_history(handle, "due_init_reported_media_released")
+        history = await handle.fetch_history()
+        entity = await env.client.get_workflow_handle(
+            account_workflow_id("acct_demo")
+        ).fetch_history()
+
+    assert result.phase is Phase.PUBLISHED and result.publish_id
+    staged = s3.list_objects_v2(Bucket=bucket, Prefix=f"staged/{target.post_id}/")
+    assert staged.get("KeyCount") == 0, "the staged media outlived the published post"
+    assert any("staged media deleted" in line for line in state.history)
+    post_signals = [
+        e.signal_external_workflow_execution_initiated_event_attributes.signal_name
+        for e in history.events
+        if e.HasField("signal_external_workflow_execution_initiated_event_attributes")
+    ]
+    activities = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "call_outcome" not in post_signals
+    assert "delete_staged_media" not in activities
+    # ... and the account still learned the init's publish_id, from the activity.
+    outcomes = [
+        json.loads(e.workflow_execution_signaled_event_attributes.input.payloads[0].data)
+        for e in entity.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+        and e.workflow_execution_signaled_event_attributes.signal_name == "call_outcome"
+    ]
+    assert [o["publish_id"] for o in outcomes if o["call"] == "init"] == [result.publish_id]
+
+
+async def test_an_init_that_cannot_tell_the_account_leaves_the_telling_to_the_workflow(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    # No entity to signal (or no client): the activity says so, and the workflow then
+    # sends call_outcome itself (InitPublishResult.outcome_reported False).
+    report = SuccessReport(
+        account_workflow_id=account_workflow_id(f"acct_gone_{uuid.uuid4().hex[:6]}"),
+        outcome=CallOutcome(request_id="run/1", call=CallKind.INIT, at=datetime.now(UTC)),
+    )
+    told = await ActivityEnvironment(client=dev_env.client).run(report_success, report, "p_1")
+    assert told is False
+    assert await ActivityEnvironment().run(report_success, report, "p_1") is False

@@ -64,6 +64,8 @@ EXPECTED = {
     "prepared_then_rescheduled",
     "account_reservation_given_back",
     "prepared_photo_copies_made",
+    # At the due time: the init reports its own success, the live status deletes the media.
+    "due_init_reported_media_released",
     # Analytics paced by the account entity; the follower count's own daily schedule.
     "followers_refreshed",
     "account_analytics_granted",

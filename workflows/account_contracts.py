@@ -226,6 +226,16 @@ class CallOutcome(BaseModel):
     )
 
 
+class SuccessReport(BaseModel):
+    """Where the activity making a paced call reports that call's success itself (signal
+    `call_outcome` to the account entity), in place of the post's workflow: one command
+    and one workflow task fewer per post at the moment many fall due. `outcome` is filled
+    in (publish_id, the time of TikTok's answer) by the activity."""
+
+    account_workflow_id: str
+    outcome: CallOutcome
+
+
 class CapWindow(BaseModel):
     """A posting cap in force: calls needing it wait until `until`."""
 

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         CapKind,
         SlotAnswer,
         SlotRequest,
+        SuccessReport,
         WaitReason,
         account_workflow_id,
     )
@@ -218,6 +219,19 @@ class AccountLink:
                 publish_id=publish_id,
                 may_have_taken_effect=may_have_taken_effect,
             )
+        )
+
+    def success_report(self, call: CallKind) -> SuccessReport:
+        """For the activity making the granted `call`: how to tell the account of its
+        success itself (the activity fills in the answer's time and publish_id)."""
+        return SuccessReport(
+            account_workflow_id=account_workflow_id(self.account_id),
+            outcome=CallOutcome(
+                request_id=self.granted_id(call),
+                call=call,
+                cap=self._cap if call is not CallKind.STATUS else None,
+                at=workflow.now(),
+            ),
         )
 
     # -- delivery ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
 
+from workflows.account_contracts import SuccessReport
 from workflows.analytics_contracts import AnalyticsSchedule
 from workflows.errors import Retryability
 from workflows.post import PublishTarget, workflow_id
@@ -493,6 +494,11 @@ class InitPublishInput(BaseModel):
         description="Pulled media: this attempt's copies were made ahead (while the post got "
         "ready); the init only names them.",
     )
+    report_success_to: SuccessReport | None = Field(
+        default=None,
+        description="Set: the activity tells the account entity of a successful init "
+        "itself (InitPublishResult.outcome_reported says whether it could).",
+    )
 
 
 class CreatorInfoQuery(BaseModel):
@@ -504,12 +510,23 @@ class InitPublishResult(BaseModel):
     upload: ChunkUpload | None = Field(
         default=None, description="Set for FILE_UPLOAD: the chunks still to send."
     )
+    outcome_reported: bool = Field(
+        default=False,
+        description="The account entity was told of this init by the activity "
+        "(InitPublishInput.report_success_to): the workflow need not tell it again.",
+    )
 
 
 class StatusQuery(BaseModel):
     account_id: str
     publish_id: str
     paced: bool = False
+    release_staged: StagedTarget | None = Field(
+        default=None,
+        description="Set: if TikTok's answer is final success (PUBLISH_COMPLETE or "
+        "SEND_TO_USER_INBOX), this check also deletes the target's staged media, which "
+        "nothing can need again (PublishStatus.staged_media_released).",
+    )
 
 
 __all__ = [

@@ -26,6 +26,8 @@ class PostBase:
     """Every TikTok call of this run asks the account entity for a slot first."""
     _wake: bool
     """An update moved the post: its durable wait ends at once."""
+    _staged_released: bool
+    """The staged media was deleted by the status check that saw the post live."""
 
     @property
     def _current(self) -> PostState:

@@ -49,6 +49,11 @@ STAGING_RETRY_VISIBLE = "staging-retry-visible"
 #: A scheduled post reads the creator's settings and reserves its init shortly before its
 #: due time, so that at the due time only the init is left (runs before it replay as before).
 PREPARE_BEFORE_DUE = "prepare-before-due"
+#: At the due time: the init activity tells the account entity of its success itself, and
+#: the status check that sees the post live deletes its staged media (two workflow tasks
+#: fewer per post when many fall due together; runs before it replay as before).
+INIT_REPORTS_ITSELF = "init-reports-itself"
+STATUS_RELEASES_STAGED = "status-releases-staged"
 CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
 # Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
 TRANSFER_TIMEOUT = timedelta(hours=3)

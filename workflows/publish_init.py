@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         GHOST_INIT_RETRY,
         INIT_MAX_TRIES,
         INIT_ONCE,
+        INIT_REPORTS_ITSELF,
         READ_RETRY,
         WITHDRAW_PULLED_ATTEMPT,
         PostFailed,
@@ -81,6 +82,8 @@ class Initiating(StatusPolling):
                 if self._copies_ready == pull_attempt(request):
                     request.copies_made = True
                 self._copies_ready = None
+                if self._paced and workflow.patched(INIT_REPORTS_ITSELF):
+                    request.report_success_to = self._link.success_report(CallKind.INIT)
                 init = await workflow.execute_activity_method(
                     TikTokActivities.init_publish,
                     request,
@@ -161,7 +164,7 @@ class Initiating(StatusPolling):
             # Recorded before anything else can happen: from here on this target has a post.
             state.publish_id = init.publish_id
             self._log(f"init ok: publish_id {init.publish_id}")
-            if self._paced:
+            if self._paced and not init.outcome_reported:
                 await self._link.outcome(CallKind.INIT, code=None, publish_id=init.publish_id)
             return init
         raise AssertionError("unreachable")  # the loop returns or raises

@@ -101,6 +101,8 @@ class MediaCustody(PostBase):
 
     async def _delete_staged(self, settings: PublishSettings, *, after_success: bool) -> None:
         """Nothing can need the media again; a FAILED post keeps it for `retry`."""
+        if after_success and self._staged_released:
+            return  # the status check that saw the post live deleted it
         keep = settings.staged_media_retention_seconds if after_success else 0
         if keep > 0:
             await workflow.sleep(timedelta(seconds=keep), summary="keep staged media")

@@ -13,12 +13,13 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.publishing import TikTokActivities
     from workflows.account_contracts import CallKind
-    from workflows.contracts import PostError, PublishSettings, StatusQuery
+    from workflows.contracts import PostError, PublishSettings, StagedTarget, StatusQuery
     from workflows.errors import classify_error
     from workflows.publish_calls import (
         CALL_TIMEOUT,
         ONCE,
         READ_RETRY,
+        STATUS_RELEASES_STAGED,
         DeadlineReached,
         PostFailed,
         activity_error,
@@ -133,7 +134,12 @@ class StatusPolling(PacedCalls):
         deadline: datetime,
         settings: PublishSettings,
     ) -> PublishStatus:
-        query = StatusQuery(account_id=target.account_id, publish_id=publish_id, paced=self._paced)
+        query = StatusQuery(
+            account_id=target.account_id,
+            publish_id=publish_id,
+            paced=self._paced,
+            release_staged=self._release_with_status(settings),
+        )
         if not self._paced:
             status: PublishStatus = await workflow.execute_activity_method(
                 TikTokActivities.fetch_publish_status,
@@ -143,7 +149,7 @@ class StatusPolling(PacedCalls):
                 summary=f"status of {publish_id}",
             )
             return status
-        return await self._paced_read(
+        status = await self._paced_read(
             CallKind.STATUS,
             settings,
             lambda: workflow.execute_activity_method(
@@ -155,6 +161,19 @@ class StatusPolling(PacedCalls):
             ),
             give_up_at=deadline,
         )
+        if status.staged_media_released is not None:
+            self._staged_released = True
+            self._log(f"staged media deleted ({status.staged_media_released} objects)")
+        return status
+
+    def _release_with_status(self, settings: PublishSettings) -> StagedTarget | None:
+        """The staged media a final successful status check may delete with its answer
+        (none while it must be kept, or once deleted)."""
+        if self._staged_released or settings.staged_media_retention_seconds > 0:
+            return None
+        if not self._paced or not workflow.patched(STATUS_RELEASES_STAGED):
+            return None
+        return StagedTarget(post_id=self._target.post_id, account_id=self._target.account_id)
 
     def _unconfirmed(self, publish_id: str) -> PostError:
         """The deadline passed without TikTok's final word on a publish it has."""

@@ -83,6 +83,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         self._prepared = None
         self._reserved = {}
         self._copies_ready = None
+        self._staged_released = False
         self._evidence = EvidenceWait(target.account_id)
         self._link = AccountLink(
             account_id=target.account_id,

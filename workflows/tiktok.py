@@ -59,6 +59,14 @@ class PublishStatus:
     public_post_ids: tuple[str, ...] = field(default_factory=tuple)
     uploaded_bytes: int = 0
     downloaded_bytes: int = 0
+    staged_media_released: int | None = None
+    """Not TikTok's: set when this check also deleted the post's staged media (asked to by
+    `StatusQuery.release_staged`, and the answer was a final success), the objects deleted."""
+
+    @property
+    def is_success(self) -> bool:
+        """TikTok has the post for good: live, or in the creator's inbox."""
+        return self.status in (TikTokStatus.PUBLISH_COMPLETE, TikTokStatus.SEND_TO_USER_INBOX)
 
     @property
     def is_terminal(self) -> bool:
