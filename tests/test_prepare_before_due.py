@@ -23,6 +23,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.publishing import report_success
 from simulator import Simulator
+from starter.api import PostPublisher
 from starter.local_s3 import s3_client
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from tests.workflow_support import (
@@ -44,7 +45,7 @@ from workflows.account_contracts import (
     SuccessReport,
     account_workflow_id,
 )
-from workflows.contracts import Phase, PostState
+from workflows.contracts import Phase, PostState, PublishResult
 
 LEAD = 60.0
 SETTINGS = FAST.model_copy(update={"prepare_seconds": LEAD})
@@ -236,10 +237,17 @@ async def test_at_its_due_time_a_ready_post_waits_for_no_signal_and_no_extra_act
     bucket = os.environ["MEDIA_BUCKET"]
     s3 = s3_client(os.environ["MEDIA_S3_ENDPOINT_URL"])
     async with running_worker(env.client, simulator, token_file, task_queue):
-        handle = await start(env.client, task_queue, target, SETTINGS)
+        # Started as every starter starts it (summary and search attributes at the start).
+        publisher = PostPublisher(env.client, task_queue=task_queue, settings=SETTINGS)
+        [submitted] = await publisher.submit(request)
+        handle = env.client.get_workflow_handle(
+            submitted.workflow_id, run_id=submitted.run_id, result_type=PublishResult
+        )
         await wait_for(handle, lambda s: bool(s.staged_media))
         await env.sleep(timedelta(hours=2) - timedelta(seconds=LEAD / 2))
         await wait_for(handle, lambda s: s.prepared_at is not None)
+        # Past the due time: a handle not from start_workflow does not skip time itself.
+        await env.sleep(timedelta(seconds=LEAD))
         result = await handle.result()
         state = await state_of(handle)
         await save_history(handle, "due_init_reported_media_released")
@@ -264,6 +272,19 @@ async def test_at_its_due_time_a_ready_post_waits_for_no_signal_and_no_extra_act
     ]
     assert "call_outcome" not in post_signals
     assert "delete_staged_media" not in activities
+    # One patch marker (the baseline, at the start) instead of one, each with a search
+    # attribute upsert, per patch along the way; and the starter's search attributes are
+    # not upserted again.
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    upserted = [
+        sorted(
+            e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        )
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    assert len(markers) == 1
+    assert ["TikTokPostState"] == upserted[-1] and "TikTokPostId" not in str(upserted), upserted
     # ... and the account still learned the init's publish_id, from the activity.
     outcomes = [
         json.loads(e.workflow_execution_signaled_event_attributes.input.payloads[0].data)

@@ -49,12 +49,15 @@ WAITING_FOR = "ambiguity_evidence"
 GRACE = timedelta(seconds=30)
 
 
-def evidence_window(settings: PublishSettings, paced: bool) -> timedelta | None:
-    """The evidence window of this run, or None: end AMBIGUOUS_INIT at once."""
+def evidence_window(
+    settings: PublishSettings, paced: bool, patched: Callable[[str], bool] = workflow.patched
+) -> timedelta | None:
+    """The evidence window of this run, or None: end AMBIGUOUS_INIT at once. `patched`:
+    the run's patch check (PublishPost's skips it for runs started with its baseline)."""
     seconds = settings.ambiguity_evidence_window_seconds
     if not (settings.webhook_fallback_poll_seconds and seconds > 0 and paced):
         return None
-    if not workflow.patched(AMBIGUITY_EVIDENCE_PATCH):
+    if not patched(AMBIGUITY_EVIDENCE_PATCH):
         return None
     return timedelta(seconds=seconds)
 

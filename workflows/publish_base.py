@@ -13,7 +13,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contracts import PostError, PostState
-    from workflows.publish_calls import PostFailed, fmt_time
+    from workflows.publish_calls import BASELINE_PATCHES, PostFailed, fmt_time
     from workflows.request import PublishTarget
 
 
@@ -28,10 +28,19 @@ class PostBase:
     """An update moved the post: its durable wait ends at once."""
     _staged_released: bool
     """The staged media was deleted by the status check that saw the post live."""
+    _baseline: bool
+    """Started with the BASELINE marker: it has every patch in BASELINE_PATCHES."""
 
     @property
     def _current(self) -> PostState:
         return self._state
+
+    def _patched(self, patch_id: str) -> bool:
+        """`workflow.patched`, without a marker of its own on runs started with the
+        baseline (they have every patch it covers)."""
+        if self._baseline and patch_id in BASELINE_PATCHES:
+            return True
+        return workflow.patched(patch_id)
 
     def _log(self, event: str) -> None:
         self._current.history.append(f"{fmt_time(workflow.now())} {event}")

@@ -14,8 +14,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.analytics import ANALYTICS_PATCH
+    from workflows.claims import AMBIGUITY_EVIDENCE_PATCH
     from workflows.contracts import FailureDetails, PostError
     from workflows.errors import Retryability, classify_error
+    from workflows.tiktok_events import WEBHOOK_WAKE_PATCH
+    from workflows.webhooks_out import WEBHOOKS_OUT_PATCH
 
 
 # Reads are safe to repeat, so they retry generously; Temporal keeps the backoff durable.
@@ -54,6 +58,27 @@ PREPARE_BEFORE_DUE = "prepare-before-due"
 #: fewer per post when many fall due together; runs before it replay as before).
 INIT_REPORTS_ITSELF = "init-reports-itself"
 STATUS_RELEASES_STAGED = "status-releases-staged"
+#: Runs started with this marker have every patch in BASELINE_PATCHES, so they skip those
+#: checks: one marker (and one TemporalChangeVersion search attribute upsert, which the SDK
+#: adds to each) at the start, instead of one of each per patch along the way, three of them
+#: at the due time. A patch added after the baseline is checked with `workflow.patched`.
+BASELINE = "baseline-2026-12"
+BASELINE_PATCHES = frozenset(
+    {
+        ACCOUNT_PACING,
+        GHOST_INIT_RETRY,
+        PACED_READ_SURVIVES_LOST_WORKERS,
+        WITHDRAW_PULLED_ATTEMPT,
+        STAGING_RETRY_VISIBLE,
+        PREPARE_BEFORE_DUE,
+        INIT_REPORTS_ITSELF,
+        STATUS_RELEASES_STAGED,
+        WEBHOOK_WAKE_PATCH,
+        WEBHOOKS_OUT_PATCH,
+        ANALYTICS_PATCH,
+        AMBIGUITY_EVIDENCE_PATCH,
+    }
+)
 CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
 # Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
 TRANSFER_TIMEOUT = timedelta(hours=3)

@@ -35,7 +35,7 @@ class Announcements(PostBase):
         """Deliver the phase's event to the caller's webhook endpoints (a child workflow
         per event, abandoned when the post ends, retrying for up to 72 h)."""
         callback = self._target.callback_url
-        if not (self._webhooks_out or callback) or not workflow.patched(WEBHOOKS_OUT_PATCH):
+        if not (self._webhooks_out or callback) or not self._patched(WEBHOOKS_OUT_PATCH):
             return
         kind = event_for(self._current)
         if kind is None:
@@ -58,7 +58,7 @@ class Announcements(PostBase):
         state = self._current
         if settings.analytics is None or not state.public_post_ids:
             return
-        if not workflow.patched(ANALYTICS_PATCH):
+        if not self._patched(ANALYTICS_PATCH):
             return
         request = AnalyticsInput(
             post_id=state.post_id,

@@ -82,7 +82,7 @@ class Initiating(StatusPolling):
                 if self._copies_ready == pull_attempt(request):
                     request.copies_made = True
                 self._copies_ready = None
-                if self._paced and workflow.patched(INIT_REPORTS_ITSELF):
+                if self._paced and self._patched(INIT_REPORTS_ITSELF):
                     request.report_success_to = self._link.success_report(CallKind.INIT)
                 init = await workflow.execute_activity_method(
                     TikTokActivities.init_publish,
@@ -122,7 +122,7 @@ class Initiating(StatusPolling):
                     # FILE_UPLOAD: that publish can only go live once its bytes reach the
                     # upload URL in the answer that was lost, so it never can. Start again.
                     self._record_ghost(error)
-                    if evidence_window(settings, self._paced):
+                    if evidence_window(settings, self._paced, self._patched):
                         await self._evidence.note_file_upload_ghost(
                             self._link.granted_id(CallKind.INIT), sent_at
                         )
@@ -193,7 +193,7 @@ class Initiating(StatusPolling):
         None: AMBIGUOUS_INIT for a person."""
         if target.is_video and staged.video_source == "file_upload":
             return None  # no pull to prove anything (and it can never go live)
-        window = evidence_window(settings, self._paced)
+        window = evidence_window(settings, self._paced, self._patched)
         if window is None:
             return None
         publish_id = await self._evidence.settle(
@@ -224,7 +224,7 @@ class Initiating(StatusPolling):
         file_upload = target.is_video and staged.video_source == "file_upload"
         if not file_upload or len(self._current.ghost_inits) >= settings.max_ghost_inits:
             return False
-        return workflow.patched(GHOST_INIT_RETRY)
+        return self._patched(GHOST_INIT_RETRY)
 
     async def _withdraw_pulled_attempt(
         self, target: PublishTarget, staged: StagedMedia, settings: PublishSettings, tried: int
@@ -234,7 +234,7 @@ class Initiating(StatusPolling):
         fails instead of going live. Best effort: the post's outcome does not depend on it."""
         if staged.video_source == "file_upload" and target.is_video:
             return
-        if not workflow.patched(WITHDRAW_PULLED_ATTEMPT):
+        if not self._patched(WITHDRAW_PULLED_ATTEMPT):
             return
         label = f"{self._current.init_attempts}-{tried}"
         try:

@@ -111,7 +111,7 @@ class PacedCalls(PostBase):
                 if details is None:
                     # A timeout or a lost worker (kill -9 mid-call): a read is safe to
                     # repeat, and a post TikTok may already have must not fail for it.
-                    if not workflow.patched(PACED_READ_SURVIVES_LOST_WORKERS):
+                    if not self._patched(PACED_READ_SURVIVES_LOST_WORKERS):
                         raise
                     tries += 1
                     if tries >= READ_TRIES:

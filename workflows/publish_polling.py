@@ -54,7 +54,7 @@ class StatusPolling(PacedCalls):
         state = self._current
         # With TikTok's webhooks configured, polling is only the slow fallback.
         fallback = settings.webhook_fallback_poll_seconds
-        if not workflow.patched(WEBHOOK_WAKE_PATCH):
+        if not self._patched(WEBHOOK_WAKE_PATCH):
             fallback = None
         interval = fallback or float(settings.poll_initial_seconds)
         live_since: datetime | None = None
@@ -113,7 +113,7 @@ class StatusPolling(PacedCalls):
 
     async def _poll_wait(self, seconds: float) -> None:
         """The poll interval; a TikTok webhook (signal `tiktok_event`) ends it early."""
-        if not workflow.patched(WEBHOOK_WAKE_PATCH):
+        if not self._patched(WEBHOOK_WAKE_PATCH):
             await workflow.sleep(timedelta(seconds=seconds), summary="poll interval")
             return
         if not self._nudged:
@@ -171,7 +171,7 @@ class StatusPolling(PacedCalls):
         (none while it must be kept, or once deleted)."""
         if self._staged_released or settings.staged_media_retention_seconds > 0:
             return None
-        if not self._paced or not workflow.patched(STATUS_RELEASES_STAGED):
+        if not self._paced or not self._patched(STATUS_RELEASES_STAGED):
             return None
         return StagedTarget(post_id=self._target.post_id, account_id=self._target.account_id)
 

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -47,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.errors import classify_fail_reason
     from workflows.publish_calls import (
         ACCOUNT_PACING,
+        BASELINE,
         PREPARE_BEFORE_DUE,
         STAGING_RETRY_VISIBLE,
         PostFailed,
@@ -84,6 +87,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         self._reserved = {}
         self._copies_ready = None
         self._staged_released = False
+        self._baseline = False  # set at the start of the run (BASELINE)
         self._evidence = EvidenceWait(target.account_id)
         self._link = AccountLink(
             account_id=target.account_id,
@@ -181,16 +185,20 @@ class PublishPost(Preparing, MediaCustody, Announcements):
 
     async def _lifecycle(self, request: PublishPostInput) -> PublishResult:
         target = request.target
+        self._baseline = workflow.patched(BASELINE)
         # Starters set these at start; repeated here for runs started any other way.
-        workflow.upsert_search_attributes(
-            [
-                sa.POST_STATE.value_set(self._current.phase.value),
-                sa.ACCOUNT_ID.value_set(target.account_id),
-                sa.POST_ID.value_set(target.post_id),
-                sa.MODE.value_set(target.kind.value),
-                sa.scheduled_for_update(target.scheduled_for),
-            ]
-        )
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.POST_STATE.value_set(self._current.phase.value),
+            sa.ACCOUNT_ID.value_set(target.account_id),
+            sa.POST_ID.value_set(target.post_id),
+            sa.MODE.value_set(target.kind.value),
+            sa.scheduled_for_update(target.scheduled_for),
+        ]
+        if self._baseline:
+            given = workflow.info().typed_search_attributes
+            updates = [u for u in updates if given.get(u.key) != u.value]
+        if updates:
+            workflow.upsert_search_attributes(updates)
         if self._current.phase is Phase.SCHEDULED:
             self._announce()
         try:
@@ -240,7 +248,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
     ) -> None:
         """Hold drafts; sleep durably until the scheduled time, waking on every update.
         `prepare_seconds` ahead of it the post gets ready (`_prepare`)."""
-        prepare = settings.prepare_seconds > 0 and workflow.patched(PREPARE_BEFORE_DUE)
+        prepare = settings.prepare_seconds > 0 and self._patched(PREPARE_BEFORE_DUE)
         # Posts due in the same second get ready over the second half of the lead time, not
         # all in its first instant (deterministic: the run's own random source).
         lead = settings.prepare_seconds * (workflow.random().uniform(0.5, 1.0) if prepare else 0)
@@ -301,7 +309,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
     def staging_retry(self, retry: StagingRetry) -> None:
         """Sent by the staging activity after a failed attempt: a post whose media keeps
         failing says so (state, details, TikTokStagingError) instead of a plain SCHEDULED."""
-        if self._staging is None or not workflow.patched(STAGING_RETRY_VISIBLE):
+        if self._staging is None or not self._patched(STAGING_RETRY_VISIBLE):
             return  # a late signal: staging is already over
         state = self._current
         state.staging_failures = max(state.staging_failures, retry.attempt)
@@ -354,7 +362,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         state.publishing_started_at = workflow.now()
         self._enter(Phase.PUBLISHING, "publishing started")
         # Every TikTok call of this run asks the account entity for a slot first.
-        self._paced = workflow.patched(ACCOUNT_PACING)
+        self._paced = self._patched(ACCOUNT_PACING)
 
         prepared, self._prepared = self._prepared, None
         if prepared is not None and prepared.due == state.scheduled_for:
@@ -378,7 +386,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
 
         while True:
             init = await self._init(target, staged, settings)
-            if settings.webhook_fallback_poll_seconds and workflow.patched(WEBHOOK_WAKE_PATCH):
+            if settings.webhook_fallback_poll_seconds and self._patched(WEBHOOK_WAKE_PATCH):
                 # TikTok's webhooks name the publish_id only: the API finds the post by it.
                 # (Only with webhooks configured: `setup` registers the attribute for them.)
                 workflow.upsert_search_attributes([sa.PUBLISH_ID.value_set(init.publish_id)])

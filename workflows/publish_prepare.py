@@ -55,7 +55,7 @@ class Preparing(Initiating):
         the init with the account for the due time itself. A reschedule or cancel meanwhile
         drops what was done; a problem with the creator fails the post here as it would at
         the due time."""
-        self._paced = workflow.patched(ACCOUNT_PACING)
+        self._paced = self._patched(ACCOUNT_PACING)
         if not self._paced:
             return
 
