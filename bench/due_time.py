@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,8 @@ class Population:
     lateness: list[float]
     seconds_to_last: float
     events: float
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    """Where the lateness goes, per run (`due_steps`)."""
 
     @property
     def throughput(self) -> float:
@@ -86,6 +88,44 @@ async def events_per_run(client: Client, ids: list[str], sample: int = 10) -> fl
         history = await client.get_workflow_handle(wf_id).fetch_history()
         counts.append(len(history.events))
     return statistics.mean(counts) if counts else 0.0
+
+
+#: The steps from the due time to the first activity starting, in a run's history.
+STEPS = (
+    ("timer fired", EventType.EVENT_TYPE_TIMER_FIRED),
+    ("task queued", EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED),
+    ("task ran", EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+    ("activity queued", EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED),
+)
+
+
+async def due_steps(client: Client, ids: list[str], due: float) -> dict[str, list[float]]:
+    """Per run, how long each step after the due time took: the timer firing late, the
+    workflow task waiting for the worker, running, and the first activity waiting."""
+    steps: dict[str, list[float]] = {name: [] for name, _ in STEPS}
+    for wf_id in ids:
+        history = await client.get_workflow_handle(wf_id).fetch_history()
+        at, found = due, 0
+        for event in history.events:
+            when = event.event_time.ToDatetime(UTC).timestamp()
+            name, kind = STEPS[found]
+            if event.event_type == kind and when >= due - 0.5:
+                steps[name].append(max(when - at, 0.0))
+                at, found = when, found + 1
+                if found == len(STEPS):
+                    break
+    return steps
+
+
+def step_lines(population: Population) -> list[str]:
+    def p(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+    return [
+        f"  {name:<16} p50 {p(values, 0.5):6.3f} s  p99 {p(values, 0.99):6.3f} s"
+        for name, values in population.steps.items()
+    ]
 
 
 async def timeline(client: Client, wf_id: str, due: float) -> list[str]:
@@ -142,6 +182,7 @@ async def run_bare(
         lateness,
         last - due,
         await events_per_run(client, [h.id for h in handles]),
+        await due_steps(client, [h.id for h in handles], due),
     )
 
 
@@ -212,6 +253,7 @@ async def run_posts(
         [at - due for at in inits],
         max(finished.values()) - due,
         await events_per_run(client, ids),
+        await due_steps(client, ids, due),
     )
 
 
@@ -287,6 +329,9 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{'not ' if args.bare_unsandboxed else ''}sandboxed like the posts)"
     )
     print("\n".join(table(bare, posts)))
+    for population in (bare, posts):
+        print(f"after the due time, {population.name}:")
+        print("\n".join(step_lines(population)))
     n = args.posts
     for figure, b, p, goal in (
         ("lateness p50 vs bare workflow", bare.p(0.5), posts.p(0.5), ""),

@@ -133,6 +133,7 @@ async def test_rescheduling_a_ready_post_gives_its_reservation_back(
         await handle.execute_update("reschedule", later)
         undone = await wait_for(handle, lambda s: s.prepared_at is None)
         assert undone.scheduled_for == later
+        assert any("given back (the post's time changed)" in e for e in undone.history)
         counted = await wait_until_counted(env.client, 0)
         assert counted == 0, "the given-back reservation still counts against the daily cap"
 
@@ -162,10 +163,12 @@ async def test_cancelling_a_ready_post_sends_tiktok_no_post(
         handle, _, _ = await start_ready(env, task_queue, video_url)
         await handle.execute_update("cancel", "campaign pulled")
         result = await handle.result()
+        state = await state_of(handle)
         assert await wait_until_counted(env.client, 0) == 0
 
     assert result.phase is Phase.CANCELLED
     assert recorded(simulator, "video_init") == []
+    assert any("reserved init given back (the post was cancelled)" in e for e in state.history)
 
 
 async def wait_until_counted(client: Client, expected: int, within: float = 10) -> int:

@@ -210,7 +210,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
             self._fail_on_problems(validate_target(measured, ValidationPolicy()))
             await self._wait_until_due(measured, staged, request.settings)
             if self._current.phase is Phase.CANCELLED:
-                await self._unprepare()
+                await self._unprepare("the post was cancelled")
                 await self._delete_staged(request.settings, after_success=False)
                 return self._result()
             await self._publish(request, measured, staged)

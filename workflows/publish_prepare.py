@@ -95,12 +95,13 @@ class Preparing(Initiating):
         self._current.prepared_at = workflow.now()
         self._log(f"ready for {fmt_time(due)}: creator @{creator.username} checked, calls reserved")
 
-    async def _unprepare(self) -> None:
-        """Give back what `_prepare` reserved (the account uncounts the init)."""
+    async def _unprepare(self, why: str = "the post's time changed") -> None:
+        """Give back what `_prepare` reserved (the account uncounts the init); `why` goes
+        into the post's history."""
         prepared, self._prepared = self._prepared, None
         if prepared is None:
             return
         self._current.prepared_at = None
         if prepared.init_use_by is not None:
             await self._link.release(CallKind.INIT)
-            self._log("reserved init given back (the post's time changed)")
+            self._log(f"reserved init given back ({why})")
