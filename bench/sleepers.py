@@ -320,11 +320,15 @@ async def main(args: argparse.Namespace) -> int:
             )
         if http is not None and args.in_flight > 0:
             print("\n".join(report(concurrent)))
-            for kind in ("http", "batch"):
+            n = args.in_flight
+            names = {
+                "http": f"HTTP API, {n} in flight vs plain start_workflow",
+                "batch": f"HTTP API batch of {n} vs {n} plain starts at once",
+            }
+            for kind, name in names.items():
                 record(
                     "idle",
-                    f"HTTP API submit rate ({kind}, {args.in_flight} in flight) vs plain "
-                    "start_workflow",
+                    name,
                     concurrent["median"][kind],
                     f"{concurrent['rate'][kind]:.0f}/s vs {concurrent['rate']['raw']:.0f}/s "
                     "(median of rounds)",
