@@ -1,11 +1,17 @@
-"""The HTTP API served in this process (uvicorn on a free loopback port) for benchmarks that
-measure it the way a caller meets it: its own SQLite account store and one API key."""
+"""The HTTP API for benchmarks that measure it the way a caller meets it, with its own SQLite
+account store and one API key: served in this process (uvicorn on a free loopback port,
+`served_api`), or as its own process the way it is deployed (`tiktok-publisher api`,
+`api_process`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,6 +23,7 @@ from account_store.database import open_database
 from account_store.oauth_states import OAuthStates
 from account_store.store import AccountStore
 from starter.api import PostPublisher
+from starter.children import stop_child
 from starter.connect import ConnectFlow
 from starter.dev_api import EmbeddedApiServer
 from starter.http_api.app import create_app
@@ -52,10 +59,12 @@ class KeepAlivePoster:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, key: str):
         self.reader, self.writer, self.key = reader, writer, key
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def post(
+        self, path: str, body: bytes, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
         head = (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.key}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
         status_line = await self.reader.readline()
@@ -73,8 +82,9 @@ class KeepAlivePoster:
 
 
 @contextlib.asynccontextmanager
-async def served_api(publisher: PostPublisher) -> AsyncIterator[ServedApi]:
-    """`create_app` around `publisher`, served until the block ends."""
+async def served_api(publisher: PostPublisher, http: str = "auto") -> AsyncIterator[ServedApi]:
+    """`create_app` around `publisher`, served until the block ends; `http`: uvicorn's HTTP
+    parser (auto: httptools when installed, else h11)."""
     with tempfile.TemporaryDirectory(prefix="bench-api-") as data_dir:
         database = open_database({"TIKTOK_DATA_DIR": data_dir})
         keys = ApiKeys(database)
@@ -84,7 +94,11 @@ async def served_api(publisher: PostPublisher) -> AsyncIterator[ServedApi]:
         service = Service(publisher, database, store, keys, flow)
         port = free_loopback_port()
         config = uvicorn.Config(
-            create_app(service, mcp=False), host="127.0.0.1", port=port, log_level="warning"
+            create_app(service, mcp=False),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            http=http,
         )
         server = EmbeddedApiServer(config)
         task = asyncio.create_task(server.serve())
@@ -100,3 +114,42 @@ async def served_api(publisher: PostPublisher) -> AsyncIterator[ServedApi]:
             server.should_exit = True
             await task
             database.dispose()
+
+
+@contextlib.asynccontextmanager
+async def api_process(
+    env: dict[str, str], http: str = "auto", loop: str = "auto"
+) -> AsyncIterator[ServedApi]:
+    """`tiktok-publisher api` as a child process, configured from `env` (TEMPORAL_ADDRESS,
+    TIKTOK_TASK_QUEUE, ...) like any deployment, with its defaults (uvloop, httptools, the
+    access log to a file), its account store a fresh SQLite file holding one key."""
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as data_dir:
+        database = open_database({"TIKTOK_DATA_DIR": data_dir})
+        _, key = ApiKeys(database).create("bench")
+        database.dispose()
+        port = free_loopback_port()
+        log = open(os.path.join(data_dir, "api.log"), "wb")
+        command = ["api", "--host", "127.0.0.1", "--port", str(port), "--http", http]
+        command += ["--loop", loop]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "starter.cli", *command],
+            env={**os.environ, **env, "TIKTOK_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING"},
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            async with httpx.AsyncClient(trust_env=False) as client:
+                while True:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(f"{url}/healthz")).status_code == 200:
+                            break
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        text = open(os.path.join(data_dir, "api.log")).read()[-2000:]
+                        raise SystemExit(f"tiktok-publisher api did not start:\n{text}")
+                    await asyncio.sleep(0.2)
+            yield ServedApi(url, port, key)
+        finally:
+            stop_child(process, grace=10)

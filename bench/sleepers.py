@@ -7,7 +7,9 @@
    `PostPublisher.submit` (parse, validate, start with summary and search attributes)
    against `client.start_workflow` of the already-parsed input, once with the same summary
    and search attributes and once plain, in rotating rounds of sequential calls (one call
-   of each way per round; the median of the per-round ratios is the headline figure);
+   of each way per round; the median of the per-round ratios is the headline figure); with
+   `--http` also the HTTP API, sequentially and with `--in-flight` callers at once against
+   as many raw starts at once (bench/api_rates.py);
 3. starts the product's worker as a child process (`tiktok-publisher worker`, configured from
    the environment like any deployment, MALLOC_ARENA_MAX=2 as the image sets it) and records
    its resident memory once idle: the baseline;
@@ -30,10 +32,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
+import functools
 import os
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -43,11 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench.api_server import KeepAlivePoster, served_api
+from bench.api_rates import concurrent_rates, report, submit_rates
+from bench.api_server import api_process, served_api
 from bench.results import record
 from starter.api import PostPublisher
 from starter.children import stop_child
@@ -55,8 +56,7 @@ from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg
 from telemetry.http import free_loopback_port
 from workflows import search_attributes
-from workflows.contracts import WORKFLOW_TYPE, PublishPostInput, PublishSettings
-from workflows.request import parse_post
+from workflows.contracts import PublishSettings
 
 BIN = Path(sys.executable).parent
 
@@ -170,119 +170,7 @@ async def cache_sizes(
         )
 
 
-async def submit_rates(
-    publisher: PostPublisher,
-    url: str,
-    at: datetime,
-    total: int,
-    batch: int = 1,
-    http: KeepAlivePoster | None = None,
-) -> dict[str, Any]:
-    """Submissions per second, sequential calls, the three ways in rotating rounds of `batch`
-    calls each (default one call of each way per round, in rotating order):
-    `api` (PostPublisher.submit: parse, validate, start), `raw_same` (start_workflow of the
-    already-parsed input with the same summary and search attributes) and `raw` (a plain
-    start_workflow of that input); with `http` (a client of the HTTP API served around
-    `publisher`) a fourth, `http`: `POST /v1/posts` of the same request, answered.
-
-    The machine is shared, so load comes and goes within a run: besides the totals, each
-    round (the same calls of each way, back to back, milliseconds apart) gives its own
-    ratio, and the median of those is the figure least moved by a burst of someone else's
-    work. Client CPU per call
-    (process time) is reported too: it is what the starter itself spends."""
-    kinds = ["api", "raw_same", "raw"] + (["http"] if http is not None else [])
-    spent = dict.fromkeys(kinds, 0.0)
-    cpu = dict.fromkeys(kinds, 0.0)
-    # ratios[way]: the plain start's time over that way's, per round (its rate over plain);
-    # "raw_same" is the API's rate over the same start's.
-    ratios: dict[str, list[float]] = {"raw": [], "raw_same": []}
-    if http is not None:
-        ratios["http"] = []
-    done = 0
-    stamp = uuid.uuid4().hex[:6]
-
-    def inputs(kind: str, n: int) -> list[PublishPostInput]:
-        return [
-            PublishPostInput(
-                target=parse_post(photo_post(f"rate-{stamp}-{kind}-{done + i}", url, at)).targets[
-                    0
-                ],
-                settings=publisher.settings,
-            )
-            for i in range(n)
-        ]
-
-    async def api(n: int) -> None:
-        for i in range(n):
-            await publisher.submit(photo_post(f"rate-{stamp}-api-{done + i}", url, at))
-
-    async def raw_same(n: int) -> None:
-        for item in inputs("same", n):
-            await publisher.start_run(
-                item,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-
-    async def raw(n: int) -> None:
-        for item in inputs("raw", n):
-            await publisher.client.start_workflow(
-                WORKFLOW_TYPE,
-                item,
-                id=item.target.workflow_id,
-                task_queue=publisher.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-
-    async def over_http(n: int) -> None:
-        assert http is not None
-        for i in range(n):
-            body = json.dumps(photo_post(f"rate-{stamp}-http-{done + i}", url, at)).encode()
-            status, answer = await http.post("/v1/posts", body)
-            if status != 202:
-                raise SystemExit(f"POST /v1/posts answered {status}: {answer[:300]!r}")
-
-    ways: list[tuple[str, Any]] = [("api", api), ("raw_same", raw_same), ("raw", raw)]
-    if http is not None:
-        ways.append(("http", over_http))
-    for _kind, way in ways:  # first calls (imports, connections, caches): not measured
-        await way(3)
-    done = 3
-    total += done
-    rounds = 0
-    while done < total:
-        n = min(batch, total - done)
-        took: dict[str, float] = {}
-        # Rotate the order each round so no way always runs first (or after another).
-        turn = rounds % len(ways)
-        for kind, way in ways[turn:] + ways[:turn]:
-            started, started_cpu = time.perf_counter(), time.process_time()
-            await way(n)
-            # The raw ways build their inputs inside the timing too: one parse_post each,
-            # as cheap as the API's (it is the API's), so the comparison stays like for like.
-            took[kind] = time.perf_counter() - started
-            spent[kind] += took[kind]
-            cpu[kind] += time.process_time() - started_cpu
-        ratios["raw"].append(took["raw"] / took["api"])
-        ratios["raw_same"].append(took["raw_same"] / took["api"])
-        if http is not None:
-            ratios["http"].append(took["raw"] / took["http"])
-        done += n
-        rounds += 1
-    return {
-        "rate": {kind: (total - 3) / seconds for kind, seconds in spent.items()},
-        "cpu_ms": {kind: 1000 * seconds / (total - 3) for kind, seconds in cpu.items()},
-        "median": {kind: statistics.median(values) for kind, values in ratios.items()},
-        "quartiles": {
-            kind: statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-            for kind, values in ratios.items()
-        },
-        "rounds": rounds,
-    }
-
-
-async def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=10_000, help="sleeping posts in total")
     parser.add_argument(
@@ -295,7 +183,32 @@ async def main() -> int:
     parser.add_argument(
         "--http",
         action="store_true",
-        help="the rate test also submits through the HTTP API (POST /v1/posts, in-process)",
+        help="the rate test also submits through the HTTP API (POST /v1/posts, in-process), "
+        "sequentially and with --in-flight callers at once (bench/api_rates.py)",
+    )
+    parser.add_argument(
+        "--http-process",
+        action="store_true",
+        help="with --http: the API as its own process (`tiktok-publisher api`), not in this one",
+    )
+    parser.add_argument(
+        "--http-parser",
+        choices=["auto", "httptools", "h11"],
+        default="auto",
+        help="uvicorn's HTTP parser for the API (auto: httptools, as the package installs it)",
+    )
+    parser.add_argument(
+        "--in-flight", type=int, default=8, help="with --http: callers at once (0: none)"
+    )
+    parser.add_argument(
+        "--in-flight-rounds", type=int, default=100, help="rounds of --in-flight posts each way"
+    )
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="this process's event loop (the API's and the raw starts' alike; uvloop is what "
+        "`tiktok-publisher api` runs on)",
     )
     parser.add_argument(
         "--caches",
@@ -309,7 +222,10 @@ async def main() -> int:
     parser.add_argument(
         "--burst", type=int, default=500, help="least posts per --caches burst (1.5 x size above)"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+async def main(args: argparse.Namespace) -> int:
     # The media host is on loopback: the guarded fetcher (and submit's check) refuse that
     # unless told, here as in the local stack.
     os.environ["MEDIA_SOURCE_ALLOW_LOOPBACK"] = "1"
@@ -345,10 +261,26 @@ async def main() -> int:
         async with contextlib.AsyncExitStack() as stack:
             http = None
             if args.http:
-                served = await stack.enter_async_context(served_api(unpolled))
+                serving = served_api(unpolled, http=args.http_parser)
+                if args.http_process:  # the API as deployed: its own process
+                    serving = api_process(
+                        {
+                            "TEMPORAL_ADDRESS": worker_env["TEMPORAL_ADDRESS"],
+                            "TIKTOK_TASK_QUEUE": unpolled.task_queue,
+                        },
+                        http=args.http_parser,
+                        loop=args.loop,
+                    )
+                served = await stack.enter_async_context(serving)
                 http = await served.poster()
                 stack.push_async_callback(http.close)
-            measured = await submit_rates(unpolled, url, at, args.rate_posts, http=http)
+            posts = functools.partial(photo_post, url=url, at=at)
+            measured = await submit_rates(unpolled, posts, args.rate_posts, http=http)
+            if http is not None and args.in_flight > 0:
+                posters = [await served.poster() for _ in range(args.in_flight)]
+                for poster in posters:
+                    stack.push_async_callback(poster.close)
+                concurrent = await concurrent_rates(unpolled, posts, posters, args.in_flight_rounds)
         rates, cpu_ms = measured["rate"], measured["cpu_ms"]
         median, quartiles = measured["median"], measured["quartiles"]
         publisher = PostPublisher(env.client, task_queue=task_queue, settings=PublishSettings())
@@ -371,9 +303,10 @@ async def main() -> int:
             f"{cpu_ms['raw_same']:.2f} ms, plain start {cpu_ms['raw']:.2f} ms"
         )
         if "http" in rates:
+            where = "its own process" if args.http_process else "server and client in this process"
             q = quartiles["http"]
             print(
-                f"HTTP API (POST /v1/posts, server and client in this process): "
+                f"HTTP API (POST /v1/posts, {where}): "
                 f"{rates['http']:.1f}/s, totals {rates['http'] / rates['raw']:.2f}x plain "
                 f"start_workflow, median of rounds {median['http']:.2f}x (quartiles "
                 f"{q[0]:.2f}-{q[2]:.2f}); CPU per submit {cpu_ms['http']:.2f} ms"
@@ -385,6 +318,22 @@ async def main() -> int:
                 f"{rates['http']:.0f}/s vs {rates['raw']:.0f}/s (median of rounds)",
                 goal=">= 0.9",
             )
+        if http is not None and args.in_flight > 0:
+            print("\n".join(report(concurrent)))
+            n = args.in_flight
+            names = {
+                "http": f"HTTP API, {n} in flight vs plain start_workflow",
+                "batch": f"HTTP API batch of {n} vs {n} plain starts at once",
+            }
+            for kind, name in names.items():
+                record(
+                    "idle",
+                    name,
+                    concurrent["median"][kind],
+                    f"{concurrent['rate'][kind]:.0f}/s vs {concurrent['rate']['raw']:.0f}/s "
+                    "(median of rounds)",
+                    goal=">= 0.9",
+                )
         record(
             "idle",
             "submit rate vs plain start_workflow",
@@ -489,4 +438,9 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    arguments = parse_args()
+    if arguments.loop == "uvloop":
+        import uvloop
+
+        sys.exit(uvloop.run(main(arguments)))
+    sys.exit(asyncio.run(main(arguments)))

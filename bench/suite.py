@@ -30,7 +30,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--posts", "30", "--settle", "10"],
         ["--posts", "10", "--settle", "5"],
     ),
-    "idle": ("bench.sleepers", ["--posts", "1000"], ["--posts", "100", "--rate-posts", "100"]),
+    "idle": (
+        "bench.sleepers",
+        ["--posts", "1000", "--http"],
+        ["--posts", "100", "--rate-posts", "100", "--http", "--in-flight-rounds", "20"],
+    ),
     "rolling": (
         "bench.rolling_restarts",
         ["--posts", "100", "--throughput-posts", "50"],

@@ -17,17 +17,25 @@ def _database() -> Any:
     return open_database()
 
 
-async def _api(args: argparse.Namespace) -> int:
+def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from starter.http_api.app import create_app
     from worker.main import configure_logging
 
     configure_logging(args.log_format, "INFO")
+    # uvicorn makes its own event loop (uvloop when installed, as it is with the package) and
+    # parses HTTP with httptools when installed (docs/api.md, "Serving").
     config = uvicorn.Config(
-        create_app(), host=args.host, port=args.port, log_level="info", access_log=True
+        create_app(),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=not args.no_access_log,
+        loop=args.loop,
+        http=args.http,
     )
-    await uvicorn.Server(config).serve()
+    uvicorn.Server(config).run()
     return 0
 
 
@@ -157,7 +165,22 @@ def add_commands(sub: Any, account: Any | None = None) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--log-format", choices=["json", "console"], default="json")
-    p.set_defaults(run=_api)
+    p.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="event loop (auto: uvloop when installed)",
+    )
+    p.add_argument(
+        "--http",
+        choices=["auto", "httptools", "h11"],
+        default="auto",
+        help="HTTP parser (auto: httptools when installed)",
+    )
+    p.add_argument(
+        "--no-access-log", action="store_true", help="no log line per request (errors still are)"
+    )
+    p.set_defaults(run=_api, sync=True)
 
     p = sub.add_parser("api-key", help="create, list or revoke API keys")
     keys = p.add_subparsers(dest="api_key_command", required=True, metavar="ACTION")
