@@ -96,14 +96,7 @@ async def submit_rates(
 
     async def raw(n: int) -> None:
         for item in inputs("raw", n):
-            await publisher.client.start_workflow(
-                WORKFLOW_TYPE,
-                item,
-                id=item.target.workflow_id,
-                task_queue=publisher.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
+            await plain_start(publisher, item)
 
     async def over_http(n: int) -> None:
         assert http is not None
@@ -152,6 +145,19 @@ async def submit_rates(
     }
 
 
+async def plain_start(publisher: PostPublisher, item: PublishPostInput) -> None:
+    """The baseline: a plain `start_workflow` of the parsed input (no summary, no search
+    attributes), with the same id policies as the engine's start."""
+    await publisher.client.start_workflow(
+        WORKFLOW_TYPE,
+        item,
+        id=item.target.workflow_id,
+        task_queue=publisher.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+
+
 async def concurrent_rates(
     publisher: PostPublisher,
     posts: Callable[[str], dict[str, Any]],
@@ -177,14 +183,7 @@ async def concurrent_rates(
             item = PublishPostInput(
                 target=parse_post(request).targets[0], settings=publisher.settings
             )
-            await publisher.client.start_workflow(
-                WORKFLOW_TYPE,
-                item,
-                id=item.target.workflow_id,
-                task_queue=publisher.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
+            await plain_start(publisher, item)
 
         await asyncio.gather(*(one(request) for request in batch))
 
