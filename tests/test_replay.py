@@ -17,6 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.workflow_support import HISTORY_DIR
+from worker.sandbox import workflow_runner
 from workflows.account import TikTokAccount
 from workflows.analytics import PostAnalytics
 from workflows.followers import RefreshFollowers
@@ -86,11 +87,15 @@ def test_every_path_has_a_saved_history() -> None:
     assert EXPECTED <= {path.stem for path in HISTORIES}
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["worker-sandbox", "sdk-default-sandbox"])
 @pytest.mark.parametrize("path", HISTORIES + LEGACY, ids=lambda p: p.stem)
-async def test_history_replays_deterministically(path: Path) -> None:
+async def test_history_replays_deterministically(path: Path, shared: bool) -> None:
+    # The worker's sandbox shares our workflow modules between runs (worker.sandbox); the
+    # SDK's default gives every run its own copy. Both must replay alike.
     history = WorkflowHistory.from_json(f"replay-{path.stem}", json.loads(path.read_text()))
     replayer = Replayer(
         workflows=[PublishPost, TikTokAccount, DeliverEvent, PostAnalytics, RefreshFollowers],
         data_converter=pydantic_data_converter,
+        **({"workflow_runner": workflow_runner()} if shared else {}),
     )
     await replayer.replay_workflow(history)

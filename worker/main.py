@@ -37,6 +37,7 @@ from telemetry.memory import release_periodically
 from telemetry.metrics import record_build
 from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
 from worker.custody import CustodySettings
+from worker.sandbox import workflow_runner
 from worker.settings import ConfigError, Settings, load_settings, package_version
 from worker.token_store import default_token_store
 from worker.versioning import deployment_config
@@ -196,6 +197,8 @@ async def running_worker(
             # Thousands of posts sleep for days: keep only a bounded number in memory (an
             # evicted sleeper replays its short history when its timer fires).
             max_cached_workflows=settings.max_cached_workflows,
+            # One shared copy of our (stateless) workflow modules, not one per cached run.
+            workflow_runner=workflow_runner(),
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
             max_concurrent_activities=settings.max_concurrent_activities,
             **deployment_config(settings),
