@@ -99,6 +99,7 @@ async def live_api(
         client_key="sim-client-key",
         client_secret="sim-client-secret",
         task_queue=task_queue,
+        strict_sandbox=True,  # a restricted call in a workflow module fails the tests
     )
     media = dataclasses.replace(MediaSettings.from_env())
     async with contextlib.AsyncExitStack() as stack:

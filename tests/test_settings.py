@@ -7,6 +7,7 @@ import pytest
 
 from starter.cli import EXIT_INVALID, main
 from worker.config import MediaSettings, WorkerSettings
+from worker.sandbox import workflow_runner
 from worker.settings import ConfigError, Settings, load_settings, package_version
 
 BUCKET = {"MEDIA_BUCKET": "b", "MEDIA_PHOTO_URLS": "presigned"}
@@ -59,6 +60,18 @@ def test_the_worker_gets_the_models_values() -> None:
     assert WorkerSettings().max_cached_workflows == Settings().max_cached_workflows
     media = MediaSettings.from_env({**BUCKET, "TIKTOK_CHUNK_SIZE": "8000000"})
     assert media.chunk_size == 8_000_000 and media.photo_urls == "presigned"
+
+
+def test_workers_share_our_workflow_modules_unless_told_to_be_strict() -> None:
+    # Production shares one copy of workflows/ and activities/ between cached runs; the
+    # tests (and WORKER_STRICT_SANDBOX=1) use the SDK's sandbox, which re-executes them per
+    # run and so also refuses a clock or I/O call in their own module code.
+    assert WorkerSettings.from_env({}).strict_sandbox is False
+    assert WorkerSettings.from_env({"WORKER_STRICT_SANDBOX": "1"}).strict_sandbox is True
+    shared = workflow_runner().restrictions.passthrough_modules
+    strict = workflow_runner(strict=True).restrictions.passthrough_modules
+    assert {"workflows", "activities"} <= shared
+    assert not {"workflows", "activities"} & strict
 
 
 def test_a_worker_without_a_bucket_is_refused() -> None:

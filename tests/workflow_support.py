@@ -123,6 +123,8 @@ async def running_worker(
         client_secret="sim-client-secret",
         token_file=str(token_file),
         task_queue=task_queue,
+        # The SDK's own sandbox: a restricted call in a workflow module fails the tests.
+        strict_sandbox=True,
     )
     media_settings = dataclasses.replace(MediaSettings.from_env(), **media)
     try:

@@ -46,6 +46,7 @@ class WorkerSettings:
     log_level: str = "INFO"
     # Tuning for many long sleepers (see Settings for what each means).
     max_cached_workflows: int = _default("max_cached_workflows")
+    strict_sandbox: bool = _default("strict_sandbox")
     max_concurrent_workflow_tasks: int = _default("max_concurrent_workflow_tasks")
     max_concurrent_activities: int = _default("max_concurrent_activities")
     graceful_shutdown_seconds: float = _default("graceful_shutdown_seconds")
@@ -69,6 +70,7 @@ class WorkerSettings:
             log_format=s.log_format,
             log_level=s.log_level,
             max_cached_workflows=s.max_cached_workflows,
+            strict_sandbox=s.strict_sandbox,
             max_concurrent_workflow_tasks=s.max_concurrent_workflow_tasks,
             max_concurrent_activities=s.max_concurrent_activities,
             graceful_shutdown_seconds=s.graceful_shutdown_seconds,

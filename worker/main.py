@@ -197,8 +197,9 @@ async def running_worker(
             # Thousands of posts sleep for days: keep only a bounded number in memory (an
             # evicted sleeper replays its short history when its timer fires).
             max_cached_workflows=settings.max_cached_workflows,
-            # One shared copy of our (stateless) workflow modules, not one per cached run.
-            workflow_runner=workflow_runner(),
+            # One shared copy of our (stateless) workflow modules, not one per cached run
+            # (unless WORKER_STRICT_SANDBOX, as in the tests).
+            workflow_runner=workflow_runner(strict=settings.strict_sandbox),
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
             max_concurrent_activities=settings.max_concurrent_activities,
             **deployment_config(settings),

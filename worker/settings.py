@@ -373,6 +373,15 @@ class Settings(BaseSettings):
         group="Worker tuning",
         ge=0,
     )
+    strict_sandbox: bool = _setting(
+        "WORKER_STRICT_SANDBOX",
+        False,
+        "run workflows in the SDK's default sandbox, which re-executes our workflow modules "
+        "for every run (about 0.1 MiB more per cached post) and so also refuses a clock, "
+        "random or I/O call in a workflow module's own code at once. Off: one shared copy of "
+        "those modules (worker/sandbox.py). The test suite runs with it on",
+        group="Worker tuning",
+    )
     max_concurrent_workflow_tasks: int = _setting(
         "WORKER_MAX_CONCURRENT_WORKFLOW_TASKS",
         50,
