@@ -40,7 +40,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.bare_workflow import BareDue, bare_step
 from bench.results import record
@@ -54,7 +54,7 @@ from starter.local_s3 import create_bucket, moto_server_process
 from starter.media_host import MediaHost, sample_jpeg
 from worker import main as worker_main
 from worker.config import MediaSettings, WorkerSettings
-from workflows.account_contracts import AccountSettings
+from workflows.account_contracts import AccountSettings, account_workflow_id
 from workflows.contracts import PublishSettings
 
 BIN = Path(sys.executable).parent
@@ -180,7 +180,12 @@ async def run_bare(
     (unless `sandboxed` is False) the same workflow sandbox."""
     queue = f"bare-{uuid.uuid4().hex[:6]}"
     due = time.time() + lead
-    runner = SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
+    # Like the posts' worker (worker/sandbox.py): the sandbox, with the workflow's own
+    # module passed through, so neither re-executes its module for every run.
+    shared = SandboxRestrictions.default.with_passthrough_modules("bench.bare_workflow")
+    runner = (
+        SandboxedWorkflowRunner(restrictions=shared) if sandboxed else UnsandboxedWorkflowRunner()
+    )
     async with Worker(
         client,
         task_queue=queue,
@@ -261,7 +266,8 @@ async def run_posts(
         print(f"warning: submitting took past the due time ({staged_by - due:.1f} s late)")
     if history_out:
         history_out.mkdir(parents=True, exist_ok=True)
-        for wf_id in (ids[0], ids[-1]):
+        last_account = account_workflow_id(f"acct_{posts - 1}")
+        for wf_id in (ids[0], ids[-1], last_account):
             lines = await timeline(client, wf_id, due)
             (history_out / f"{wf_id.replace('/', '_')}.txt").write_text("\n".join(lines) + "\n")
     log = sim.requests()
@@ -388,7 +394,8 @@ def main() -> None:
         "--history-out",
         type=Path,
         default=None,
-        help="write the first and last post's history as a timeline (seconds after the due "
+        help="write the first and last post's history (and the last account entity's) as a "
+        "timeline (seconds after the due "
         "time, event, activity or signal) into this folder",
     )
     sys.exit(asyncio.run(main_async(parser.parse_args())))
