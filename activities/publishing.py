@@ -152,10 +152,14 @@ class TikTokActivities:
         try:
             if pulled:
                 # TikTok fetches by itself: give it this attempt's own copies, which the
-                # workflow withdraws if the answer is lost.
-                items = await asyncio.to_thread(
-                    delivery.pulled_copies, items, pull_attempt(request), made=request.copies_made
-                )
+                # workflow withdraws if the answer is lost. Copies made ahead are only named
+                # (no storage call): no hop through the thread pool, which at a due time is
+                # queued with every other post's storage work.
+                attempt = pull_attempt(request)
+                if request.copies_made:
+                    items = delivery.pulled_copies(items, attempt, made=True)
+                else:
+                    items = await asyncio.to_thread(delivery.pulled_copies, items, attempt)
             if target.is_video:
                 source, plan = delivery.video_source_for(items[0], request.staged.video_source)
             else:
