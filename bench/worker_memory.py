@@ -39,18 +39,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
+from bench.rolling_restarts import dev_server
 from starter.api import PostPublisher
 from starter.local_s3 import create_bucket, moto_server_process
 from starter.media_host import MediaHost, sample_jpeg
 from telemetry.memory import release_free_memory
 from telemetry.metrics import REGISTRY
-from workflows import search_attributes
 from workflows.contracts import PublishSettings
 
-BIN = Path(sys.executable).parent
 WORKFLOW_CLASSES = ("PublishPost", "TikTokAccount", "_Prepared", "AccountLink")
 
 
@@ -139,17 +135,7 @@ async def main() -> int:
     from worker.token_store import default_token_store
 
     worker_main.configure_logging("json", "WARNING")
-    if args.sdk_sandbox:
-        from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
-
-        worker_main.workflow_runner = SandboxedWorkflowRunner  # type: ignore[assignment]
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(search_attributes.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await dev_server()
     queue = f"mem-{uuid.uuid4().hex[:6]}"
     at = datetime.now(UTC) + timedelta(days=7)
     try:
@@ -161,6 +147,7 @@ async def main() -> int:
                 task_queue=queue,
                 log_level="WARNING",
                 max_cached_workflows=args.cache,
+                strict_sandbox=args.sdk_sandbox,  # the SDK's sandbox: a module copy per run
             )
             publisher = PostPublisher(env.client, task_queue=queue, settings=PublishSettings())
             submitted = 0
