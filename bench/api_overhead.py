@@ -28,7 +28,7 @@ from typing import Any
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionResponse
 
 from bench.api_server import served_api
-from bench.sleepers import photo_post
+from bench.posts import photo_post
 from starter.api import PostPublisher
 from workflows.contracts import PublishSettings
 
@@ -55,9 +55,14 @@ async def main(args: argparse.Namespace) -> int:
         http = await served.poster()
         best = {"submit": float("inf"), "http": float("inf")}
         for rep in range(4):  # the first pass warms up (imports, caches) and is not counted
-            requests = [photo_post(f"o-{stamp}-{rep}-{i}", URL, at) for i in range(args.posts)]
+            requests = [
+                photo_post(f"o-{stamp}-{rep}-{i}", URL, account="acct_bench", at=at)
+                for i in range(args.posts)
+            ]
             bodies = [
-                json.dumps(photo_post(f"h-{stamp}-{rep}-{i}", URL, at)).encode()
+                json.dumps(
+                    photo_post(f"h-{stamp}-{rep}-{i}", URL, account="acct_bench", at=at)
+                ).encode()
                 for i in range(args.posts)
             ]
             started = time.process_time()

@@ -35,14 +35,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.bare_workflow import BareDue, bare_step
+from bench.posts import photo_post
 from bench.results import record
 from bench.rolling_restarts import dev_server, unlimited_limits
 from bench.simulator_process import simulator_process
@@ -82,12 +83,18 @@ class Population:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def events_per_run(client: Client, ids: list[str], sample: int = 10) -> float:
-    counts = []
-    for wf_id in ids[:sample]:
-        history = await client.get_workflow_handle(wf_id).fetch_history()
-        counts.append(len(history.events))
+async def fetch_histories(client: Client, ids: list[str]) -> list[WorkflowHistory]:
+    """Every run's history, fetched once for all the figures read from them."""
+    return [await client.get_workflow_handle(wf_id).fetch_history() for wf_id in ids]
+
+
+def events_per_run(histories: list[WorkflowHistory], sample: int = 10) -> float:
+    counts = [len(history.events) for history in histories[:sample]]
     return statistics.mean(counts) if counts else 0.0
+
+
+def _seconds(event: HistoryEvent) -> float:
+    return float(event.event_time.ToDatetime(UTC).timestamp())
 
 
 #: The activities of getting ready: one of them after the due time means the post was late
@@ -102,28 +109,27 @@ STEPS = (
 )
 
 
-async def due_steps(client: Client, ids: list[str], due: float) -> dict[str, list[float]]:
+def due_steps(histories: list[WorkflowHistory], due: float) -> dict[str, list[float]]:
     """Per run, how long each step after the due time took: the timer firing late, the
     workflow task waiting for the worker, running, and the first activity waiting. A post
     still getting ready at its due time (a step of `_prepare` after it) is counted under
     `ready late` instead: its steps would be those of getting ready."""
     steps: dict[str, list[float]] = {name: [] for name, _ in STEPS}
     steps["ready late"] = []
-    for wf_id in ids:
-        history = await client.get_workflow_handle(wf_id).fetch_history()
+    for history in histories:
         late = [
-            e.event_time.ToDatetime(UTC).timestamp() - due
+            _seconds(e) - due
             for e in history.events
             if e.HasField("activity_task_scheduled_event_attributes")
             and e.activity_task_scheduled_event_attributes.activity_type.name in PREPARING
-            and e.event_time.ToDatetime(UTC).timestamp() > due
+            and _seconds(e) > due
         ]
         if late:
             steps["ready late"].append(max(late))
             continue
         at, found = due, 0
         for event in history.events:
-            when = event.event_time.ToDatetime(UTC).timestamp()
+            when = _seconds(event)
             name, kind = STEPS[found]
             if event.event_type == kind and when >= due - 0.5:
                 steps[name].append(max(when - at, 0.0))
@@ -146,13 +152,12 @@ def step_lines(population: Population) -> list[str]:
     ]
 
 
-async def timeline(client: Client, wf_id: str, due: float) -> list[str]:
+def timeline(history: WorkflowHistory, due: float) -> list[str]:
     """A run's history as `seconds after the due time  event  (activity or timer)` lines:
     where a post's time after its due time goes."""
-    history = await client.get_workflow_handle(wf_id).fetch_history()
     lines = []
     for event in history.events:
-        at = event.event_time.ToDatetime(UTC).timestamp() - due
+        at = _seconds(event) - due
         kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
         what = ""
         if event.HasField("activity_task_scheduled_event_attributes"):
@@ -200,25 +205,14 @@ async def run_bare(
         ]
         lateness = list(await asyncio.gather(*(h.result() for h in handles)))
         last = time.time()
+    histories = await fetch_histories(client, [h.id for h in handles])
     return Population(
         "bare timer + 3 activities",
         lateness,
         last - due,
-        await events_per_run(client, [h.id for h in handles]),
-        await due_steps(client, [h.id for h in handles], due),
+        events_per_run(histories),
+        due_steps(histories, due),
     )
-
-
-def photo_post(post_id: str, account: str, url: str, at: datetime) -> dict[str, Any]:
-    return {
-        "postId": post_id,
-        "content": "due now",
-        "scheduledFor": at.isoformat(),
-        "media": [{"url": url, "type": "photo", "mimeType": "image/jpeg"}],
-        "platforms": [
-            {"accountId": account, "platformOptions": {"tiktok": {"privacy": "SELF_ONLY"}}}
-        ],
-    }
 
 
 async def run_posts(
@@ -251,7 +245,16 @@ async def run_posts(
     ):
         ids = []
         for n in range(posts):
-            [target] = await publisher.submit(photo_post(f"{queue}-{n}", f"acct_{n}", url, due_at))
+            [target] = await publisher.submit(
+                photo_post(
+                    f"{queue}-{n}",
+                    url,
+                    account=f"acct_{n}",
+                    at=due_at,
+                    privacy="SELF_ONLY",
+                    content="due now",
+                )
+            )
             ids.append(target.workflow_id)
         staged_by = time.time()
         finished: dict[str, float] = {}
@@ -264,11 +267,17 @@ async def run_posts(
         await asyncio.gather(*(finish(wf_id) for wf_id in ids))
     if staged_by > due:
         print(f"warning: submitting took past the due time ({staged_by - due:.1f} s late)")
+    histories = await fetch_histories(client, ids)
     if history_out:
         history_out.mkdir(parents=True, exist_ok=True)
         last_account = account_workflow_id(f"acct_{posts - 1}")
-        for wf_id in (ids[0], ids[-1], last_account):
-            lines = await timeline(client, wf_id, due)
+        entity = await client.get_workflow_handle(last_account).fetch_history()
+        for wf_id, history in (
+            (ids[0], histories[0]),
+            (ids[-1], histories[-1]),
+            (last_account, entity),
+        ):
+            lines = timeline(history, due)
             (history_out / f"{wf_id.replace('/', '_')}.txt").write_text("\n".join(lines) + "\n")
     log = sim.requests()
     inits = sorted(r["time"] for r in log if r.get("endpoint") in INIT_ENDPOINTS)[-posts:]
@@ -276,8 +285,8 @@ async def run_posts(
         "PublishPost (1 post per account)",
         [at - due for at in inits],
         max(finished.values()) - due,
-        await events_per_run(client, ids),
-        await due_steps(client, ids, due),
+        events_per_run(histories),
+        due_steps(histories, due),
     )
 
 

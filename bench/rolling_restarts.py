@@ -33,7 +33,6 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowFailureError
@@ -41,6 +40,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from bench.posts import photo_post
 from bench.results import record
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher
@@ -52,20 +52,6 @@ from workflows.contracts import PublishSettings
 BIN = Path(sys.executable).parent
 SETTINGS = PublishSettings(poll_initial_seconds=0.5, poll_max_seconds=2.0)
 UNLIMITED = 1_000_000
-
-
-def photo_post(post_id: str, url: str) -> dict[str, Any]:
-    return {
-        "postId": post_id,
-        "content": f"rolling {post_id}",
-        "media": [{"url": url, "type": "photo", "mimeType": "image/jpeg"}],
-        "platforms": [
-            {
-                "accountId": "acct_demo",
-                "platformOptions": {"tiktok": {"privacy": "PUBLIC_TO_EVERYONE"}},
-            }
-        ],
-    }
 
 
 class Workers:
@@ -128,7 +114,9 @@ async def publish_all(
     started = time.perf_counter()
     ids: list[str] = []
     for i in range(n):
-        [item] = await publisher.submit(photo_post(f"{prefix}-{i}", url))
+        [item] = await publisher.submit(
+            photo_post(f"{prefix}-{i}", url, content=f"rolling {prefix}-{i}")
+        )
         ids.append(item.workflow_id)
     outcomes = await asyncio.gather(*(outcome(publisher.client, i) for i in ids))
     return ids, list(outcomes), time.perf_counter() - started

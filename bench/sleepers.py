@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import re
 import subprocess
 import sys
 import time
@@ -49,6 +48,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.api_rates import concurrent_rates, report, submit_rates
 from bench.api_server import api_process, served_api
+from bench.posts import photo_post, rss_mib
 from bench.results import record
 from starter.api import PostPublisher
 from starter.children import stop_child
@@ -59,26 +59,6 @@ from workflows import search_attributes
 from workflows.contracts import PublishSettings
 
 BIN = Path(sys.executable).parent
-
-
-def rss_mib(pid: int) -> float:
-    match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
-    return int(match.group(1)) / 1024 if match else 0.0
-
-
-def photo_post(post_id: str, url: str, at: datetime) -> dict[str, Any]:
-    return {
-        "postId": post_id,
-        "content": "sleeping a week",
-        "scheduledFor": at.isoformat(),
-        "media": [{"url": url, "type": "photo", "mimeType": "image/jpeg"}],
-        "platforms": [
-            {
-                "accountId": "acct_bench",
-                "platformOptions": {"tiktok": {"privacy": "PUBLIC_TO_EVERYONE"}},
-            }
-        ],
-    }
 
 
 def scrape(port: int) -> str:
@@ -274,7 +254,9 @@ async def main(args: argparse.Namespace) -> int:
                 served = await stack.enter_async_context(serving)
                 http = await served.poster()
                 stack.push_async_callback(http.close)
-            posts = functools.partial(photo_post, url=url, at=at)
+            posts = functools.partial(
+                photo_post, url=url, account="acct_bench", at=at, content="sleeping a week"
+            )
             measured = await submit_rates(unpolled, posts, args.rate_posts, http=http)
             if http is not None and args.in_flight > 0:
                 posters = [await served.poster() for _ in range(args.in_flight)]
@@ -374,7 +356,15 @@ async def main(args: argparse.Namespace) -> int:
             async def submitter() -> None:
                 while not queue.empty():
                     i = queue.get_nowait()
-                    await publisher.submit(photo_post(f"{prefix}-{stamp}-{i}", url, at))
+                    await publisher.submit(
+                        photo_post(
+                            f"{prefix}-{stamp}-{i}",
+                            url,
+                            account="acct_bench",
+                            at=at,
+                            content="sleeping a week",
+                        )
+                    )
 
             started = time.perf_counter()
             await asyncio.gather(*(submitter() for _ in range(args.concurrency)))

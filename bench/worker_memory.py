@@ -29,16 +29,15 @@ import argparse
 import asyncio
 import gc
 import os
-import re
 import sys
 import tempfile
 import time
 import tracemalloc
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from bench.posts import photo_post, rss_mib
 from bench.rolling_restarts import dev_server
 from starter.api import PostPublisher
 from starter.local_s3 import create_bucket, moto_server_process
@@ -50,28 +49,8 @@ from workflows.contracts import PublishSettings
 WORKFLOW_CLASSES = ("PublishPost", "TikTokAccount", "_Prepared", "AccountLink")
 
 
-def rss_mib() -> float:
-    match = re.search(r"VmRSS:\s+(\d+) kB", Path("/proc/self/status").read_text())
-    return int(match.group(1)) / 1024 if match else 0.0
-
-
 def staged() -> float:
     return REGISTRY.get_sample_value("tiktok_staging_seconds_count", {"result": "ok"}) or 0.0
-
-
-def photo_post(post_id: str, url: str, at: datetime, account: str) -> dict[str, Any]:
-    return {
-        "postId": post_id,
-        "content": "sleeping a week",
-        "scheduledFor": at.isoformat(),
-        "media": [{"url": url, "type": "photo", "mimeType": "image/jpeg"}],
-        "platforms": [
-            {
-                "accountId": account,
-                "platformOptions": {"tiktok": {"privacy": "PUBLIC_TO_EVERYONE"}},
-            }
-        ],
-    }
 
 
 def classes_alive(names: tuple[str, ...]) -> dict[str, int]:
@@ -101,7 +80,7 @@ async def settle(seconds: float) -> float:
     samples = []
     for _ in range(3):
         await asyncio.to_thread(release_free_memory)
-        samples.append(rss_mib())
+        samples.append(rss_mib("self"))
         await asyncio.sleep(1)
     return min(samples)
 
@@ -160,7 +139,15 @@ async def main() -> int:
                 async def submitter() -> None:
                     for n in numbers:
                         account = f"acct_{n % args.accounts}"
-                        await publisher.submit(photo_post(f"{queue}-{n}", url, at, account))
+                        await publisher.submit(
+                            photo_post(
+                                f"{queue}-{n}",
+                                url,
+                                account=account,
+                                at=at,
+                                content="sleeping a week",
+                            )
+                        )
 
                 started = time.perf_counter()
                 await asyncio.gather(*(submitter() for _ in range(args.concurrency)))
