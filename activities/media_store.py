@@ -217,6 +217,10 @@ class MediaStore:
         except (BotoCoreError, ClientError) as exc:
             raise self._storage_error(exc, f"copy {source}") from exc
 
+    def delete_target(self, post_id: str, account_id: str) -> int:
+        """Delete every object of one post target (idempotent); how many there were."""
+        return self.delete_under(self.target_prefix(post_id, account_id))
+
     def delete_under(self, prefix: str) -> int:
         """Delete every object under `prefix` (idempotent); how many there were."""
         keys = self.keys_under(prefix)

@@ -215,10 +215,9 @@ class TikTokActivities:
         target = query.release_staged
         if target is None or not status.is_success:
             return status
-        store = self._delivery.store
         try:
             released = await asyncio.to_thread(
-                store.delete_under, store.target_prefix(target.post_id, target.account_id)
+                self._delivery.store.delete_target, target.post_id, target.account_id
             )
         except StagingError as err:
             # The answer is what matters; the workflow deletes the media itself instead.

@@ -319,10 +319,9 @@ class MediaActivities:
     @activity.defn(name="delete_staged_media")
     async def delete_staged_media(self, target: StagedTarget) -> int:
         """Remove every staged object of the target, however far staging got (idempotent)."""
-        prefix = self._store.target_prefix(target.post_id, target.account_id)
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._threads, self._store.delete_under, prefix
+                self._threads, self._store.delete_target, target.post_id, target.account_id
             )
         except StagingError as err:
             raise engine_error(err.code, err.message, retryable=err.retryable) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -208,12 +209,9 @@ class AccountLink:
         may_have_taken_effect: bool = False,
     ) -> None:
         await self.report(
-            CallOutcome(
-                request_id=self.granted_id(call),
-                call=call,
-                cap=self._cap if call is not CallKind.STATUS else None,
+            self._outcome(
+                call,
                 code=code,
-                at=workflow.now(),
                 retry_after_seconds=retry_after_seconds,
                 rejected_fingerprint=rejected_fingerprint,
                 publish_id=publish_id,
@@ -221,17 +219,21 @@ class AccountLink:
             )
         )
 
+    def _outcome(self, call: CallKind, **fields: Any) -> CallOutcome:
+        """The outcome of the last granted `call`, as the account counts it, now."""
+        return CallOutcome(
+            request_id=self.granted_id(call),
+            call=call,
+            cap=self._cap if call is not CallKind.STATUS else None,
+            at=workflow.now(),
+            **fields,
+        )
+
     def success_report(self, call: CallKind) -> SuccessReport:
         """For the activity making the granted `call`: how to tell the account of its
         success itself (the activity fills in the answer's time and publish_id)."""
         return SuccessReport(
-            account_workflow_id=account_workflow_id(self.account_id),
-            outcome=CallOutcome(
-                request_id=self.granted_id(call),
-                call=call,
-                cap=self._cap if call is not CallKind.STATUS else None,
-                at=workflow.now(),
-            ),
+            account_workflow_id=account_workflow_id(self.account_id), outcome=self._outcome(call)
         )
 
     # -- delivery ------------------------------------------------------------------------
