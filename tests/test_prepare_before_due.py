@@ -46,6 +46,7 @@ from workflows.account_contracts import (
     account_workflow_id,
 )
 from workflows.contracts import Phase, PostState, PublishResult
+from workflows.request import PublishTarget
 
 LEAD = 60.0
 SETTINGS = FAST.model_copy(update={"prepare_seconds": LEAD})
@@ -181,6 +182,23 @@ async def wait_until_counted(client: Client, expected: int, within: float = 10) 
         await asyncio.sleep(0.2)
 
 
+async def photo_due_in_two_hours(
+    env: WorkflowEnvironment, media_host: MediaHost, *, photos: int
+) -> tuple[dict[str, Any], PublishTarget]:
+    """A photo post request (and its target) scheduled two hours from the env's now."""
+    pid = post_id()
+    urls = [
+        media_host.add(f"prepare/{pid}-{i}.jpg", sample_jpeg(), "image/jpeg") for i in range(photos)
+    ]
+    request = photo_request(pid, urls)
+    request["scheduledAt"] = (await env.get_current_time() + timedelta(hours=2)).isoformat()
+    return request, target_of(request)
+
+
+def bucket_client() -> Any:
+    return s3_client(os.environ["MEDIA_S3_ENDPOINT_URL"])
+
+
 async def test_a_ready_photo_post_has_its_pulled_copies_made_before_the_due_time(
     time_skipping_env: WorkflowEnvironment,
     simulator: Simulator,
@@ -189,13 +207,8 @@ async def test_a_ready_photo_post_has_its_pulled_copies_made_before_the_due_time
     media_host: MediaHost,
 ) -> None:
     env = time_skipping_env
-    urls = [media_host.add(f"prepare/p{i}.jpg", sample_jpeg(), "image/jpeg") for i in range(2)]
-    due = await env.get_current_time() + timedelta(hours=2)
-    request = photo_request(post_id(), urls)
-    request["scheduledAt"] = due.isoformat()
-    target = target_of(request)
-    bucket = os.environ["MEDIA_BUCKET"]
-    s3 = s3_client(os.environ["MEDIA_S3_ENDPOINT_URL"])
+    _, target = await photo_due_in_two_hours(env, media_host, photos=2)
+    bucket, s3 = os.environ["MEDIA_BUCKET"], bucket_client()
     prefix = f"staged/{target.post_id}/acct_demo/attempts/1-1/"
     async with running_worker(env.client, simulator, token_file, task_queue):
         handle = await start(env.client, task_queue, target, SETTINGS)
@@ -232,13 +245,8 @@ async def test_at_its_due_time_a_ready_post_waits_for_no_signal_and_no_extra_act
     # success itself (no call_outcome signal to wait for), and the status check that sees
     # the post live deletes the staged media (no delete activity after it).
     env = time_skipping_env
-    url = media_host.add("prepare/due.jpg", sample_jpeg(), "image/jpeg")
-    due = await env.get_current_time() + timedelta(hours=2)
-    request = photo_request(post_id(), [url])
-    request["scheduledAt"] = due.isoformat()
-    target = target_of(request)
-    bucket = os.environ["MEDIA_BUCKET"]
-    s3 = s3_client(os.environ["MEDIA_S3_ENDPOINT_URL"])
+    request, target = await photo_due_in_two_hours(env, media_host, photos=1)
+    bucket, s3 = os.environ["MEDIA_BUCKET"], bucket_client()
     async with running_worker(env.client, simulator, token_file, task_queue):
         # Started as every starter starts it (summary and search attributes at the start).
         publisher = PostPublisher(env.client, task_queue=task_queue, settings=SETTINGS)
