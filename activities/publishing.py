@@ -206,7 +206,10 @@ class TikTokActivities:
     async def fetch_publish_status(self, query: StatusQuery) -> PublishStatus:
         """One status/fetch call; the workflow owns the polling rhythm. With
         `release_staged`, a final success also deletes the post's staged media: nothing can
-        need it again, and the post ends without one more activity."""
+        need it again, and the post ends without one more activity. With `wait_seconds`, the
+        poll interval before it is waited out here."""
+        if query.wait_seconds:
+            await asyncio.sleep(query.wait_seconds)
         status = await self._call(
             query.account_id,
             lambda token: self._client.fetch_status(token, query.publish_id),

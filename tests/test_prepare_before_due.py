@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.publishing import report_success
@@ -261,7 +262,7 @@ async def test_at_its_due_time_a_ready_post_waits_for_no_signal_and_no_extra_act
         await env.sleep(timedelta(seconds=LEAD))
         result = await handle.result()
         state = await state_of(handle)
-        await save_history(handle, "due_init_reported_media_released")
+        await save_history(handle, "due_status_waited_in_activity")
         history = await handle.fetch_history()
         entity = await env.client.get_workflow_handle(
             account_workflow_id("acct_demo")
@@ -283,6 +284,11 @@ async def test_at_its_due_time_a_ready_post_waits_for_no_signal_and_no_extra_act
     ]
     assert "call_outcome" not in post_signals
     assert "delete_staged_media" not in activities
+    # The first poll interval (short) is waited out by the status check's activity: no
+    # durable timer, and one workflow task (the init's answer), from the init to that check.
+    between = events_between(history, "init_publish", "fetch_publish_status")
+    assert EventType.EVENT_TYPE_TIMER_STARTED not in between
+    assert between.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
     # One patch marker (the baseline, at the start) instead of one, each with a search
     # attribute upsert, per patch along the way; and the starter's search attributes are
     # not upserted again.
@@ -304,6 +310,18 @@ async def test_at_its_due_time_a_ready_post_waits_for_no_signal_and_no_extra_act
         and e.workflow_execution_signaled_event_attributes.signal_name == "call_outcome"
     ]
     assert [o["publish_id"] for o in outcomes if o["call"] == "init"] == [result.publish_id]
+
+
+def events_between(history: WorkflowHistory, first: str, then: str) -> list[int]:
+    """The event types after activity `first` was scheduled, up to activity `then`."""
+    scheduled = [
+        (i, e.activity_task_scheduled_event_attributes.activity_type.name)
+        for i, e in enumerate(history.events)
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    start = next(i for i, name in scheduled if name == first)
+    end = next(i for i, name in scheduled if name == then and i > start)
+    return [e.event_type for e in history.events[start + 1 : end]]
 
 
 async def test_an_init_that_cannot_tell_the_account_leaves_the_telling_to_the_workflow(

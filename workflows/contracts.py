@@ -527,6 +527,12 @@ class StatusQuery(BaseModel):
         "SEND_TO_USER_INBOX), this check also deletes the target's staged media, which "
         "nothing can need again (PublishStatus.staged_media_released).",
     )
+    wait_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Wait this long before asking (a short poll interval, waited out in the "
+        "activity instead of on a durable timer).",
+    )
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contracts import PostError, PostState
-    from workflows.publish_calls import BASELINE_PATCHES, PostFailed, fmt_time
+    from workflows.publish_calls import BASELINES, PostFailed, fmt_time
     from workflows.request import PublishTarget
 
 
@@ -28,17 +28,26 @@ class PostBase:
     """An update moved the post: its durable wait ends at once."""
     _staged_released: bool
     """The staged media was deleted by the status check that saw the post live."""
-    _baseline: bool
-    """Started with the BASELINE marker: it has every patch in BASELINE_PATCHES."""
+    _baseline: frozenset[str]
+    """The patches the run's baseline marker (publish_calls.BASELINES) gives it."""
 
     @property
     def _current(self) -> PostState:
         return self._state
 
+    @staticmethod
+    def _baseline_patches() -> frozenset[str]:
+        """At the start of a run: a new run records the newest baseline's marker; a replay
+        finds the one its run was started with (none before the first baseline)."""
+        for marker, patches in BASELINES:
+            if workflow.patched(marker):
+                return patches
+        return frozenset()
+
     def _patched(self, patch_id: str) -> bool:
         """`workflow.patched`, without a marker of its own on runs started with the
         baseline (they have every patch it covers)."""
-        if self._baseline and patch_id in BASELINE_PATCHES:
+        if patch_id in self._baseline:
             return True
         return workflow.patched(patch_id)
 

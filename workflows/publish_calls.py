@@ -58,10 +58,15 @@ PREPARE_BEFORE_DUE = "prepare-before-due"
 #: fewer per post when many fall due together; runs before it replay as before).
 INIT_REPORTS_ITSELF = "init-reports-itself"
 STATUS_RELEASES_STAGED = "status-releases-staged"
-#: Runs started with this marker have every patch in BASELINE_PATCHES, so they skip those
+#: A short poll interval (up to IN_ACTIVITY_WAIT_LIMIT) is waited out inside the status
+#: check's activity, not on a durable timer: one workflow task and one timer fewer per poll.
+STATUS_WAITS_IN_ACTIVITY = "status-waits-in-activity"
+IN_ACTIVITY_WAIT_LIMIT = timedelta(seconds=15)
+#: Runs started with a baseline marker have every patch of that baseline, so they skip those
 #: checks: one marker (and one TemporalChangeVersion search attribute upsert, which the SDK
-#: adds to each) at the start, instead of one of each per patch along the way, three of them
-#: at the due time. A patch added after the baseline is checked with `workflow.patched`.
+#: adds to each) at the start, instead of one of each per patch along the way, several of
+#: them at the due time. A patch added after the newest baseline is checked with
+#: `workflow.patched`; a new baseline covers it and every earlier one (newest first).
 BASELINE = "baseline-2026-12"
 BASELINE_PATCHES = frozenset(
     {
@@ -79,6 +84,12 @@ BASELINE_PATCHES = frozenset(
         AMBIGUITY_EVIDENCE_PATCH,
     }
 )
+BASELINE_2 = "baseline-2026-12b"
+BASELINES: tuple[tuple[str, frozenset[str]], ...] = (
+    (BASELINE_2, BASELINE_PATCHES | {STATUS_WAITS_IN_ACTIVITY}),
+    (BASELINE, BASELINE_PATCHES),
+)
+"""Newest first: a new run records only the first."""
 CALL_TIMEOUT = timedelta(seconds=90)  # reads and deletes; init uses the post's settings
 # Copying gigabytes takes a while; heartbeats (not this timeout) detect a dead attempt.
 TRANSFER_TIMEOUT = timedelta(hours=3)

@@ -17,9 +17,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.errors import classify_error
     from workflows.publish_calls import (
         CALL_TIMEOUT,
+        IN_ACTIVITY_WAIT_LIMIT,
         ONCE,
         READ_RETRY,
         STATUS_RELEASES_STAGED,
+        STATUS_WAITS_IN_ACTIVITY,
         DeadlineReached,
         PostFailed,
         activity_error,
@@ -71,12 +73,16 @@ class StatusPolling(PacedCalls):
                 f"TikTok status {state.tiktok_status or 'pending'}; "
                 f"next check {fmt_time(state.next_poll_at)}."
             )
-            await self._poll_wait(wait)
+            waited_by_check = self._check_waits(wait, fallback)
+            if waited_by_check is None:
+                await self._poll_wait(wait)
             if not fallback:
                 interval = min(interval * settings.poll_backoff, settings.poll_max_seconds)
             state.polls += 1
             try:
-                status = await self._fetch_status(target, publish_id, deadline, settings)
+                status = await self._fetch_status(
+                    target, publish_id, deadline, settings, wait=waited_by_check or 0
+                )
             except DeadlineReached:
                 continue  # the loop's deadline check decides what the post is now
             except ActivityError as err:
@@ -111,6 +117,18 @@ class StatusPolling(PacedCalls):
             if status.is_terminal:
                 return status
 
+    def _check_waits(self, seconds: float, fallback: float | None) -> float | None:
+        """How long the status check's activity itself waits before asking, when the poll
+        interval is short and no webhook can end it early; None: a durable timer waits."""
+        if fallback or seconds > IN_ACTIVITY_WAIT_LIMIT.total_seconds():
+            return None
+        if not self._patched(STATUS_WAITS_IN_ACTIVITY):
+            return None
+        if self._nudged:
+            self._nudged = False
+            return 0
+        return seconds
+
     async def _poll_wait(self, seconds: float) -> None:
         """The poll interval; a TikTok webhook (signal `tiktok_event`) ends it early."""
         if not self._patched(WEBHOOK_WAKE_PATCH):
@@ -133,20 +151,26 @@ class StatusPolling(PacedCalls):
         publish_id: str,
         deadline: datetime,
         settings: PublishSettings,
+        *,
+        wait: float = 0,
     ) -> PublishStatus:
+        """One status check; `wait`: the poll interval, waited out by its activity."""
         query = StatusQuery(
             account_id=target.account_id,
             publish_id=publish_id,
             paced=self._paced,
             release_staged=self._release_with_status(settings),
+            wait_seconds=wait,
         )
+        waiting = timedelta(seconds=wait)
+        summary = f"status of {publish_id}" + (f" after {wait:g} s" if wait else "")
         if not self._paced:
             status: PublishStatus = await workflow.execute_activity_method(
                 TikTokActivities.fetch_publish_status,
                 query,
-                start_to_close_timeout=CALL_TIMEOUT,
+                start_to_close_timeout=CALL_TIMEOUT + waiting,
                 retry_policy=READ_RETRY,
-                summary=f"status of {publish_id}",
+                summary=summary,
             )
             return status
         status = await self._paced_read(
@@ -155,9 +179,9 @@ class StatusPolling(PacedCalls):
             lambda: workflow.execute_activity_method(
                 TikTokActivities.fetch_publish_status,
                 query,
-                start_to_close_timeout=timedelta(seconds=settings.read_timeout_seconds),
+                start_to_close_timeout=timedelta(seconds=settings.read_timeout_seconds) + waiting,
                 retry_policy=ONCE,
-                summary=f"status of {publish_id}",
+                summary=summary,
             ),
             give_up_at=deadline,
         )

@@ -49,7 +49,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.errors import classify_fail_reason
     from workflows.publish_calls import (
         ACCOUNT_PACING,
-        BASELINE,
         PREPARE_BEFORE_DUE,
         STAGING_RETRY_VISIBLE,
         PostFailed,
@@ -87,7 +86,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         self._reserved = {}
         self._copies_ready = None
         self._staged_released = False
-        self._baseline = False  # set at the start of the run (BASELINE)
+        self._baseline = frozenset()  # set at the start of the run (BASELINES)
         self._evidence = EvidenceWait(target.account_id)
         self._link = AccountLink(
             account_id=target.account_id,
@@ -185,7 +184,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
 
     async def _lifecycle(self, request: PublishPostInput) -> PublishResult:
         target = request.target
-        self._baseline = workflow.patched(BASELINE)
+        self._baseline = self._baseline_patches()
         # Starters set these at start; repeated here for runs started any other way.
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.POST_STATE.value_set(self._current.phase.value),
