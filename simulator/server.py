@@ -71,6 +71,10 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # The standard library listens with a backlog of 5: a burst of connections (100 posts
+    # due in the same second) would have its SYNs dropped and retried a second later, a
+    # delay TikTok's servers do not add.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
         self.simulator = simulator
