@@ -171,6 +171,9 @@ class MediaStore:
         self.prefix = prefix
         self.concurrency = concurrency
         """Parts uploaded at once (and held in memory) while staging."""
+        # botocore reads the paginator model on first use, unlocked: left to the first burst
+        # of status checks deleting staged media, every one of them would read it from disk.
+        s3_client.can_paginate("list_objects_v2")
 
     # -- keys and metadata ---------------------------------------------------------------------
 

@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 
+S3_CONNECTIONS = 64
+"""Kept connections of the worker's S3 client (botocore's default is 10)."""
+
+
 def _default(name: str) -> Any:
     """The default declared once, in worker.settings.Settings."""
     return Settings.model_fields[name].default
@@ -135,6 +139,7 @@ class MediaSettings:
             raise ConfigError("; ".join(problems))
 
     def s3_client(self) -> Any:
+        """The boto3 S3 client of the worker's bucket."""
         import boto3
         from botocore.config import Config
 
@@ -147,6 +152,10 @@ class MediaSettings:
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
                 retries={"max_attempts": 4, "mode": "standard"},
+                # Activities share this client (up to WORKER_MAX_CONCURRENT_ACTIVITIES at
+                # once, each staging with several parts): botocore's default of 10 kept
+                # connections would open and drop one per call beyond that.
+                max_pool_connections=S3_CONNECTIONS,
             ),
         )
 
