@@ -384,14 +384,15 @@ class Settings(BaseSettings):
     )
     max_concurrent_workflow_tasks: int = _setting(
         "WORKER_MAX_CONCURRENT_WORKFLOW_TASKS",
-        50,
-        "workflow tasks run at once",
+        100,
+        "workflow tasks run at once (the SDK's default; a burst of posts falling due in the "
+        "same second waits for no slot up to this many)",
         group="Worker tuning",
         ge=2,
     )
     max_concurrent_activities: int = _setting(
         "WORKER_MAX_CONCURRENT_ACTIVITIES",
-        50,
+        100,
         "activity attempts (TikTok calls, staging, uploads) run at once",
         group="Worker tuning",
         ge=1,
