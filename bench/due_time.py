@@ -16,7 +16,10 @@ Figures, each as a ratio against the bare population of the same run:
 - **lateness**: for the bare workflow, when its first activity starts; for a post, when its
   init reaches TikTok (the simulator's own request log), each less the due time; p50 and p99;
 - **throughput**: workflows finished per second, from the due time to the last one finished;
-- **history events** per workflow (the work the server does per post).
+- **history events** per workflow (the work the server does per post);
+- **CPU ms per workflow**, from the due time to the last one finished, of this process (the
+  worker), the Temporal dev server and the simulator's and moto's processes (`bench/cpu.py`):
+  what a burst costs, which the machine's other load moves much less than its seconds.
 
 Nothing passes or fails on timing: it prints figures measured against a baseline of the run.
 """
@@ -43,6 +46,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.bare_workflow import BareDue, bare_step
+from bench.cpu import snapshot, snapshot_at, spent
 from bench.posts import photo_post
 from bench.results import record
 from bench.rolling_restarts import dev_server, unlimited_limits
@@ -62,6 +66,8 @@ BIN = Path(sys.executable).parent
 WORKER_DEFAULT_CACHE: int = WorkerSettings().max_cached_workflows
 UNLIMITED = 0
 INIT_ENDPOINTS = ("video_init", "inbox_video_init", "content_init")
+LIKE_POSTS = WorkerSettings()
+"""The posts' worker's slot limits, which the bare workflow's worker gets too."""
 SETTINGS = PublishSettings(poll_initial_seconds=0.5, poll_max_seconds=1.0)
 
 
@@ -73,6 +79,8 @@ class Population:
     events: float
     steps: dict[str, list[float]] = field(default_factory=dict)
     """Where the lateness goes, per run (`due_steps`)."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per program from the due time to the last one finished (bench.cpu)."""
 
     @property
     def throughput(self) -> float:
@@ -181,8 +189,8 @@ def timeline(history: WorkflowHistory, due: float) -> list[str]:
 async def run_bare(
     client: Client, posts: int, lead: float, cache: int, *, sandboxed: bool = True
 ) -> Population:
-    """The bare workflows on a worker like the posts' one: the same workflow cache, and
-    (unless `sandboxed` is False) the same workflow sandbox."""
+    """The bare workflows on a worker like the posts' one: the same workflow cache, task
+    and activity slots, and (unless `sandboxed` is False) the same workflow sandbox."""
     queue = f"bare-{uuid.uuid4().hex[:6]}"
     due = time.time() + lead
     # Like the posts' worker (worker/sandbox.py): the sandbox, with the workflow's own
@@ -198,13 +206,17 @@ async def run_bare(
         activities=[bare_step],
         workflow_runner=runner,
         max_cached_workflows=cache,
+        max_concurrent_workflow_tasks=LIKE_POSTS.max_concurrent_workflow_tasks,
+        max_concurrent_activities=LIKE_POSTS.max_concurrent_activities,
     ):
+        at_due = asyncio.create_task(snapshot_at(due))
         handles = [
             await client.start_workflow(BareDue.run, due, id=f"{queue}-{n}", task_queue=queue)
             for n in range(posts)
         ]
         lateness = list(await asyncio.gather(*(h.result() for h in handles)))
         last = time.time()
+        cpu = spent(await at_due, snapshot())
     histories = await fetch_histories(client, [h.id for h in handles])
     return Population(
         "bare timer + 3 activities",
@@ -212,6 +224,7 @@ async def run_bare(
         last - due,
         events_per_run(histories),
         due_steps(histories, due),
+        cpu,
     )
 
 
@@ -243,6 +256,7 @@ async def run_posts(
     async with worker_main.running_worker(
         client, settings, MediaSettings.from_env(), account_settings=AccountSettings()
     ):
+        at_due = asyncio.create_task(snapshot_at(due))
         ids = []
         for n in range(posts):
             [target] = await publisher.submit(
@@ -265,6 +279,7 @@ async def run_posts(
             finished[wf_id] = time.time()
 
         await asyncio.gather(*(finish(wf_id) for wf_id in ids))
+        cpu = spent(await at_due, snapshot())
     if staged_by > due:
         print(f"warning: submitting took past the due time ({staged_by - due:.1f} s late)")
     histories = await fetch_histories(client, ids)
@@ -287,6 +302,7 @@ async def run_posts(
         max(finished.values()) - due,
         events_per_run(histories),
         due_steps(histories, due),
+        cpu,
     )
 
 
@@ -304,6 +320,13 @@ def table(bare: Population, posts: Population) -> list[str]:
         ("throughput (workflows/s)", bare.throughput, posts.throughput, "higher is better"),
         ("history events per workflow", bare.events, posts.events, "lower is better"),
     ]
+    n_bare, n_posts = len(bare.lateness) or 1, len(posts.lateness) or 1
+    for program in sorted(set(bare.cpu) | set(posts.cpu), key=lambda k: -posts.cpu.get(k, 0)):
+        b_ms, p_ms = (
+            1000 * pop.cpu.get(program, 0) / n for pop, n in ((bare, n_bare), (posts, n_posts))
+        )
+        if max(b_ms, p_ms) >= 0.5:
+            rows.append((f"CPU ms per workflow: {program}"[:30], b_ms, p_ms, "lower is better"))
     lines = [f"{'figure':<30} {'bare':>9} {'posts':>9} {'posts/bare':>11}"]
     for name, b, p, note in rows:
         ratio = p / b if b else float("inf")
