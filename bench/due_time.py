@@ -58,7 +58,7 @@ from starter.api import PostPublisher
 from starter.local_s3 import create_bucket, moto_server_process
 from starter.media_host import MediaHost, sample_jpeg
 from worker import main as worker_main
-from worker.config import MediaSettings, WorkerSettings
+from worker.config import MediaSettings, WorkerSettings, task_pollers
 from workflows.account_contracts import AccountSettings, account_workflow_id
 from workflows.contracts import PublishSettings
 
@@ -67,7 +67,7 @@ WORKER_DEFAULT_CACHE: int = WorkerSettings().max_cached_workflows
 UNLIMITED = 0
 INIT_ENDPOINTS = ("video_init", "inbox_video_init", "content_init")
 LIKE_POSTS = WorkerSettings()
-"""The posts' worker's slot limits, which the bare workflow's worker gets too."""
+"""The posts' worker's slot limits and pollers, which the bare workflow's worker gets too."""
 SETTINGS = PublishSettings(poll_initial_seconds=0.5, poll_max_seconds=1.0)
 
 
@@ -208,6 +208,7 @@ async def run_bare(
         max_cached_workflows=cache,
         max_concurrent_workflow_tasks=LIKE_POSTS.max_concurrent_workflow_tasks,
         max_concurrent_activities=LIKE_POSTS.max_concurrent_activities,
+        **task_pollers(LIKE_POSTS),
     ):
         at_due = asyncio.create_task(snapshot_at(due))
         handles = [

@@ -34,6 +34,18 @@ S3_CONNECTIONS = 64
 """Kept connections of the worker's S3 client (botocore's default is 10)."""
 
 
+def task_pollers(settings: WorkerSettings) -> dict[str, Any]:
+    """The Worker's poller behaviour: autoscaled by the server's feedback, up to
+    WORKER_MAX_TASK_POLLS per kind of task (the SDK's default is 5 fixed pollers)."""
+    from temporalio.worker import PollerBehaviorAutoscaling
+
+    most = settings.max_task_polls
+    return {
+        "workflow_task_poller_behavior": PollerBehaviorAutoscaling(maximum=most),
+        "activity_task_poller_behavior": PollerBehaviorAutoscaling(maximum=most),
+    }
+
+
 def _default(name: str) -> Any:
     """The default declared once, in worker.settings.Settings."""
     return Settings.model_fields[name].default
@@ -53,6 +65,7 @@ class WorkerSettings:
     strict_sandbox: bool = _default("strict_sandbox")
     max_concurrent_workflow_tasks: int = _default("max_concurrent_workflow_tasks")
     max_concurrent_activities: int = _default("max_concurrent_activities")
+    max_task_polls: int = _default("max_task_polls")
     graceful_shutdown_seconds: float = _default("graceful_shutdown_seconds")
     # Worker Deployments (opt-in); build_id "" means the package version.
     versioning: bool = False
@@ -77,6 +90,7 @@ class WorkerSettings:
             strict_sandbox=s.strict_sandbox,
             max_concurrent_workflow_tasks=s.max_concurrent_workflow_tasks,
             max_concurrent_activities=s.max_concurrent_activities,
+            max_task_polls=s.max_task_polls,
             graceful_shutdown_seconds=s.graceful_shutdown_seconds,
             versioning=s.versioning,
             deployment_name=s.deployment_name,

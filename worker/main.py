@@ -35,7 +35,13 @@ from telemetry.http import OpsProbes, prometheus_runtime, serve, temporal_reacha
 from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
 from telemetry.memory import release_periodically
 from telemetry.metrics import record_build
-from worker.config import MediaSettings, WorkerSettings, account_settings_from_env, connect
+from worker.config import (
+    MediaSettings,
+    WorkerSettings,
+    account_settings_from_env,
+    connect,
+    task_pollers,
+)
 from worker.custody import CustodySettings
 from worker.sandbox import workflow_runner
 from worker.settings import ConfigError, Settings, load_settings, package_version
@@ -202,6 +208,7 @@ async def running_worker(
             workflow_runner=workflow_runner(strict=settings.strict_sandbox),
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
             max_concurrent_activities=settings.max_concurrent_activities,
+            **task_pollers(settings),
             **deployment_config(settings),
         )
         try:

@@ -397,6 +397,15 @@ class Settings(BaseSettings):
         group="Worker tuning",
         ge=1,
     )
+    max_task_polls: int = _setting(
+        "WORKER_MAX_TASK_POLLS",
+        100,
+        "most polls for workflow tasks, and for activity tasks, open at once: the worker "
+        "scales its pollers between 1 and this with the server's feedback (5 fixed pollers "
+        "left posts falling due together waiting in the server's queue)",
+        group="Worker tuning",
+        ge=2,
+    )
     graceful_shutdown_seconds: float = _setting(
         "WORKER_GRACEFUL_SHUTDOWN_SECONDS",
         100.0,
