@@ -159,6 +159,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warm-posts", type=int, default=50, help="posts before warm idle")
     parser.add_argument("--concurrency", type=int, default=20, help="submissions in flight")
     parser.add_argument("--cache", type=int, default=None, help="WORKER_MAX_CACHED_WORKFLOWS")
+    parser.add_argument(
+        "--evict-after",
+        type=float,
+        default=None,
+        help="WORKER_EVICT_SLEEPERS_AFTER_SECONDS (default: the worker's; 0: the code before "
+        "worker/sleeper_eviction.py, sleepers stay cached)",
+    )
     parser.add_argument("--rate-only", action="store_true", help="measure the submit rate only")
     parser.add_argument(
         "--http",
@@ -232,6 +239,8 @@ async def main(args: argparse.Namespace) -> int:
             "LOG_LEVEL": "WARNING",
             "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         }
+        if args.evict_after is not None:
+            worker_env["WORKER_EVICT_SLEEPERS_AFTER_SECONDS"] = str(args.evict_after)
         # The rate test starts its posts on a queue no worker polls, before the worker runs,
         # so nothing else competes for the two cores while it measures.
         at = datetime.now(UTC) + timedelta(days=7)
@@ -395,7 +404,11 @@ async def main(args: argparse.Namespace) -> int:
             loaded = await settled_rss(worker.pid, args.settle)
             text = scrape(http_port)
             cache = series(text, "temporal_sticky_cache_size")
-            print(f"worker with sleepers:    {loaded:7.1f} MiB RSS (sticky cache {cache:.0f})")
+            evicted = series(text, "tiktok_worker_sleepers_evicted_total")
+            print(
+                f"worker with sleepers:    {loaded:7.1f} MiB RSS (sticky cache {cache:.0f}, "
+                f"{evicted:.0f} sleepers evicted)"
+            )
             print(
                 f"memory ratio:            {loaded / idle:.2f}x idle, {loaded / warm:.2f}x warm "
                 "idle (goal <= 1.2x)"

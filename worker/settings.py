@@ -414,6 +414,17 @@ class Settings(BaseSettings):
         group="Worker tuning",
         ge=0,
     )
+    evict_sleepers_after_seconds: float = _setting(
+        "WORKER_EVICT_SLEEPERS_AFTER_SECONDS",
+        3600.0,
+        "a post (or its analytics) that goes to sleep at least this far ahead, with nothing "
+        "else in flight, leaves the workflow cache at once instead of holding about 0.2 MiB "
+        "until the cache turns over; it replays its history once when it wakes. Posts due "
+        "sooner stay cached for their due time; account entities are never evicted this way. "
+        "0 turns it off (worker/sleeper_eviction.py)",
+        group="Worker tuning",
+        ge=0,
+    )
 
     # -- worker versioning -------------------------------------------------------------------
     versioning: bool = _setting(
