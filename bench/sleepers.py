@@ -21,7 +21,8 @@
    memory, submits a burst of max(1.5 x size, `--burst`) more sleepers (so the SDK's LRU cache
    fills with the most recently active ones, as after any burst of submissions) and records
    its memory again: the memory over the cache-0 worker's (after its own burst), per post
-   cached, is what one cached sleeper costs.
+   cached, is what one cached sleeper costs (these workers run with
+   WORKER_EVICT_SLEEPERS_AFTER_SECONDS=0, so that their sleepers stay cached).
 
 Prints both ratios. Nothing here passes or fails on timing: it reports figures measured in
 one run against baselines of the same run.
@@ -110,7 +111,8 @@ async def cache_sizes(
     burst over the cache-0 worker's after its own, per post cached."""
     rows: list[tuple[int, int, float, float, float, int]] = []
     for size in sizes:
-        worker = start_worker(size)
+        # What a cached sleeper costs: these workers keep their sleepers (no eviction).
+        worker = start_worker(size, 0)
         try:
             await wait_until(lambda: "tiktok_" in scrape(http_port), 60, "the worker")
             idle = await settled_rss(worker.pid, settle)
@@ -337,10 +339,14 @@ async def main(args: argparse.Namespace) -> int:
             return 0
         workers: list[subprocess.Popen[bytes]] = []
 
-        def start_worker(cache: int | None) -> subprocess.Popen[bytes]:
+        def start_worker(
+            cache: int | None, evict_after: float | None = None
+        ) -> subprocess.Popen[bytes]:
             environment = dict(worker_env)
             if cache is not None:
                 environment["WORKER_MAX_CACHED_WORKFLOWS"] = str(cache)
+            if evict_after is not None:
+                environment["WORKER_EVICT_SLEEPERS_AFTER_SECONDS"] = str(evict_after)
             log = open(f"/tmp/bench-sleepers-worker-{task_queue}-{len(workers)}.log", "wb")
             process = subprocess.Popen(
                 [str(BIN / "tiktok-publisher"), "worker"],

@@ -26,6 +26,11 @@ is `_core_eviction` below, alone; `tests/test_sleeper_eviction.py` fails if the 
 Core processes an eviction requested while the activation is outstanding after that
 activation's completion has been applied and reported to the server (sdk-core `ManagedRun`:
 the eviction activation is only issued once no activation is outstanding).
+
+One side effect of wrapping the runner: the SDK's debug mode (`TEMPORAL_DEBUG`, which lets
+`breakpoint()` through the sandbox) recognises only its own `SandboxedWorkflowRunner`; to
+step through workflow code under a debugger, run the worker with
+`WORKER_EVICT_SLEEPERS_AFTER_SECONDS=0` (the runner is then not wrapped).
 """
 
 from __future__ import annotations
