@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -131,7 +130,9 @@ def test_a_finished_run_is_left_to_core() -> None:
     assert not POLICY.should_evict(pending, NOW)
 
 
-async def test_the_sdk_still_offers_cores_eviction_call(time_skipping_env: WorkflowEnvironment) -> None:
+async def test_the_sdk_still_offers_cores_eviction_call(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
     """The one private part (temporalio.worker.Worker._bridge_worker): fails loudly when an
     SDK upgrade moves it, rather than the eviction silently stopping."""
     worker = Worker(
@@ -190,7 +191,7 @@ async def metered_worker(
         strict_sandbox=True,
         evict_sleepers_after_seconds=evict,
     )
-    media = dataclasses.replace(MediaSettings.from_env())
+    media = MediaSettings.from_env()
     try:
         async with worker_main.running_worker(
             client, settings, media, tiktok_timeout=httpx.Timeout(5.0)
@@ -239,6 +240,9 @@ async def test_a_post_a_day_ahead_leaves_the_cache_and_still_publishes_when_it_w
         # Cached: the post due in five minutes and the account's entity; not the sleeper.
         assert await cache.settles_at(2) == 2
         assert evicted() > before
+        # A state query replays the sleeper to answer; then it leaves again.
+        assert (await state_of(day)).phase is Phase.SCHEDULED
+        assert await cache.settles_at(2) == 2
         results = [await soon.result(), await day.result()]  # skips a day ahead
         states = [await state_of(soon), await state_of(day)]
 
@@ -261,8 +265,6 @@ async def test_guard_without_eviction_the_sleeper_stays_cached(
     env = time_skipping_env
     before = evicted()
     async with metered_worker(env, simulator, token_file, task_queue, evict=0) as cache:
-        day, soon = await sleeping_posts(env, task_queue, video_url)
+        await sleeping_posts(env, task_queue, video_url)  # left asleep on this test's queue
         assert await cache.settles_at(3) == 3
         assert evicted() == before
-        for handle in (day, soon):
-            await handle.terminate("test finished")
