@@ -265,6 +265,11 @@ async def test_guard_without_eviction_the_sleeper_stays_cached(
     env = time_skipping_env
     before = evicted()
     async with metered_worker(env, simulator, token_file, task_queue, evict=0) as cache:
-        await sleeping_posts(env, task_queue, video_url)  # left asleep on this test's queue
+        posts = await sleeping_posts(env, task_queue, video_url)
         assert await cache.settles_at(3) == 3
         assert evicted() == before
+    # Ended once the worker is gone (a sleeping post would stall the time-skipping server
+    # for the next tests; terminating cached runs under a live worker leaves coroutines to
+    # be collected without their loop).
+    for handle in posts:
+        await handle.terminate("test finished")
