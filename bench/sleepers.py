@@ -21,7 +21,8 @@
    memory, submits a burst of max(1.5 x size, `--burst`) more sleepers (so the SDK's LRU cache
    fills with the most recently active ones, as after any burst of submissions) and records
    its memory again: the memory over the cache-0 worker's (after its own burst), per post
-   cached, is what one cached sleeper costs.
+   cached, is what one cached sleeper costs (these workers run with
+   WORKER_EVICT_SLEEPERS_AFTER_SECONDS=0, so that their sleepers stay cached).
 
 Prints both ratios. Nothing here passes or fails on timing: it reports figures measured in
 one run against baselines of the same run.
@@ -110,7 +111,8 @@ async def cache_sizes(
     burst over the cache-0 worker's after its own, per post cached."""
     rows: list[tuple[int, int, float, float, float, int]] = []
     for size in sizes:
-        worker = start_worker(size)
+        # What a cached sleeper costs: these workers keep their sleepers (no eviction).
+        worker = start_worker(size, 0)
         try:
             await wait_until(lambda: "tiktok_" in scrape(http_port), 60, "the worker")
             idle = await settled_rss(worker.pid, settle)
@@ -159,6 +161,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warm-posts", type=int, default=50, help="posts before warm idle")
     parser.add_argument("--concurrency", type=int, default=20, help="submissions in flight")
     parser.add_argument("--cache", type=int, default=None, help="WORKER_MAX_CACHED_WORKFLOWS")
+    parser.add_argument(
+        "--evict-after",
+        type=float,
+        default=None,
+        help="WORKER_EVICT_SLEEPERS_AFTER_SECONDS (default: the worker's; 0: the code before "
+        "worker/sleeper_eviction.py, sleepers stay cached)",
+    )
     parser.add_argument("--rate-only", action="store_true", help="measure the submit rate only")
     parser.add_argument(
         "--http",
@@ -232,6 +241,8 @@ async def main(args: argparse.Namespace) -> int:
             "LOG_LEVEL": "WARNING",
             "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         }
+        if args.evict_after is not None:
+            worker_env["WORKER_EVICT_SLEEPERS_AFTER_SECONDS"] = str(args.evict_after)
         # The rate test starts its posts on a queue no worker polls, before the worker runs,
         # so nothing else competes for the two cores while it measures.
         at = datetime.now(UTC) + timedelta(days=7)
@@ -328,10 +339,14 @@ async def main(args: argparse.Namespace) -> int:
             return 0
         workers: list[subprocess.Popen[bytes]] = []
 
-        def start_worker(cache: int | None) -> subprocess.Popen[bytes]:
+        def start_worker(
+            cache: int | None, evict_after: float | None = None
+        ) -> subprocess.Popen[bytes]:
             environment = dict(worker_env)
             if cache is not None:
                 environment["WORKER_MAX_CACHED_WORKFLOWS"] = str(cache)
+            if evict_after is not None:
+                environment["WORKER_EVICT_SLEEPERS_AFTER_SECONDS"] = str(evict_after)
             log = open(f"/tmp/bench-sleepers-worker-{task_queue}-{len(workers)}.log", "wb")
             process = subprocess.Popen(
                 [str(BIN / "tiktok-publisher"), "worker"],
@@ -395,7 +410,11 @@ async def main(args: argparse.Namespace) -> int:
             loaded = await settled_rss(worker.pid, args.settle)
             text = scrape(http_port)
             cache = series(text, "temporal_sticky_cache_size")
-            print(f"worker with sleepers:    {loaded:7.1f} MiB RSS (sticky cache {cache:.0f})")
+            evicted = series(text, "tiktok_worker_sleepers_evicted_total")
+            print(
+                f"worker with sleepers:    {loaded:7.1f} MiB RSS (sticky cache {cache:.0f}, "
+                f"{evicted:.0f} sleepers evicted)"
+            )
             print(
                 f"memory ratio:            {loaded / idle:.2f}x idle, {loaded / warm:.2f}x warm "
                 "idle (goal <= 1.2x)"

@@ -45,6 +45,7 @@ from worker.config import (
 from worker.custody import CustodySettings
 from worker.sandbox import workflow_runner
 from worker.settings import ConfigError, Settings, load_settings, package_version
+from worker.sleeper_eviction import SleeperEviction
 from worker.token_store import default_token_store
 from worker.versioning import deployment_config
 from workflows.account import TikTokAccount
@@ -163,6 +164,9 @@ async def running_worker(
         )
         webhooks = WebhookActivities(webhook_endpoints(token_store), custody.source_rule)
         analytics = AnalyticsActivities(tiktok, token_store, analytics_store(token_store))
+        sleepers = SleeperEviction(
+            settings.evict_sleepers_after_seconds if settings.max_cached_workflows else 0
+        )
         worker = Worker(
             client,
             task_queue=settings.task_queue,
@@ -204,13 +208,15 @@ async def running_worker(
             # evicted sleeper replays its short history when its timer fires).
             max_cached_workflows=settings.max_cached_workflows,
             # One shared copy of our (stateless) workflow modules, not one per cached run
-            # (unless WORKER_STRICT_SANDBOX, as in the tests).
-            workflow_runner=workflow_runner(strict=settings.strict_sandbox),
+            # (unless WORKER_STRICT_SANDBOX, as in the tests); a post that goes to sleep far
+            # ahead leaves the cache at once (worker/sleeper_eviction.py).
+            workflow_runner=sleepers.runner(workflow_runner(strict=settings.strict_sandbox)),
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
             max_concurrent_activities=settings.max_concurrent_activities,
             **task_pollers(settings),
             **deployment_config(settings),
         )
+        sleepers.attach(worker)
         try:
             async with worker:
                 yield worker

@@ -365,11 +365,12 @@ class Settings(BaseSettings):
         "WORKER_MAX_CACHED_WORKFLOWS",
         500,
         "workflows kept in memory between their tasks (least recently active evicted first). "
-        "A cached post costs about 0.2 MiB however long it sleeps (500: about 100 MiB); an "
-        "uncached one costs nothing until it wakes, but then every one of its workflow tasks "
-        "replays its history. Keep it at least twice the posts due in the same minute (their "
-        "account entities are cached too): at 50, 100 posts due together were 80 s late "
-        "instead of 2 s (bench/README.md, due_time and sleepers)",
+        "A cached post costs about 0.2 MiB however long it sleeps (500: about 100 MiB), but "
+        "one that sleeps further ahead than WORKER_EVICT_SLEEPERS_AFTER_SECONDS leaves at "
+        "once; an uncached one costs nothing until it wakes, but then every one of its "
+        "workflow tasks replays its history. Keep it at least twice the posts due in the "
+        "same minute (their account entities are cached too): at 50, 100 posts due together "
+        "were 80 s late instead of 2 s (bench/README.md, due_time and sleepers)",
         group="Worker tuning",
         ge=0,
     )
@@ -411,6 +412,17 @@ class Settings(BaseSettings):
         100.0,
         "on SIGTERM, how long in-flight activity attempts may finish (Kubernetes' "
         "terminationGracePeriodSeconds must be larger)",
+        group="Worker tuning",
+        ge=0,
+    )
+    evict_sleepers_after_seconds: float = _setting(
+        "WORKER_EVICT_SLEEPERS_AFTER_SECONDS",
+        3600.0,
+        "a post (or its analytics) that goes to sleep at least this far ahead, with nothing "
+        "else in flight, leaves the workflow cache at once instead of holding about 0.2 MiB "
+        "until the cache turns over; it replays its history once when it wakes. Posts due "
+        "sooner stay cached for their due time; account entities are never evicted this way. "
+        "0 turns it off (worker/sleeper_eviction.py)",
         group="Worker tuning",
         ge=0,
     )
