@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.bridge.proto.workflow_activation import (
@@ -43,16 +42,14 @@ from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
 from telemetry.metrics import REGISTRY
 from tests.workflow_support import (
-    end_account_entities,
     recorded,
+    running_worker,
     start,
     state_of,
     target_of,
     video_request,
     wait_for,
 )
-from worker import main as worker_main
-from worker.config import MediaSettings, WorkerSettings
 from worker.sandbox import workflow_runner
 from worker.sleeper_eviction import PendingWork, SleeperEviction, _core_eviction
 from workflows.contracts import Phase
@@ -173,8 +170,8 @@ class CacheGauge:
 async def metered_worker(
     env: WorkflowEnvironment, sim: Simulator, token_file: Path, task_queue: str, evict: float
 ) -> AsyncIterator[CacheGauge]:
-    """The product's worker (as tests.workflow_support.running_worker builds it) with
-    WORKER_EVICT_SLEEPERS_AFTER_SECONDS=`evict`, on a client whose runtime buffers metrics."""
+    """tests.workflow_support.running_worker with WORKER_EVICT_SLEEPERS_AFTER_SECONDS=`evict`,
+    on a client whose runtime buffers metrics."""
     buffer = MetricBuffer(10_000)
     client = await Client.connect(
         env.client.service_client.config.target_host,
@@ -182,23 +179,9 @@ async def metered_worker(
         data_converter=env.client.data_converter,
         runtime=Runtime(telemetry=TelemetryConfig(metrics=buffer)),
     )
-    settings = WorkerSettings(
-        tiktok_base_url=sim.base_url,
-        client_key="sim-client-key",
-        client_secret="sim-client-secret",
-        token_file=str(token_file),
-        task_queue=task_queue,
-        strict_sandbox=True,
-        evict_sleepers_after_seconds=evict,
-    )
-    media = MediaSettings.from_env()
-    try:
-        async with worker_main.running_worker(
-            client, settings, media, tiktok_timeout=httpx.Timeout(5.0)
-        ):
-            yield CacheGauge(buffer)
-    finally:
-        await end_account_entities(env.client, task_queue, token_file)
+    overrides = {"evict_sleepers_after_seconds": evict}
+    async with running_worker(client, sim, token_file, task_queue, worker=overrides):
+        yield CacheGauge(buffer)
 
 
 def evicted() -> float:

@@ -8,7 +8,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -113,10 +113,12 @@ async def running_worker(
     token_file: Path,
     task_queue: str,
     account_settings: AccountSettings | None = None,
+    worker: Mapping[str, Any] | None = None,
     **media: Any,
 ) -> AsyncIterator[None]:
     """The product's worker on the simulator and the tests' bucket (MEDIA_* from the
-    environment); `media` overrides MediaSettings fields (e.g. chunk_size, video_source)."""
+    environment); `worker` overrides WorkerSettings fields (e.g. max_cached_workflows),
+    `media` MediaSettings fields (e.g. chunk_size, video_source)."""
     settings = WorkerSettings(
         tiktok_base_url=sim.base_url,
         client_key="sim-client-key",
@@ -125,6 +127,7 @@ async def running_worker(
         task_queue=task_queue,
         # The SDK's own sandbox: a restricted call in a workflow module fails the tests.
         strict_sandbox=True,
+        **(worker or {}),
     )
     media_settings = dataclasses.replace(MediaSettings.from_env(), **media)
     try:
