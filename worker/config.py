@@ -37,7 +37,7 @@ S3_CONNECTIONS = 64
 def task_pollers(settings: WorkerSettings) -> dict[str, Any]:
     """The Worker's poller behaviour: autoscaled by the server's feedback, up to
     WORKER_MAX_TASK_POLLS per kind of task (the SDK's default is 5 fixed pollers)."""
-    from temporalio.worker import PollerBehaviorAutoscaling
+    from temporalio.worker import PollerBehaviorAutoscaling  # here: the CLI need not load it
 
     most = settings.max_task_polls
     return {
