@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import httpx
 
+from activities.http_transport import AiohttpTransport
 from workflows.errors import ErrorRule, Retryability, classify_error
 from workflows.tiktok import CreatorInfo, Privacy, PublishStatus, TikTokStatus
 
@@ -236,7 +237,8 @@ class TikTokClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout or httpx.Timeout(30.0, connect=10.0),
-            transport=transport,
+            # httpx's API over aiohttp's connections (activities/http_transport.py).
+            transport=transport if transport is not None else AiohttpTransport(),
             follow_redirects=False,
         )
 

@@ -24,6 +24,7 @@ from pathlib import Path
 #: name -> (module, full-size arguments, quick arguments)
 BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "due": ("bench.due_time", ["--posts", "100"], ["--posts", "20", "--lead", "15"]),
+    "http": ("bench.http_client", [], ["--rounds", "2", "--repeats", "1"]),
     "staging": ("bench.stage_large_file", ["--size-mb", "300"], ["--size-mb", "150"]),
     "burst": (
         "bench.burst",

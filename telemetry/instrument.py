@@ -26,6 +26,7 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
+from activities.http_transport import AiohttpTransport
 from activities.tiktok_client import (
     Endpoint,
     TikTokApiError,
@@ -43,7 +44,7 @@ class MeteredTransport(httpx.AsyncBaseTransport):
     """An httpx transport that records each TikTok request in `telemetry.metrics`."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self._inner = inner or httpx.AsyncHTTPTransport()
+        self._inner = inner or AiohttpTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         found = endpoint_for_path(request.url.path)

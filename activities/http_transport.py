@@ -1,0 +1,166 @@
+"""The TikTok client's HTTP transport: httpx's interface, aiohttp underneath.
+
+The client keeps httpx's requests, responses and errors (the metered and traced transports
+wrap this one, and anything else can be passed in). Underneath, aiohttp's C parser and
+connection pool cost about a tenth of the CPU per request of httpx's own transport (about
+0.3 ms against 3 ms for 100 concurrent requests to the simulator; bench/README.md, "Due-time
+speed"), which is what a worker spends most of its time on when many posts fall due at once.
+
+Errors map to httpx's classes by the rule the engine's promise rests on (never two posts):
+only a failure before the request left this process is a connect error (`httpx.ConnectError`,
+`ConnectTimeout`). A connection closed, reset or silent after the request went out is a read
+or protocol error, which an init reads as "TikTok may have it" (`TikTokClient._transport_error`).
+"""
+
+from __future__ import annotations
+
+import ssl
+import sys
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+import httpx
+
+MAX_CONNECTIONS = 100
+"""Connections open at once, as httpx's default pool."""
+KEEPALIVE_SECONDS = 5.0
+"""How long an idle connection is kept for the next request, as httpx's default."""
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Sends httpx requests through one aiohttp session, opened on first use (inside the
+    event loop that uses it) and closed by `aclose`. Bodies are read whole both ways: every
+    TikTok call sends JSON or one chunk and reads a small JSON answer."""
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        keepalive_seconds: float = KEEPALIVE_SECONDS,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._max_connections = max_connections
+        self._keepalive_seconds = keepalive_seconds
+        self._ssl_context = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+        self._traced: httpx.AsyncBaseTransport | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            keepalive_timeout=self._keepalive_seconds,
+            # httpx's trust store (certifi, or SSL_CERT_FILE): the same CAs as before.
+            ssl=self._ssl_context or httpx.create_ssl_context(),
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            # httpx above keeps the cookies and decodes the content. Proxies: `_proxy_for`
+            # (aiohttp's trust_env would read ~/.netrc on a thread for every request).
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=False,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if _httpx_instrumented():
+            # Traced like httpx's own transport whenever httpx is instrumented (tracing on:
+            # telemetry/tracing.py), with the same span and attributes.
+            if self._traced is None:
+                from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
+
+                self._traced = AsyncOpenTelemetryTransport(_Untraced(self._send))
+            return await self._traced.handle_async_request(request)
+        return await self._send(request)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        session = self._session
+        if session is None or session.closed:
+            session = self._session = self._open()
+        body = await request.aread()
+        timeout = request.extensions.get("timeout", {})
+        headers = [(k, v) for k, v in request.headers.multi_items() if k != "transfer-encoding"]
+        with _as_httpx_errors(request):
+            async with session.request(
+                request.method,
+                str(request.url),
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                proxy=_proxy_for(request.url),
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=timeout.get("pool"),
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                ),
+            ) as answer:
+                content = await answer.read()
+                status, raw_headers, reason = answer.status, answer.raw_headers, answer.reason
+        return httpx.Response(
+            status_code=status,
+            headers=list(raw_headers),
+            content=content,
+            request=request,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (reason or "").encode()},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class _Untraced(httpx.AsyncBaseTransport):
+    """The transport's own sending, for the tracing wrapper to call."""
+
+    def __init__(self, send: Callable[[httpx.Request], Awaitable[httpx.Response]]) -> None:
+        self._send = send
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._send(request)
+
+
+def _proxy_for(url: httpx.URL) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, in either
+    case), as httpx's own transport would use it: httpx ignores them when it is given a
+    transport, so this one reads them itself."""
+    proxies = urllib.request.getproxies_environment()
+    if not proxies or urllib.request.proxy_bypass(url.host):
+        return None
+    return proxies.get(url.scheme)
+
+
+def _httpx_instrumented() -> bool:
+    """Whether OpenTelemetry's httpx instrumentation is on. Never imports it: a process that
+    did not turn tracing on has not imported it."""
+    module: Any = sys.modules.get("opentelemetry.instrumentation.httpx")
+    return module is not None and bool(
+        module.HTTPXClientInstrumentor().is_instrumented_by_opentelemetry
+    )
+
+
+@contextmanager
+def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+    """aiohttp's errors as httpx's, connect errors only where nothing was sent."""
+    try:
+        yield
+    except aiohttp.ClientConnectorError as exc:  # DNS, refused, TLS handshake: not sent
+        raise httpx.ConnectError(_describe(exc), request=request) from exc
+    except aiohttp.ConnectionTimeoutError as exc:  # no connection within the timeout
+        raise httpx.ConnectTimeout(_describe(exc), request=request) from exc
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:  # sent, no answer
+        raise httpx.ReadTimeout(_describe(exc), request=request) from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
+    except aiohttp.InvalidURL as exc:
+        raise httpx.UnsupportedProtocol(_describe(exc), request=request) from exc
+    except aiohttp.ClientError as exc:  # reset, broken answer: the request may have arrived
+        raise httpx.ReadError(_describe(exc), request=request) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's class and message; never the URL's query (upload URLs carry tokens)."""
+    return type(exc).__name__
