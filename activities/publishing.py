@@ -59,6 +59,26 @@ async def report_success(report: SuccessReport, publish_id: str) -> bool:
     return True
 
 
+async def wait_to_send(request: InitPublishInput) -> None:
+    """An init armed before its due time waits for it: by this worker's clock, and never
+    longer than the workflow asked (a clock far off, a time-skipping test server). Stopped
+    while waiting (the worker shutting down): nothing was sent, so the workflow may start the
+    init again at once, on another worker."""
+    if request.send_at is None:
+        return
+    delay = min(request.wait_seconds, (request.send_at - datetime.now(UTC)).total_seconds())
+    if delay <= 0:
+        return
+    try:
+        await asyncio.sleep(delay)
+    except asyncio.CancelledError:
+        raise engine_error(
+            "INIT_NOT_SENT",
+            "The worker stopped before the due time; the upload start was not sent.",
+            retryable=True,
+        ) from None
+
+
 T = TypeVar("T")
 RENEW_AHEAD = timedelta(minutes=5)
 
@@ -181,6 +201,8 @@ class TikTokActivities:
                 cover_index=target.options.photo_cover_index,
             )
 
+        if request.send_at is not None:
+            await wait_to_send(request)
         result = await self._call(target.account_id, init, paced=request.paced)
         log.info("tiktok.init_ok", publish_id=result.publish_id, attempt=request.attempt)
         upload = None

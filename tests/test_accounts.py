@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
 from activities.failures import engine_error, to_application_error
+from activities.publishing import wait_to_send
 from activities.tiktok_client import Endpoint, TikTokApiError
 from tests.workflow_support import save_history, target_of, video_request
 from workflows.account import TikTokAccount
@@ -116,8 +117,8 @@ class FakeTikTok:
     def _now(self) -> datetime:
         return activity.info().current_attempt_scheduled_time
 
-    def _record(self, name: str) -> datetime:
-        now = self._now()
+    def _record(self, name: str, at: datetime | None = None) -> datetime:
+        now = max(self._now(), at) if at else self._now()
         self.calls.append((name, now, activity.info().workflow_id or ""))
         return now
 
@@ -157,7 +158,9 @@ class FakeTikTok:
 
     @activity.defn(name="init_publish")
     async def init_publish(self, request: InitPublishInput) -> InitPublishResult:
-        now = self._record("init")
+        # An init armed before its due time is sent at it, as the real activity does.
+        await wait_to_send(request)
+        now = self._record("init", request.send_at)
         if self.init_errors:
             raise tiktok_error(self.init_errors.pop(0))
         if self.daily_cap is not None:

@@ -76,6 +76,9 @@ EXPECTED = {
     "ambiguity_ghost_failed",
     "ambiguity_contested",
     "account_claims",
+    # An init armed just before the due time, sent at it; and one a stopped worker never sent.
+    "armed_init_sent_at_due",
+    "armed_init_not_sent",
 }
 #: Histories written by earlier versions of the contracts (an upload URL in the init result,
 #: camelCase media keys): posts like these may still be running when a release lands.

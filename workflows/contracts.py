@@ -128,6 +128,16 @@ class PublishSettings(BaseModel):
         "asks) and reserves its init with the account, so that at the due time only the init "
         "is left to do. 0: everything happens at the due time.",
     )
+    arm_seconds: float = Field(
+        default=3,
+        ge=0,
+        le=30,
+        description="How long before its due time a post that got ready hands its init to "
+        "the worker, which sends it at the due instant (by the worker's clock) instead of "
+        "after a durable timer and a workflow task: posts due together reach TikTok on time. "
+        "From then on the post is PUBLISHING: it can no longer be cancelled or rescheduled. "
+        "0: the init is scheduled at the due time.",
+    )
     max_ghost_inits: int = Field(
         default=3,
         ge=0,
@@ -498,6 +508,18 @@ class InitPublishInput(BaseModel):
         default=None,
         description="Set: the activity tells the account entity of a successful init "
         "itself (InitPublishResult.outcome_reported says whether it could).",
+    )
+    send_at: datetime | None = Field(
+        default=None,
+        description="Armed before the due time (PublishSettings.arm_seconds): the activity "
+        "waits until this moment (by the worker's clock, for at most `wait_seconds`) and only "
+        "then sends the init.",
+    )
+    wait_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="With send_at: how far ahead it was when the workflow armed the init "
+        "(the longest the activity waits, whatever its clock says).",
     )
 
 

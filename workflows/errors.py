@@ -290,6 +290,11 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("CONNECT_FAILED", R, "TikTok could not be reached; nothing was sent.",
               "Check that the worker reaches TIKTOK_API_BASE_URL, then retry the post.",
               delay_seconds=2),
+    ErrorRule("INIT_NOT_SENT", R,
+              "The worker stopped while the upload start waited for the due time; nothing "
+              "was sent.",
+              "Check why the worker stopped (its logs), then retry the post.",
+              delay_seconds=1),
     ErrorRule("NO_RESPONSE", A,
               "The request was sent but no answer came back; it may have taken effect.",
               "Check the creator's profile before retrying: see the runbook, AMBIGUOUS_INIT."),

@@ -7,6 +7,7 @@ The steps of a post (workflows/publish_*.py) are mixins on this base; PublishPos
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -28,6 +29,8 @@ class PostBase:
     """An update moved the post: its durable wait ends at once."""
     _staged_released: bool
     """The staged media was deleted by the status check that saw the post live."""
+    _armed_for: datetime | None
+    """The due time an init was armed for (PublishSettings.arm_seconds), until it is sent."""
     _baseline: frozenset[str]
     """The patches the run's baseline marker (publish_calls.BASELINES) gives it."""
 

@@ -62,6 +62,9 @@ STATUS_RELEASES_STAGED = "status-releases-staged"
 #: check's activity, not on a durable timer: one workflow task and one timer fewer per poll.
 STATUS_WAITS_IN_ACTIVITY = "status-waits-in-activity"
 IN_ACTIVITY_WAIT_LIMIT = timedelta(seconds=15)
+#: A post that got ready hands its init to the worker `arm_seconds` before the due time; the
+#: activity sends it at the due instant (no durable timer or workflow task in between).
+INIT_ARMED_BEFORE_DUE = "init-armed-before-due"
 #: Runs started with a baseline marker have every patch of that baseline, so they skip those
 #: checks: one marker (and one TemporalChangeVersion search attribute upsert, which the SDK
 #: adds to each) at the start, instead of one of each per patch along the way, several of
@@ -85,7 +88,9 @@ BASELINE_PATCHES = frozenset(
     }
 )
 BASELINE_2 = "baseline-2026-12b"
+BASELINE_3 = "baseline-2026-12c"
 BASELINES: tuple[tuple[str, frozenset[str]], ...] = (
+    (BASELINE_3, BASELINE_PATCHES | {STATUS_WAITS_IN_ACTIVITY, INIT_ARMED_BEFORE_DUE}),
     (BASELINE_2, BASELINE_PATCHES | {STATUS_WAITS_IN_ACTIVITY}),
     (BASELINE, BASELINE_PATCHES),
 )

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         WITHDRAW_PULLED_ATTEMPT,
         PostFailed,
         activity_error,
+        fmt_time,
         retry_delay,
         retryability_of,
     )
@@ -70,15 +71,22 @@ class Initiating(StatusPolling):
             lost_note = (
                 f", {len(state.ghost_inits)} lost answer(s) before" if state.ghost_inits else ""
             )
+            sent_at = workflow.now()
+            armed, self._armed_for = self._armed_for, None
+            wait = (armed - sent_at).total_seconds() if armed is not None else 0.0
+            when = f" at {fmt_time(armed)}" if armed is not None and wait > 0 else ""
             workflow.set_current_details(
-                f"Starting the TikTok upload (publish attempt {state.init_attempts}, "
+                f"Starting the TikTok upload{when} (publish attempt {state.init_attempts}, "
                 f"try {attempt}{lost_note})."
             )
-            sent_at = workflow.now()
             try:
                 request = self._init_input(
                     target, staged, attempt=state.init_attempts, try_number=attempt
                 )
+                if armed is not None and wait > 0:
+                    # Armed just before the due time: the activity sends it at the due time.
+                    request.send_at, request.wait_seconds = armed, wait
+                    sent_at = armed
                 if self._copies_ready == pull_attempt(request):
                     request.copies_made = True
                 self._copies_ready = None
@@ -87,7 +95,7 @@ class Initiating(StatusPolling):
                 init = await workflow.execute_activity_method(
                     TikTokActivities.init_publish,
                     request,
-                    start_to_close_timeout=timedelta(seconds=self._call_timeout),
+                    start_to_close_timeout=timedelta(seconds=self._call_timeout + wait),
                     retry_policy=INIT_ONCE,
                     summary=f"init {target.kind.value} upload",
                 )

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.errors import classify_fail_reason
     from workflows.publish_calls import (
         ACCOUNT_PACING,
+        INIT_ARMED_BEFORE_DUE,
         PREPARE_BEFORE_DUE,
         STAGING_RETRY_VISIBLE,
         PostFailed,
@@ -86,6 +87,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         self._reserved = {}
         self._copies_ready = None
         self._staged_released = False
+        self._armed_for = None
         self._baseline = frozenset()  # set at the start of the run (BASELINES)
         self._evidence = EvidenceWait(target.account_id)
         self._link = AccountLink(
@@ -248,6 +250,12 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         """Hold drafts; sleep durably until the scheduled time, waking on every update.
         `prepare_seconds` ahead of it the post gets ready (`_prepare`)."""
         prepare = settings.prepare_seconds > 0 and self._patched(PREPARE_BEFORE_DUE)
+        # A post that got ready hands its init to the worker shortly before the due time.
+        arm = (
+            timedelta(seconds=settings.arm_seconds)
+            if prepare and settings.arm_seconds > 0 and self._patched(INIT_ARMED_BEFORE_DUE)
+            else None
+        )
         # Posts due in the same second get ready over the second half of the lead time, not
         # all in its first instant (deterministic: the run's own random source).
         lead = settings.prepare_seconds * (workflow.random().uniform(0.5, 1.0) if prepare else 0)
@@ -278,6 +286,11 @@ class PublishPost(Preparing, MediaCustody, Announcements):
                     self._wake = False
                     await self._prepare(target, staged, settings, due)
                     continue
+            elif arm is not None and self._prepared is not None:
+                if due - now <= arm:
+                    self._armed_for = due  # `_publish` now, its init sent at `due`
+                    return
+                wake = due - arm
             self._wake = False
             ready = " (ready: creator checked, init reserved)" if self._prepared else ""
             workflow.set_current_details(f"Scheduled: waiting until {fmt_time(due)}{ready}.")
@@ -288,6 +301,8 @@ class PublishPost(Preparing, MediaCustody, Announcements):
                     timeout_summary=(
                         f"wait until {fmt_time(wake)}"
                         if wake == due
+                        else f"arm the init for {fmt_time(due)}"
+                        if self._prepared is not None
                         else f"get ready at {fmt_time(wake)}"
                     ),
                 )
@@ -358,8 +373,15 @@ class PublishPost(Preparing, MediaCustody, Announcements):
     ) -> None:
         settings = request.settings
         state = self._current
-        state.publishing_started_at = workflow.now()
-        self._enter(Phase.PUBLISHING, "publishing started")
+        armed, now = self._armed_for, workflow.now()
+        # When the init is sent: now, or the due time of an init armed just before it.
+        state.publishing_started_at = armed if armed is not None and armed > now else now
+        self._enter(
+            Phase.PUBLISHING,
+            f"publishing started: the init is sent at {fmt_time(armed)}"
+            if armed is not None and armed > now
+            else "publishing started",
+        )
         # Every TikTok call of this run asks the account entity for a slot first.
         self._paced = self._patched(ACCOUNT_PACING)
 
@@ -418,11 +440,16 @@ class PublishPost(Preparing, MediaCustody, Announcements):
     def _require_phase(self, action: str, *allowed: Phase) -> None:
         phase = self._current.phase
         if phase not in allowed:
-            reason = (
-                "publishing has already begun, so TikTok may already have the post"
-                if phase is Phase.PUBLISHING
-                else f"the post is already {phase.value}"
-            )
+            sent_at = self._current.publishing_started_at
+            if phase is Phase.PUBLISHING and sent_at is not None and sent_at > workflow.now():
+                reason = (
+                    "publishing has already begun: the worker sends the init at "
+                    f"{fmt_time(sent_at)} and it can no longer be stopped"
+                )
+            elif phase is Phase.PUBLISHING:
+                reason = "publishing has already begun, so TikTok may already have the post"
+            else:
+                reason = f"the post is already {phase.value}"
             raise ApplicationError(
                 f"Cannot {action}: {reason}.", type="INVALID_PHASE", non_retryable=True
             )
