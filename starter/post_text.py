@@ -3,6 +3,7 @@ the problems of a refused request. The CLI prints these; tests read them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TextIO
 
 from workflows.contracts import PostState
@@ -24,6 +25,12 @@ def render_state(state: PostState) -> str:
     ]
     if state.scheduled_for and state.phase.value in ("DRAFT", "SCHEDULED"):
         lines.append(f"  scheduled for {state.scheduled_for.isoformat()}")
+    sends_at = state.publishing_started_at
+    if state.phase.value == "PUBLISHING" and sends_at and sends_at > datetime.now(UTC):
+        lines.append(
+            f"  armed: a worker sends the init at {sends_at.isoformat()} "
+            "(cancel and reschedule no longer work)"
+        )
     if state.publish_id:
         lines.append(
             f"  publish_id {state.publish_id}  TikTok status {state.tiktok_status or '-'}"

@@ -228,3 +228,15 @@ async def test_list_counts_posts_not_runs(
     page = await service.list_posts(post_id=pid)
     assert [(t.state, t.runStatus) for t in page.items] == [("PUBLISHED", "COMPLETED")]
     assert (await service.list_posts(post_id=pid, state=Phase.FAILED)).items == []
+
+
+def test_status_of_an_armed_post_says_when_its_init_is_sent_and_that_it_cannot_be_stopped() -> None:
+    soon = datetime.now(UTC) + timedelta(seconds=3)
+    armed = failed_state(PostError(code="X", message="x", remedy="y")).model_copy(
+        update={"phase": Phase.PUBLISHING, "error": None, "publishing_started_at": soon}
+    )
+    text = render_state(armed)
+    assert f"a worker sends the init at {soon.isoformat()}" in text
+    assert "cancel and reschedule no longer work" in text
+    started = armed.model_copy(update={"publishing_started_at": soon - timedelta(seconds=9)})
+    assert "armed" not in render_state(started), "only an init still to be sent is armed"
