@@ -129,14 +129,15 @@ class PublishSettings(BaseModel):
         "is left to do. 0: everything happens at the due time.",
     )
     arm_seconds: float = Field(
-        default=3,
+        default=5,
         ge=0,
         le=30,
         description="How long before its due time a post that got ready hands its init to "
-        "the worker, which sends it at the due instant (by the worker's clock) instead of "
-        "after a durable timer and a workflow task: posts due together reach TikTok on time. "
-        "From then on the post is PUBLISHING: it can no longer be cancelled or rescheduled. "
-        "0: the init is scheduled at the due time.",
+        "the worker (between this and half of it, spread per post), which sends it at the "
+        "due instant (by the worker's clock) instead of after a durable timer and a workflow "
+        "task: posts due together reach TikTok on time. From then on the post is PUBLISHING: "
+        "it can no longer be cancelled or rescheduled. 0: the init is scheduled at the due "
+        "time.",
     )
     max_ghost_inits: int = Field(
         default=3,

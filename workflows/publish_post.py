@@ -250,15 +250,17 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         """Hold drafts; sleep durably until the scheduled time, waking on every update.
         `prepare_seconds` ahead of it the post gets ready (`_prepare`)."""
         prepare = settings.prepare_seconds > 0 and self._patched(PREPARE_BEFORE_DUE)
-        # A post that got ready hands its init to the worker shortly before the due time.
-        arm = (
-            timedelta(seconds=settings.arm_seconds)
-            if prepare and settings.arm_seconds > 0 and self._patched(INIT_ARMED_BEFORE_DUE)
-            else None
-        )
         # Posts due in the same second get ready over the second half of the lead time, not
         # all in its first instant (deterministic: the run's own random source).
         lead = settings.prepare_seconds * (workflow.random().uniform(0.5, 1.0) if prepare else 0)
+        # A post that got ready hands its init to the worker shortly before the due time.
+        # Like getting ready, spread over the second half of its lead, so that posts due in
+        # the same second do not all arm in the same instant.
+        arm = (
+            timedelta(seconds=settings.arm_seconds * workflow.random().uniform(0.5, 1.0))
+            if prepare and settings.arm_seconds > 0 and self._patched(INIT_ARMED_BEFORE_DUE)
+            else None
+        )
         due = self._current.scheduled_for
         if prepare and due is not None and due - workflow.now() > timedelta(seconds=2 * lead):
             # The account's entity starts now, not in the rush before the due time.
