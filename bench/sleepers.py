@@ -49,7 +49,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.api_rates import concurrent_rates, report, submit_rates
 from bench.api_server import api_process, served_api
-from bench.posts import photo_post, rss_mib
+from bench.posts import allocator_env, photo_post, rss_mib, rss_parts
 from bench.results import record
 from starter.api import PostPublisher
 from starter.children import stop_child
@@ -397,13 +397,17 @@ async def main(args: argparse.Namespace) -> int:
             worker = start_worker(args.cache)
             await wait_until(lambda: "tiktok_" in scrape(http_port), 60, "the worker")
             idle = await settled_rss(worker.pid, args.settle)  # past a memory release (30 s)
-            print(f"worker idle:             {idle:7.1f} MiB RSS")
+            print(f"worker idle:             {idle:7.1f} MiB RSS ({rss_parts(worker.pid)})")
+            print(f"worker allocator:        {allocator_env(worker.pid)}")
             # A worker that has done some work once (S3 client and service model loaded,
             # transfer threads started, code paths imported) is the fair baseline for what
             # sleepers cost: that warm-up is paid once, whatever the number of posts.
             await submit_and_stage("warm", args.warm_posts, 0)
             warm = await settled_rss(worker.pid, args.settle)
-            print(f"worker warm idle:        {warm:7.1f} MiB RSS (after {args.warm_posts} posts)")
+            print(
+                f"worker warm idle:        {warm:7.1f} MiB RSS (after {args.warm_posts} posts; "
+                f"{rss_parts(worker.pid)})"
+            )
             seconds = await submit_and_stage("sleep", args.posts, args.warm_posts)
             total = args.posts + args.warm_posts
             print(f"staged, now sleeping:    {total} posts a week ahead ({seconds:.0f} s)")
@@ -413,7 +417,7 @@ async def main(args: argparse.Namespace) -> int:
             evicted = series(text, "tiktok_worker_sleepers_evicted_total")
             print(
                 f"worker with sleepers:    {loaded:7.1f} MiB RSS (sticky cache {cache:.0f}, "
-                f"{evicted:.0f} sleepers evicted)"
+                f"{evicted:.0f} sleepers evicted; {rss_parts(worker.pid)})"
             )
             print(
                 f"memory ratio:            {loaded / idle:.2f}x idle, {loaded / warm:.2f}x warm "
