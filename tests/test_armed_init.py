@@ -4,7 +4,8 @@ A post that got ready hands its init to the worker a few seconds before the due 
 activity sends it at the due instant, so posts due together do not queue behind a durable
 timer and a workflow task each. From then on the post is PUBLISHING: it cannot be cancelled.
 A worker stopped while an init waits sends nothing, and the post starts its init again.
-The real dev server and wall-clock time (the never-early check needs real time).
+A dev server of its own per test (no account entity left on another test's task queue) and
+wall-clock time (the never-early check needs real time).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def failures(history: WorkflowHistory) -> list[str]:
 
 
 async def test_an_armed_init_reaches_tiktok_at_its_due_time_never_before(
-    dev_env: WorkflowEnvironment,
+    own_dev_env: WorkflowEnvironment,
     simulator: Simulator,
     token_file: Path,
     task_queue: str,
@@ -92,8 +93,8 @@ async def test_an_armed_init_reaches_tiktok_at_its_due_time_never_before(
 ) -> None:
     settings = FAST.model_copy(update={"prepare_seconds": 8, "arm_seconds": 3})
     due = due_in(14)
-    async with running_worker(dev_env.client, simulator, token_file, task_queue):
-        handle = await submit_photo(dev_env, task_queue, media_host, due, settings)
+    async with running_worker(own_dev_env.client, simulator, token_file, task_queue):
+        handle = await submit_photo(own_dev_env, task_queue, media_host, due, settings)
         result = await handle.result()
         state = await state_of(handle)
         history = await handle.fetch_history()
@@ -113,7 +114,7 @@ async def test_an_armed_init_reaches_tiktok_at_its_due_time_never_before(
 
 
 async def test_an_armed_post_can_no_longer_be_cancelled(
-    dev_env: WorkflowEnvironment,
+    own_dev_env: WorkflowEnvironment,
     simulator: Simulator,
     token_file: Path,
     task_queue: str,
@@ -121,8 +122,8 @@ async def test_an_armed_post_can_no_longer_be_cancelled(
 ) -> None:
     settings = FAST.model_copy(update={"prepare_seconds": 14, "arm_seconds": 8})
     due = due_in(20)
-    async with running_worker(dev_env.client, simulator, token_file, task_queue):
-        handle = await submit_photo(dev_env, task_queue, media_host, due, settings)
+    async with running_worker(own_dev_env.client, simulator, token_file, task_queue):
+        handle = await submit_photo(own_dev_env, task_queue, media_host, due, settings)
         armed = await wait_for(handle, lambda s: s.phase is Phase.PUBLISHING, within=30)
         assert armed.publishing_started_at == due
         with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -135,7 +136,7 @@ async def test_an_armed_post_can_no_longer_be_cancelled(
 
 
 async def test_a_worker_stopped_while_an_init_waits_sends_nothing_and_the_post_inits_again(
-    dev_env: WorkflowEnvironment,
+    own_dev_env: WorkflowEnvironment,
     simulator: Simulator,
     token_file: Path,
     task_queue: str,
@@ -145,12 +146,16 @@ async def test_a_worker_stopped_while_an_init_waits_sends_nothing_and_the_post_i
     due = due_in(20)
     # No time to finish in-flight activities: the waiting init is stopped at once.
     async with running_worker(
-        dev_env.client, simulator, token_file, task_queue, worker={"graceful_shutdown_seconds": 0}
+        own_dev_env.client,
+        simulator,
+        token_file,
+        task_queue,
+        worker={"graceful_shutdown_seconds": 0},
     ):
-        handle = await submit_photo(dev_env, task_queue, media_host, due, settings)
+        handle = await submit_photo(own_dev_env, task_queue, media_host, due, settings)
         await wait_for(handle, lambda s: s.phase is Phase.PUBLISHING, within=30)
     assert recorded(simulator, "content_init") == [], "the stopped worker sent the init"
-    async with running_worker(dev_env.client, simulator, token_file, task_queue):
+    async with running_worker(own_dev_env.client, simulator, token_file, task_queue):
         result = await handle.result()
         history = await handle.fetch_history()
         await save_history(handle, "armed_init_not_sent")
