@@ -2,9 +2,9 @@
 
 The client keeps httpx's requests, responses and errors (the metered and traced transports
 wrap this one, and anything else can be passed in). Underneath, aiohttp's C parser and
-connection pool cost about a tenth of the CPU per request of httpx's own transport (about
-0.3 ms against 3 ms for 100 concurrent requests to the simulator; bench/README.md, "Due-time
-speed"), which is what a worker spends most of its time on when many posts fall due at once.
+connection pool cost 0.28-0.35x the CPU per request of httpx's own transport (0.67-0.96 ms
+against 2.4-2.75 ms for 100 concurrent requests to the simulator; bench/README.md,
+`http_client`), which is what a worker spends most of its time on when many posts fall due.
 
 Errors map to httpx's classes by the rule the engine's promise rests on (never two posts):
 only a failure before the request left this process is a connect error (`httpx.ConnectError`,
@@ -46,9 +46,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_seconds = keepalive_seconds
         self._ssl_context = ssl_context
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str] = {}
         self._traced: httpx.AsyncBaseTransport | None = None
 
     def _open(self) -> aiohttp.ClientSession:
+        # Read once per session, as httpx reads them once per client.
+        self._proxies = urllib.request.getproxies_environment()
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
             keepalive_timeout=self._keepalive_seconds,
@@ -89,7 +92,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
-                proxy=_proxy_for(request.url),
+                proxy=self._proxy_for(request.url),
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     connect=timeout.get("pool"),
@@ -107,6 +110,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (reason or "").encode()},
         )
 
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, in
+        either case), as httpx's own transport would use it: httpx ignores them when it is
+        given a transport, so this one reads them itself."""
+        if not self._proxies or urllib.request.proxy_bypass(url.host):
+            return None
+        return self._proxies.get(url.scheme)
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -121,16 +132,6 @@ class _Untraced(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self._send(request)
-
-
-def _proxy_for(url: httpx.URL) -> str | None:
-    """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, in either
-    case), as httpx's own transport would use it: httpx ignores them when it is given a
-    transport, so this one reads them itself."""
-    proxies = urllib.request.getproxies_environment()
-    if not proxies or urllib.request.proxy_bypass(url.host):
-        return None
-    return proxies.get(url.scheme)
 
 
 def _httpx_instrumented() -> bool:

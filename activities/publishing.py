@@ -201,8 +201,7 @@ class TikTokActivities:
                 cover_index=target.options.photo_cover_index,
             )
 
-        if request.send_at is not None:
-            await wait_to_send(request)
+        await wait_to_send(request)
         result = await self._call(target.account_id, init, paced=request.paced)
         log.info("tiktok.init_ok", publish_id=result.publish_id, attempt=request.attempt)
         upload = None

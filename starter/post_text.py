@@ -25,10 +25,10 @@ def render_state(state: PostState) -> str:
     ]
     if state.scheduled_for and state.phase.value in ("DRAFT", "SCHEDULED"):
         lines.append(f"  scheduled for {state.scheduled_for.isoformat()}")
-    sends_at = state.publishing_started_at
-    if state.phase.value == "PUBLISHING" and sends_at and sends_at > datetime.now(UTC):
+    armed = state.armed_init_at(datetime.now(UTC))
+    if armed is not None:
         lines.append(
-            f"  armed: a worker sends the init at {sends_at.isoformat()} "
+            f"  armed: a worker sends the init at {armed.isoformat()} "
             "(cancel and reschedule no longer work)"
         )
     if state.publish_id:

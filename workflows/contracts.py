@@ -469,6 +469,14 @@ class PostState(BaseModel):
         "outcome.",
     )
 
+    def armed_init_at(self, now: datetime) -> datetime | None:
+        """When a worker sends this post's armed init, if that is still ahead of `now`
+        (PublishSettings.arm_seconds): it can no longer be cancelled, and TikTok has nothing yet."""
+        sends = self.publishing_started_at
+        if self.phase is Phase.PUBLISHING and sends is not None and sends > now:
+            return sends
+        return None
+
 
 def pull_attempt(request: InitPublishInput) -> str:
     """The name of an init attempt's pulled copies."""

@@ -377,11 +377,12 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         state = self._current
         armed, now = self._armed_for, workflow.now()
         # When the init is sent: now, or the due time of an init armed just before it.
-        state.publishing_started_at = armed if armed is not None and armed > now else now
+        sends = armed if armed is not None and armed > now else now
+        state.publishing_started_at = sends
         self._enter(
             Phase.PUBLISHING,
-            f"publishing started: the init is sent at {fmt_time(armed)}"
-            if armed is not None and armed > now
+            f"publishing started: the init is sent at {fmt_time(sends)}"
+            if sends > now
             else "publishing started",
         )
         # Every TikTok call of this run asks the account entity for a slot first.
@@ -442,11 +443,11 @@ class PublishPost(Preparing, MediaCustody, Announcements):
     def _require_phase(self, action: str, *allowed: Phase) -> None:
         phase = self._current.phase
         if phase not in allowed:
-            sent_at = self._current.publishing_started_at
-            if phase is Phase.PUBLISHING and sent_at is not None and sent_at > workflow.now():
+            armed = self._current.armed_init_at(workflow.now())
+            if armed is not None:
                 reason = (
                     "publishing has already begun: the worker sends the init at "
-                    f"{fmt_time(sent_at)} and it can no longer be stopped"
+                    f"{fmt_time(armed)} and it can no longer be stopped"
                 )
             elif phase is Phase.PUBLISHING:
                 reason = "publishing has already begun, so TikTok may already have the post"
