@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import subprocess
 import sys
 import time
@@ -84,6 +85,41 @@ async def wait_until(predicate: Any, within: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
         await asyncio.sleep(1)
+
+
+class BurstPeaks:
+    """The worker's highest resident size, sticky cache and thread count while a burst is
+    submitted and staged, sampled every second (what the allocators keep afterwards is
+    the high-water of these)."""
+
+    def __init__(self, pid: int, http_port: int) -> None:
+        self.pid, self.http_port = pid, http_port
+        self.rss = self.cache = self.threads = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def _sample(self) -> None:
+        self.rss = max(self.rss, rss_mib(self.pid))
+        with contextlib.suppress(OSError, ValueError):
+            found = re.search(r"Threads:\s+(\d+)", Path(f"/proc/{self.pid}/status").read_text())
+            self.threads = max(self.threads, float(found.group(1)) if found else 0.0)
+        text = scrape(self.http_port)
+        self.cache = max(self.cache, series(text, "temporal_sticky_cache_size"))
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.to_thread(self._sample)
+            await asyncio.sleep(1)
+
+    def __enter__(self) -> BurstPeaks:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def __str__(self) -> str:
+        return f"{self.rss:.1f} MiB RSS, sticky cache {self.cache:.0f}, {self.threads:.0f} threads"
 
 
 async def settled_rss(pid: int, seconds: float = 10) -> float:
@@ -408,9 +444,11 @@ async def main(args: argparse.Namespace) -> int:
                 f"worker warm idle:        {warm:7.1f} MiB RSS (after {args.warm_posts} posts; "
                 f"{rss_parts(worker.pid)})"
             )
-            seconds = await submit_and_stage("sleep", args.posts, args.warm_posts)
+            with BurstPeaks(worker.pid, http_port) as peaks:
+                seconds = await submit_and_stage("sleep", args.posts, args.warm_posts)
             total = args.posts + args.warm_posts
             print(f"staged, now sleeping:    {total} posts a week ahead ({seconds:.0f} s)")
+            print(f"burst's peak:            {peaks}")
             loaded = await settled_rss(worker.pid, args.settle)
             text = scrape(http_port)
             cache = series(text, "temporal_sticky_cache_size")

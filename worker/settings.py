@@ -426,6 +426,16 @@ class Settings(BaseSettings):
         group="Worker tuning",
         ge=0,
     )
+    evict_while_staging: bool = _setting(
+        "WORKER_EVICT_WHILE_STAGING",
+        True,
+        "a post waiting only for its media to be copied into the bucket leaves the workflow "
+        "cache until the copy reports (one replay of about ten events then), so a burst of "
+        "submissions does not fill the cache with runs that have nothing to do: 10 000 posts "
+        "submitted at once peaked at 500 cached runs without it, and the worker kept the "
+        "memory (bench/README.md, sleepers; worker/sleeper_eviction.py)",
+        group="Worker tuning",
+    )
 
     # -- worker versioning -------------------------------------------------------------------
     versioning: bool = _setting(
