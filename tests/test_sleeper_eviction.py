@@ -22,6 +22,7 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.bridge.proto.workflow_activation import (
     FireTimer,
     ResolveActivity,
+    SignalWorkflow,
     WorkflowActivation,
     WorkflowActivationJob,
 )
@@ -141,6 +142,18 @@ def test_a_run_waiting_only_for_its_staging_is_evicted() -> None:
     # then it wakes its account's entity, queued behind the other posts' copies
     pending.completed(completion(staging(2, "wake_account_entity")), NOW)
     assert POLICY.reason(pending, NOW) == "staging"
+
+
+def test_a_run_brought_back_while_its_copy_runs_stays_until_the_copy_ends() -> None:
+    """A long copy signals its progress every 15 s: evicting the run again after each would
+    replay its whole (growing) history every time."""
+    pending = PendingWork()
+    pending.completed(completion(staging(1)), NOW)
+    assert POLICY.reason(pending, NOW) == "staging"
+    progress = WorkflowActivationJob(signal_workflow=SignalWorkflow(signal_name="media_progress"))
+    pending.activated(activation(progress))
+    pending.completed(completion(), NOW)
+    assert POLICY.reason(pending, NOW) is None
 
 
 def test_a_run_with_anything_beside_its_staging_stays() -> None:
@@ -333,9 +346,10 @@ async def test_a_post_whose_media_is_still_being_copied_waits_outside_the_cache(
             if while_staging:
                 assert await cache.settles_at(0) == 0
                 assert evicted("staging") > before
-                # A query while it stages replays it to answer (and it leaves again).
+                # A query while it stages replays it to answer; it then stays until the
+                # copy ends (as after a progress signal: one replay per copy, not per signal).
                 assert (await state_of(handle)).phase is Phase.SCHEDULED
-                assert await cache.settles_at(0) == 0
+                assert await cache.settles_at(1) == 1
             else:
                 assert await cache.settles_at(1, within=3) == 1
                 assert evicted("staging") == before

@@ -17,7 +17,8 @@ activity slots' pace, so without this the cache fills with runs that have nothin
 until their activity, queued behind the others' copies, reports (500 of them at the peak of
 a 10 000-post burst), and the allocators keep the high-water of that peak long after the
 sleepers have left. The price is a replay of a short history (ten to fifteen events) when
-each reports.
+each reports. Only the completion that schedules one of them evicts: a run brought back
+while its copy runs (a progress signal every 15 s, a query) stays cached until it ends.
 
 Only workflow types that sleep on timers are watched (`WATCHED_WORKFLOW_TYPES`): a post and
 its analytics. An account's entity (`TikTokAccount`) is woken by its posts' signals at any
@@ -74,9 +75,10 @@ WATCHED_WORKFLOW_TYPES = frozenset({"PublishPost", ANALYTICS_TYPE})
 
 STAGING_ACTIVITY_TYPES = frozenset({"stage_media", "wake_account_entity"})
 """Activities a post waits for with nothing else to do right after it is accepted: the copy
-of its media into the bucket, then (due more than a minute ahead) the start of its account's
-entity. In a burst both queue behind the other posts' copies, for minutes; neither is on the
-due-time path (the wake is only sent well before the post gets ready)."""
+of its media into the bucket, then (due further ahead than twice its get-ready lead) the
+start of its account's entity. In a burst both queue behind the other posts' copies, for
+minutes. A post due right after its staging (published now, or due within seconds) pays
+the replay before it publishes too: milliseconds, against a copy of seconds."""
 
 SLEEPERS_EVICTED = Counter(
     "tiktok_worker_sleepers_evicted",
@@ -98,6 +100,8 @@ class PendingWork:
     other: set[tuple[str, int]] = field(default_factory=set)
     activity_types: dict[int, str] = field(default_factory=dict)
     """The type of each activity in `other`, by sequence number."""
+    just_scheduled: set[str] = field(default_factory=set)
+    """The activity types the latest completion scheduled."""
     finished: bool = False
 
     def activated(self, act: WorkflowActivation) -> None:
@@ -126,6 +130,7 @@ class PendingWork:
                 self.other.discard(("nexus", job.resolve_nexus_operation.seq))
 
     def completed(self, completion: WorkflowActivationCompletion, now: datetime) -> None:
+        self.just_scheduled = set()
         for command in completion.successful.commands:
             variant = command.WhichOneof("variant")
             if variant == "start_timer":
@@ -137,6 +142,7 @@ class PendingWork:
                 scheduled = getattr(command, variant)
                 self.other.add(("activity", scheduled.seq))
                 self.activity_types[scheduled.seq] = scheduled.activity_type
+                self.just_scheduled.add(scheduled.activity_type)
             elif variant == "start_child_workflow_execution":
                 self.other.add(("child", command.start_child_workflow_execution.seq))
             elif variant == "signal_external_workflow_execution":
@@ -161,9 +167,14 @@ class PendingWork:
         return (min(self.timers.values()) - now).total_seconds()
 
     def only_awaits(self, activity_types: frozenset[str]) -> bool:
-        """Whether the run waits for nothing but activities of these types (no timer, child,
-        signal or other activity): it has nothing to do until one of them reports."""
+        """Whether the run has just scheduled one of these activities and now waits for
+        nothing but activities of these types (no timer, child, signal or other activity):
+        it has nothing to do until one of them reports. Only just scheduled: a run that
+        comes back while one runs (a progress signal, a query) stays cached until it ends,
+        instead of being replayed for every signal of a long copy."""
         if self.finished or self.timers or not self.other:
+            return False
+        if not self.just_scheduled & activity_types:
             return False
         return all(
             kind == "activity" and self.activity_types.get(seq) in activity_types
