@@ -202,7 +202,7 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=None,
         help="WORKER_EVICT_SLEEPERS_AFTER_SECONDS (default: the worker's; 0: the code before "
-        "worker/sleeper_eviction.py, sleepers stay cached, WORKER_EVICT_WHILE_STAGING=false)",
+        "worker/sleeper_eviction.py, sleepers stay cached)",
     )
     parser.add_argument("--rate-only", action="store_true", help="measure the submit rate only")
     parser.add_argument(
@@ -279,8 +279,6 @@ async def main(args: argparse.Namespace) -> int:
         }
         if args.evict_after is not None:
             worker_env["WORKER_EVICT_SLEEPERS_AFTER_SECONDS"] = str(args.evict_after)
-            if args.evict_after == 0:  # the code before any eviction
-                worker_env["WORKER_EVICT_WHILE_STAGING"] = "false"
         # The rate test starts its posts on a queue no worker polls, before the worker runs,
         # so nothing else competes for the two cores while it measures.
         at = datetime.now(UTC) + timedelta(days=7)
@@ -385,8 +383,6 @@ async def main(args: argparse.Namespace) -> int:
                 environment["WORKER_MAX_CACHED_WORKFLOWS"] = str(cache)
             if evict_after is not None:
                 environment["WORKER_EVICT_SLEEPERS_AFTER_SECONDS"] = str(evict_after)
-                if evict_after == 0:  # sleepers stay cached: no eviction of any kind
-                    environment["WORKER_EVICT_WHILE_STAGING"] = "false"
             log = open(f"/tmp/bench-sleepers-worker-{task_queue}-{len(workers)}.log", "wb")
             process = subprocess.Popen(
                 [str(BIN / "tiktok-publisher"), "worker"],

@@ -115,10 +115,6 @@ def _from_directory(directory: Path, path: str) -> tuple[str, bytes] | None:
     return content_type, file.read_bytes()
 
 
-HOLD_SECONDS = 60.0
-"""The longest a held GET waits (`MediaHost.hold`)."""
-
-
 class MediaHost:
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, *, directory: Path | None = None
@@ -127,9 +123,8 @@ class MediaHost:
         so files copied in while the host runs are served too)."""
         self._files: dict[str, tuple[str, bytes]] = {}
         self._hits: dict[str, int] = {}
-        self._held: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
-        files, hits, held, lock = self._files, self._hits, self._held, self._lock
+        files, hits, lock = self._files, self._hits, self._lock
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -144,9 +139,6 @@ class MediaHost:
                     entry = files.get(path)
                     if body:
                         hits[path] = hits.get(path, 0) + 1
-                    gate = held.get(path) if body else None
-                if gate is not None:
-                    gate.wait(HOLD_SECONDS)
                 if entry is None and directory is not None:
                     entry = _from_directory(directory, path)
                 if entry is None:
@@ -183,14 +175,6 @@ class MediaHost:
         """How many GET requests `path` has received (a test's proof of no re-download)."""
         with self._lock:
             return self._hits.get("/" + path.lstrip("/"), 0)
-
-    def hold(self, path: str) -> threading.Event:
-        """GETs of `path` wait (up to HOLD_SECONDS) until the returned event is set: a slow
-        source, for a test that looks at a post while its media is being staged."""
-        gate = threading.Event()
-        with self._lock:
-            self._held["/" + path.lstrip("/")] = gate
-        return gate
 
     def remove(self, path: str) -> None:
         with self._lock:

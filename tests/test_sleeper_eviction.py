@@ -22,7 +22,6 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.bridge.proto.workflow_activation import (
     FireTimer,
     ResolveActivity,
-    SignalWorkflow,
     WorkflowActivation,
     WorkflowActivationJob,
 )
@@ -128,57 +127,6 @@ def test_a_finished_run_is_left_to_core() -> None:
     assert not POLICY.should_evict(pending, NOW)
 
 
-def staging(seq: int, activity_type: str = "stage_media") -> WorkflowCommand:
-    return WorkflowCommand(schedule_activity=ScheduleActivity(seq=seq, activity_type=activity_type))
-
-
-def test_a_run_waiting_only_for_its_staging_is_evicted() -> None:
-    pending = PendingWork()
-    pending.completed(completion(staging(1)), NOW)
-    assert POLICY.reason(pending, NOW) == "staging"
-    # the copy reports: the run has work to do again (it is being replayed for it)
-    pending.activated(activation(WorkflowActivationJob(resolve_activity=ResolveActivity(seq=1))))
-    assert POLICY.reason(pending, NOW) is None
-    # then it wakes its account's entity, queued behind the other posts' copies
-    pending.completed(completion(staging(2, "wake_account_entity")), NOW)
-    assert POLICY.reason(pending, NOW) == "staging"
-
-
-def test_a_run_brought_back_while_its_copy_runs_stays_until_the_copy_ends() -> None:
-    """A long copy signals its progress every 15 s: evicting the run again after each would
-    replay its whole (growing) history every time."""
-    pending = PendingWork()
-    pending.completed(completion(staging(1)), NOW)
-    assert POLICY.reason(pending, NOW) == "staging"
-    progress = WorkflowActivationJob(signal_workflow=SignalWorkflow(signal_name="media_progress"))
-    pending.activated(activation(progress))
-    pending.completed(completion(), NOW)
-    assert POLICY.reason(pending, NOW) is None
-
-
-def test_a_run_with_anything_beside_its_staging_stays() -> None:
-    beside_another_activity = PendingWork()
-    beside_another_activity.completed(completion(staging(1), staging(2, "init_publish")), NOW)
-    assert not POLICY.should_evict(beside_another_activity, NOW)
-    beside_a_timer = PendingWork()
-    beside_a_timer.completed(completion(staging(1), timer(1, timedelta(seconds=30))), NOW)
-    assert not POLICY.should_evict(beside_a_timer, NOW)
-    other_activity_alone = PendingWork()
-    other_activity_alone.completed(completion(staging(1, "upload_video")), NOW)
-    assert not POLICY.should_evict(other_activity_alone, NOW)
-
-
-def test_guard_staging_runs_stay_when_it_is_turned_off() -> None:
-    pending = PendingWork()
-    pending.completed(completion(staging(1)), NOW)
-    assert not SleeperEviction(3600, while_staging=False).should_evict(pending, NOW)
-    # and the sleepers' rule alone still works without it
-    asleep = PendingWork()
-    asleep.completed(completion(timer(1, DAY)), NOW)
-    assert SleeperEviction(3600, while_staging=False).reason(asleep, NOW) == "asleep"
-    assert SleeperEviction(0).reason(asleep, NOW) is None
-
-
 async def test_the_sdk_still_offers_cores_eviction_call(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
@@ -220,12 +168,7 @@ class CacheGauge:
 
 @contextlib.asynccontextmanager
 async def metered_worker(
-    env: WorkflowEnvironment,
-    sim: Simulator,
-    token_file: Path,
-    task_queue: str,
-    evict: float,
-    while_staging: bool = True,
+    env: WorkflowEnvironment, sim: Simulator, token_file: Path, task_queue: str, evict: float
 ) -> AsyncIterator[CacheGauge]:
     """tests.workflow_support.running_worker with WORKER_EVICT_SLEEPERS_AFTER_SECONDS=`evict`,
     on a client whose runtime buffers metrics."""
@@ -236,15 +179,14 @@ async def metered_worker(
         data_converter=env.client.data_converter,
         runtime=Runtime(telemetry=TelemetryConfig(metrics=buffer)),
     )
-    overrides = {"evict_sleepers_after_seconds": evict, "evict_while_staging": while_staging}
+    overrides = {"evict_sleepers_after_seconds": evict}
     async with running_worker(client, sim, token_file, task_queue, worker=overrides):
         yield CacheGauge(buffer)
 
 
-def evicted(reason: str = "asleep") -> float:
+def evicted() -> float:
     value = REGISTRY.get_sample_value(
-        "tiktok_worker_sleepers_evicted_total",
-        {"workflow_type": "PublishPost", "reason": reason},
+        "tiktok_worker_sleepers_evicted_total", {"workflow_type": "PublishPost"}
     )
     return value or 0.0
 
@@ -314,49 +256,3 @@ async def test_guard_without_eviction_the_sleeper_stays_cached(
     # be collected without their loop).
     for handle in posts:
         await handle.terminate("test finished")
-
-
-@pytest.mark.parametrize("while_staging", [True, False])
-async def test_a_post_whose_media_is_still_being_copied_waits_outside_the_cache(
-    time_skipping_env: WorkflowEnvironment,
-    simulator: Simulator,
-    token_file: Path,
-    task_queue: str,
-    media_host: MediaHost,
-    while_staging: bool,
-) -> None:
-    """A burst of submissions is staged at the activity slots' pace: the posts waiting for
-    their copy leave the cache (WORKER_EVICT_WHILE_STAGING), and one that left still stages,
-    goes to sleep and leaves as a sleeper. Off (the guard), it stays cached while it waits."""
-    env = time_skipping_env
-    url = media_host.add("sleepers/slow.mp4", sample_video(), "video/mp4")
-    copy_may_end = media_host.hold("sleepers/slow.mp4")
-    before = evicted("staging")
-    async with metered_worker(
-        env, simulator, token_file, task_queue, evict=3600, while_staging=while_staging
-    ) as cache:
-        request = video_request(f"p-slow-{uuid.uuid4().hex[:8]}", url)
-        request["scheduledFor"] = (await env.get_current_time() + DAY).isoformat()
-        handle = await start(env.client, task_queue, target_of(request))
-        try:
-            deadline = time.monotonic() + 15
-            while media_host.downloads("sleepers/slow.mp4") == 0:
-                assert time.monotonic() < deadline, "staging never asked for the media"
-                await asyncio.sleep(0.1)
-            if while_staging:
-                assert await cache.settles_at(0) == 0
-                assert evicted("staging") > before
-                # A query while it stages replays it to answer; it then stays until the
-                # copy ends (as after a progress signal: one replay per copy, not per signal).
-                assert (await state_of(handle)).phase is Phase.SCHEDULED
-                assert await cache.settles_at(1) == 1
-            else:
-                assert await cache.settles_at(1, within=3) == 1
-                assert evicted("staging") == before
-        finally:
-            copy_may_end.set()
-        state = await wait_for(
-            handle, lambda s: bool(s.staged_media) and s.phase is Phase.SCHEDULED
-        )
-        assert [item.size_bytes for item in state.staged_media] == [len(sample_video())]
-    await handle.terminate("test finished")

@@ -165,8 +165,7 @@ async def running_worker(
         webhooks = WebhookActivities(webhook_endpoints(token_store), custody.source_rule)
         analytics = AnalyticsActivities(tiktok, token_store, analytics_store(token_store))
         sleepers = SleeperEviction(
-            settings.evict_sleepers_after_seconds if settings.max_cached_workflows else 0,
-            while_staging=settings.evict_while_staging and settings.max_cached_workflows > 0,
+            settings.evict_sleepers_after_seconds if settings.max_cached_workflows else 0
         )
         worker = Worker(
             client,

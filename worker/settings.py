@@ -426,18 +426,6 @@ class Settings(BaseSettings):
         group="Worker tuning",
         ge=0,
     )
-    evict_while_staging: bool = _setting(
-        "WORKER_EVICT_WHILE_STAGING",
-        True,
-        "a post that has just scheduled the copy of its media into the bucket (or, after "
-        "it, its account entity's wake) and waits for nothing else leaves the workflow "
-        "cache until that reports (one replay of ten to fifteen events then), so a burst "
-        "of submissions does not fill the cache with runs that have nothing to do: 1 000 "
-        "posts submitted at once peaked at 320-430 cached runs without it, 171 with it, "
-        "and the worker keeps much of the peak (bench/README.md, sleepers; "
-        "worker/sleeper_eviction.py)",
-        group="Worker tuning",
-    )
 
     # -- worker versioning -------------------------------------------------------------------
     versioning: bool = _setting(

@@ -10,16 +10,6 @@ signal to another workflow, Nexus operation), asks the worker to evict it. When 
 fires it replays its history once, on any worker, as any uncached run does. A run due soon
 stays cached, so posts due in the same minute keep the cache for their due-time burst.
 
-A post waiting only for its media to be staged, or for its account's entity to be woken
-after that (`STAGING_ACTIVITY_TYPES`; no timer, nothing else in flight), leaves too
-(`WORKER_EVICT_WHILE_STAGING`, on by default). A burst of submissions is staged at the
-activity slots' pace, so without this the cache fills with runs that have nothing to do
-until their activity, queued behind the others' copies, reports (500 of them at the peak of
-a 10 000-post burst), and the allocators keep the high-water of that peak long after the
-sleepers have left. The price is a replay of a short history (ten to fifteen events) when
-each reports. Only the completion that schedules one of them evicts: a run brought back
-while its copy runs (a progress signal every 15 s, a query) stays cached until it ends.
-
 Only workflow types that sleep on timers are watched (`WATCHED_WORKFLOW_TYPES`): a post and
 its analytics. An account's entity (`TikTokAccount`) is woken by its posts' signals at any
 moment; its long timers say nothing about when it is next needed, so it is never evicted
@@ -40,8 +30,7 @@ the eviction activation is only issued once no activation is outstanding).
 One side effect of wrapping the runner: the SDK's debug mode (`TEMPORAL_DEBUG`, which lets
 `breakpoint()` through the sandbox) recognises only its own `SandboxedWorkflowRunner`; to
 step through workflow code under a debugger, run the worker with
-`WORKER_EVICT_SLEEPERS_AFTER_SECONDS=0` and `WORKER_EVICT_WHILE_STAGING=false` (the runner
-is then not wrapped).
+`WORKER_EVICT_SLEEPERS_AFTER_SECONDS=0` (the runner is then not wrapped).
 """
 
 from __future__ import annotations
@@ -73,19 +62,11 @@ log = structlog.get_logger("worker.sleepers")
 WATCHED_WORKFLOW_TYPES = frozenset({"PublishPost", ANALYTICS_TYPE})
 """Workflow types that sleep on timers and are evicted when they sleep far ahead."""
 
-STAGING_ACTIVITY_TYPES = frozenset({"stage_media", "wake_account_entity"})
-"""Activities a post waits for with nothing else to do right after it is accepted: the copy
-of its media into the bucket, then (due further ahead than twice its get-ready lead) the
-start of its account's entity. In a burst both queue behind the other posts' copies, for
-minutes. A post due right after its staging (published now, or due within seconds) pays
-the replay before it publishes too: milliseconds, against a copy of seconds."""
-
 SLEEPERS_EVICTED = Counter(
     "tiktok_worker_sleepers_evicted",
-    "Runs the worker evicted from its workflow cache, by workflow type and reason: asleep "
-    "(went to sleep further ahead than WORKER_EVICT_SLEEPERS_AFTER_SECONDS) or staging "
-    "(waiting only for its media to be copied into the bucket; WORKER_EVICT_WHILE_STAGING).",
-    ["workflow_type", "reason"],
+    "Runs the worker evicted from its workflow cache because they went to sleep further "
+    "ahead than WORKER_EVICT_SLEEPERS_AFTER_SECONDS, by workflow type.",
+    ["workflow_type"],
     registry=REGISTRY,
 )
 
@@ -98,10 +79,6 @@ class PendingWork:
 
     timers: dict[int, datetime] = field(default_factory=dict)
     other: set[tuple[str, int]] = field(default_factory=set)
-    activity_types: dict[int, str] = field(default_factory=dict)
-    """The type of each activity in `other`, by sequence number."""
-    just_scheduled: set[str] = field(default_factory=set)
-    """The activity types the latest completion scheduled."""
     finished: bool = False
 
     def activated(self, act: WorkflowActivation) -> None:
@@ -111,7 +88,6 @@ class PendingWork:
                 self.timers.pop(job.fire_timer.seq, None)
             elif variant == "resolve_activity":
                 self.other.discard(("activity", job.resolve_activity.seq))
-                self.activity_types.pop(job.resolve_activity.seq, None)
             elif variant == "resolve_child_workflow_execution_start":
                 start = job.resolve_child_workflow_execution_start
                 if start.WhichOneof("status") != "succeeded":  # failed or cancelled: ended
@@ -130,7 +106,6 @@ class PendingWork:
                 self.other.discard(("nexus", job.resolve_nexus_operation.seq))
 
     def completed(self, completion: WorkflowActivationCompletion, now: datetime) -> None:
-        self.just_scheduled = set()
         for command in completion.successful.commands:
             variant = command.WhichOneof("variant")
             if variant == "start_timer":
@@ -139,10 +114,7 @@ class PendingWork:
             elif variant == "cancel_timer":
                 self.timers.pop(command.cancel_timer.seq, None)
             elif variant in ("schedule_activity", "schedule_local_activity"):
-                scheduled = getattr(command, variant)
-                self.other.add(("activity", scheduled.seq))
-                self.activity_types[scheduled.seq] = scheduled.activity_type
-                self.just_scheduled.add(scheduled.activity_type)
+                self.other.add(("activity", getattr(command, variant).seq))
             elif variant == "start_child_workflow_execution":
                 self.other.add(("child", command.start_child_workflow_execution.seq))
             elif variant == "signal_external_workflow_execution":
@@ -166,21 +138,6 @@ class PendingWork:
             return None
         return (min(self.timers.values()) - now).total_seconds()
 
-    def only_awaits(self, activity_types: frozenset[str]) -> bool:
-        """Whether the run has just scheduled one of these activities and now waits for
-        nothing but activities of these types (no timer, child, signal or other activity):
-        it has nothing to do until one of them reports. Only just scheduled: a run that
-        comes back while one runs (a progress signal, a query) stays cached until it ends,
-        instead of being replayed for every signal of a long copy."""
-        if self.finished or self.timers or not self.other:
-            return False
-        if not self.just_scheduled & activity_types:
-            return False
-        return all(
-            kind == "activity" and self.activity_types.get(seq) in activity_types
-            for kind, seq in self.other
-        )
-
 
 class SleeperEviction:
     """The policy and its way to Core: `runner()` wraps the worker's workflow runner, and
@@ -190,19 +147,16 @@ class SleeperEviction:
         self,
         after_seconds: float,
         workflow_types: frozenset[str] = WATCHED_WORKFLOW_TYPES,
-        *,
-        while_staging: bool = True,
     ) -> None:
         self.after_seconds = after_seconds
         self.workflow_types = workflow_types
-        self.while_staging = while_staging
         self.evicted = 0
         self._evict: Callable[[str], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def enabled(self) -> bool:
-        return self.after_seconds > 0 or self.while_staging
+        return self.after_seconds > 0
 
     def runner(self, inner: WorkflowRunner) -> WorkflowRunner:
         return _EvictingRunner(inner, self) if self.enabled else inner
@@ -213,18 +167,10 @@ class SleeperEviction:
             self._loop = asyncio.get_running_loop()
 
     def should_evict(self, pending: PendingWork, now: datetime) -> bool:
-        return self.reason(pending, now) is not None
+        asleep = pending.asleep_for(now)
+        return asleep is not None and asleep >= self.after_seconds
 
-    def reason(self, pending: PendingWork, now: datetime) -> str | None:
-        """Why the run leaves the cache now ("asleep", "staging"), or None: it stays."""
-        asleep = pending.asleep_for(now) if self.after_seconds > 0 else None
-        if asleep is not None and asleep >= self.after_seconds:
-            return "asleep"
-        if self.while_staging and pending.only_awaits(STAGING_ACTIVITY_TYPES):
-            return "staging"
-        return None
-
-    def request(self, run_id: str, workflow_type: str, reason: str) -> None:
+    def request(self, run_id: str, workflow_type: str) -> None:
         """Called on the workflow task's thread: hand the request to the worker's loop."""
         if self._evict is None or self._loop is None:
             return
@@ -237,7 +183,7 @@ class SleeperEviction:
                 log.debug("sleepers.evict_failed", run_id=run_id, error=str(err))
                 return
             self.evicted += 1
-            SLEEPERS_EVICTED.labels(workflow_type=workflow_type, reason=reason).inc()
+            SLEEPERS_EVICTED.labels(workflow_type=workflow_type).inc()
 
         with contextlib.suppress(RuntimeError):  # loop closed at shutdown
             self._loop.call_soon_threadsafe(ask)
@@ -252,8 +198,7 @@ def _core_eviction(worker: Worker) -> Callable[[str], None]:
         raise RuntimeError(
             "temporalio.worker.Worker no longer has _bridge_worker.request_workflow_eviction: "
             "worker/sleeper_eviction.py needs updating for this SDK version (or set "
-            "WORKER_EVICT_SLEEPERS_AFTER_SECONDS=0 and WORKER_EVICT_WHILE_STAGING=false to run "
-            "without it)"
+            "WORKER_EVICT_SLEEPERS_AFTER_SECONDS=0 to run without it)"
         )
     result: Callable[[str], None] = evict
     return result
@@ -307,9 +252,8 @@ class _WatchedInstance(WorkflowInstance):
         completion = self._inner.activate(act)
         if completion.HasField("successful"):
             self._pending.completed(completion, self._now)
-            reason = self._policy.reason(self._pending, self._now) if _caught_up(act) else None
-            if reason is not None:
-                self._policy.request(act.run_id, self._type, reason)
+            if _caught_up(act) and self._policy.should_evict(self._pending, self._now):
+                self._policy.request(act.run_id, self._type)
         return completion
 
     def get_serialization_context(self, command_info: object) -> SerializationContext | None:
