@@ -145,9 +145,10 @@ async def submit_rates(
     }
 
 
-async def plain_start(publisher: PostPublisher, item: PublishPostInput) -> None:
+async def plain_start(publisher: PostPublisher, item: PublishPostInput, **options: Any) -> None:
     """The baseline: a plain `start_workflow` of the parsed input (no summary, no search
-    attributes), with the same id policies as the engine's start."""
+    attributes unless `options` give some), with the same id policies as the engine's
+    start."""
     await publisher.client.start_workflow(
         WORKFLOW_TYPE,
         item,
@@ -155,6 +156,7 @@ async def plain_start(publisher: PostPublisher, item: PublishPostInput) -> None:
         task_queue=publisher.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        **options,
     )
 
 

@@ -36,20 +36,18 @@ from pathlib import Path
 
 import httpx
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from bench.dev_server import BIN, dev_server
 from bench.posts import photo_post
 from bench.results import record
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher
 from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg
-from workflows import search_attributes
 from workflows.contracts import PublishSettings
 
-BIN = Path(sys.executable).parent
 SETTINGS = PublishSettings(poll_initial_seconds=0.5, poll_max_seconds=2.0)
 UNLIMITED = 1_000_000
 
@@ -134,17 +132,6 @@ def publishes_by_target(sim: Simulator) -> tuple[Counter[str], Counter[str]]:
         if publish["status"] == "PUBLISH_COMPLETE":
             completed[post_id] += 1
     return inits, completed
-
-
-async def dev_server() -> WorkflowEnvironment:
-    """A quiet Temporal dev server with the engine's search attributes."""
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(search_attributes.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
 
 
 def demo_token_file(workdir: Path) -> Path:

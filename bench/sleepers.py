@@ -45,11 +45,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from bench.api_rates import concurrent_rates, report, submit_rates
 from bench.api_server import api_process, served_api
+from bench.dev_server import BIN, dev_server
 from bench.posts import allocator_env, photo_post, rss_mib, rss_parts
 from bench.results import record
 from starter.api import PostPublisher
@@ -57,10 +56,7 @@ from starter.children import stop_child
 from starter.local_s3 import create_bucket, moto_server
 from starter.media_host import MediaHost, sample_jpeg
 from telemetry.http import free_loopback_port
-from workflows import search_attributes
 from workflows.contracts import PublishSettings
-
-BIN = Path(sys.executable).parent
 
 
 def scrape(port: int) -> str:
@@ -255,13 +251,7 @@ async def main(args: argparse.Namespace) -> int:
     # unless told, here as in the local stack.
     os.environ["MEDIA_SOURCE_ALLOW_LOOPBACK"] = "1"
 
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(search_attributes.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await dev_server()
     task_queue = f"bench-{uuid.uuid4().hex[:6]}"
     http_port = free_loopback_port()
     with moto_server() as s3, MediaHost() as media:

@@ -1,14 +1,14 @@
 """What a workflow start costs the Temporal server, with and without the metadata the engine
 starts every post with (`python -m bench.start_cost`; bench/README.md, "Submit rate").
 
-Sequential `start_workflow` calls of the same input on a queue nobody polls, in rounds of
+Sequential starts of a photo post's real input on a queue nobody polls, in rounds of
 `--starts` per way, the ways in rotating order, three rounds: the dev server's CPU (from
 /proc, bench/cpu.py) and this process's per start, and the wall time per start. The ways:
 
 - `plain`: no summary, no search attributes (what `bench.sleepers` calls a raw start);
 - `summary`: the static summary only;
 - `one attribute`: `TikTokAccountId` only;
-- `engine`: the summary and the five attributes `PostPublisher.start_run` sets.
+- `engine`: `PostPublisher.start_run` itself (its summary and five search attributes).
 
 CPU is the load-independent figure: on two cores the dev server is the bottleneck of a
 submit, so what it spends per start bounds the submit rate whatever the front door.
@@ -22,8 +22,6 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 from temporalio.common import (
     SearchAttributePair,
@@ -31,60 +29,46 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
+from bench.api_rates import plain_start
 from bench.cpu import snapshot, spent
+from bench.dev_server import dev_server
+from bench.posts import photo_post
+from starter.api import PostPublisher
 from workflows import search_attributes as sa
-from workflows.contracts import WORKFLOW_TYPE
+from workflows.contracts import PublishPostInput, PublishSettings
+from workflows.request import parse_post
 
-BIN = Path(sys.executable).parent
 WAYS = ("plain", "summary", "one attribute", "engine")
 
 
-def start_options(way: str, n: int, at: datetime) -> dict[str, Any]:
-    summary = f"photo post p-{n} for acct_bench at {at:%Y-%m-%d %H:%M} UTC"
-    if way == "summary":
-        return {"static_summary": summary}
-    if way == "one attribute":
-        pairs = [SearchAttributePair(sa.ACCOUNT_ID, "acct_bench")]
-        return {"search_attributes": TypedSearchAttributes(pairs)}
-    if way == "engine":
-        attributes = sa.initial(
-            post_id=f"p-{n}",
-            account_id="acct_bench",
-            mode="photo",
-            state="SCHEDULED",
-            scheduled_for=at,
-        )
-        return {"static_summary": summary, "search_attributes": attributes}
-    return {}
-
-
 async def main(args: argparse.Namespace) -> int:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(sa.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
-    client, at = env.client, datetime.now(UTC) + timedelta(days=7)
-    payload = {"target": {"caption": "x" * 1000}}  # about the size of a post's input
+    env = await dev_server()
     stamp, count = uuid.uuid4().hex[:6], 0
+    publisher = PostPublisher(env.client, task_queue=f"nobody-{stamp}", settings=PublishSettings())
+    at = datetime.now(UTC) + timedelta(days=7)
 
     async def start(way: str) -> None:
+        """One start of a photo post's real input, the way `way` says."""
         nonlocal count
         count += 1
-        await client.start_workflow(
-            WORKFLOW_TYPE,
-            payload,
-            id=f"cost-{stamp}-{count}",
-            task_queue=f"nobody-{stamp}",
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            **start_options(way, count, at),
+        request = photo_post(
+            f"cost-{stamp}-{count}", "https://cdn.example/p.jpg", account="acct_bench", at=at
         )
+        item = PublishPostInput(target=parse_post(request).targets[0], settings=publisher.settings)
+        if way == "engine":  # the engine's own start: its summary and search attributes
+            await publisher.start_run(
+                item,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        elif way == "summary":
+            await plain_start(publisher, item, static_summary=item.target.summary())
+        elif way == "one attribute":
+            account = [SearchAttributePair(sa.ACCOUNT_ID, item.target.account_id)]
+            await plain_start(publisher, item, search_attributes=TypedSearchAttributes(account))
+        else:
+            await plain_start(publisher, item)
 
     totals = {way: {"server": 0.0, "client": 0.0, "wall": 0.0} for way in WAYS}
     try:
