@@ -27,12 +27,13 @@ import json
 import os
 import threading
 from collections.abc import MutableMapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
 
+from starter.local_http import LocalHTTPServer
 from worker.codec import EncryptionCodec, PayloadKeys
 from worker.custody import CustodySettings
 
@@ -154,8 +155,7 @@ class CodecServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = LocalHTTPServer((host, port), Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
         )
