@@ -3,7 +3,9 @@ began on until an operator marks the new build compatible for it."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
@@ -21,6 +24,7 @@ from tests.workflow_support import publisher, video_request, wait_for
 from worker import main as worker_main
 from worker.config import MediaSettings, WorkerSettings
 from worker.versioning import pin_to, pinned_build, set_current_version
+from workflows.account_contracts import account_workflow_id
 from workflows.contracts import Phase
 
 
@@ -49,6 +53,7 @@ async def test_a_sleeping_post_stays_on_its_build_until_marked_compatible(
     url = media_host.add("versioning/video.mp4", sample_video(), "video/mp4")
     week = datetime.now(UTC) + timedelta(days=7)
     old_id, new_id = (f"ver-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    entity = account_workflow_id("acct_demo")
     timeout = httpx.Timeout(5.0)
 
     async with worker_main.running_worker(client, v1, media, tiktok_timeout=timeout):
@@ -57,6 +62,9 @@ async def test_a_sleeping_post_stays_on_its_build_until_marked_compatible(
         await wait_for(api.handle(old_id, "acct_demo"), lambda s: s.phase is Phase.SCHEDULED)
         assert await pinned_build(client, old.workflow_id) == "1.0.0"
         assert await behavior_of(client, old.workflow_id) == VersioningBehavior.PINNED
+        # The account's entity lives for ever (continue-as-new): it follows the release.
+        await wait_until_started(client, entity)  # woken by the post going to sleep
+        assert await behavior_of(client, entity) == VersioningBehavior.AUTO_UPGRADE
 
     # Release 2.0.0: v1's workers are gone, new posts start (and finish) on v2.
     async with worker_main.running_worker(client, v2, media, tiktok_timeout=timeout):
@@ -67,6 +75,8 @@ async def test_a_sleeping_post_stays_on_its_build_until_marked_compatible(
         assert await pinned_build(client, new.workflow_id) == "2.0.0"
         # The sleeping post was not moved: no v2 worker ever replays it.
         assert await pinned_build(client, old.workflow_id) == "1.0.0"
+        # The entity both posts share moved with the release, so 1.0.0's workers can stop.
+        assert await pinned_build(client, entity) == "2.0.0"
 
         # The operator marks 2.0.0 compatible for it (after the replay tests passed on 2.0.0):
         # now it runs there.
@@ -75,6 +85,18 @@ async def test_a_sleeping_post_stays_on_its_build_until_marked_compatible(
         await api.reschedule(old_id, "acct_demo", datetime.now(UTC) + timedelta(seconds=1))
         result = await client.get_workflow_handle(old.workflow_id).result()
         assert result["phase"] == "PUBLISHED"
+
+
+async def wait_until_started(client: Client, workflow_id: str, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+            return
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.1)
 
 
 async def behavior_of(client: Client, workflow_id: str) -> VersioningBehavior:

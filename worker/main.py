@@ -47,8 +47,7 @@ from worker.sandbox import workflow_runner
 from worker.settings import ConfigError, Settings, load_settings, package_version
 from worker.sleeper_eviction import SleeperEviction
 from worker.token_store import default_token_store
-from worker.versioning import deployment_config
-from workflows.account import TikTokAccount
+from worker.versioning import account_workflow, deployment_config
 from workflows.account_contracts import AccountSettings
 from workflows.analytics import PostAnalytics
 from workflows.creator_info_lookup import CreatorInfoLookup, RevokeAccess
@@ -172,7 +171,7 @@ async def running_worker(
             task_queue=settings.task_queue,
             workflows=[
                 PublishPost,
-                TikTokAccount,
+                account_workflow(settings),
                 CreatorInfoLookup,
                 RevokeAccess,
                 DeliverEvent,

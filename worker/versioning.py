@@ -4,6 +4,9 @@ A post can sleep for weeks. With versioning on, every PublishPost run is *pinned
 Deployment Version (deployment name + build id, the package version by default) of the worker
 that started it: a new release serves new posts, and old posts keep running on the old workers
 until they finish, so no release ever replays a sleeping post on code it was not started with.
+Pinned is the worker's default for every workflow type; the account entity, which never ends,
+is registered as `VersionedTikTokAccount`, which declares auto-upgrade (workflows/account.py),
+and moves with each release.
 An operator marks a release compatible for running posts by moving them explicitly
 (`temporal workflow update-options --versioning-override-*`, see deploy/README.md, Upgrades),
 after `tests/test_replay.py` has replayed their histories on the new code.
@@ -32,12 +35,19 @@ from temporalio.service import RPCError
 from temporalio.worker import WorkerDeploymentConfig
 
 from worker.config import WorkerSettings
+from workflows.account import TikTokAccount, VersionedTikTokAccount
 
 
 def deployment_version(settings: WorkerSettings) -> WorkerDeploymentVersion:
     return WorkerDeploymentVersion(
         deployment_name=settings.deployment_name, build_id=settings.build_id
     )
+
+
+def account_workflow(settings: WorkerSettings) -> type[TikTokAccount]:
+    """The account entity's class for this worker: auto-upgrade when versioned; without
+    versioning the server refuses any declared behavior."""
+    return VersionedTikTokAccount if settings.versioning else TikTokAccount
 
 
 def deployment_config(settings: WorkerSettings) -> dict[str, Any]:

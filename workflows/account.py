@@ -16,7 +16,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -459,3 +459,20 @@ class TikTokAccount:
 
 def _fmt(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@workflow.defn(name=ACCOUNT_WORKFLOW_TYPE, versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
+class VersionedTikTokAccount(TikTokAccount):
+    """The same entity, as a worker with Worker Deployments on registers it (worker/versioning.py).
+
+    Posts are pinned to the build they began on, but the entity never ends: it continues as
+    new, and a pinned run's successor is pinned too, so it would stay on the first build it
+    ran on and every later post of the account would wait for workers an upgrade stopped. It
+    follows the current build instead, as an unversioned worker's runs do (`workflow.patched`
+    and the replay tests keep its history replaying). A separate class because the server
+    refuses a versioning behavior from an unversioned worker (the plain class declares none).
+    """
+
+    @workflow.run
+    async def run(self, input: AccountInput) -> None:
+        await super().run(input)
