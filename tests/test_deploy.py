@@ -156,6 +156,26 @@ def test_the_bucket_lifecycle_expires_staged_media_and_stale_uploads() -> None:
     by_id = {r["ID"]: r for r in rules}
     assert by_id["expire-staged-media"]["Filter"]["Prefix"] == Settings().media_prefix
     assert by_id["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"]
+    sessions = Settings().media_private_prefix.rstrip("/") + "/upload-sessions/"
+    assert by_id["expire-upload-sessions"]["Filter"]["Prefix"] == sessions
+
+
+def test_compose_takes_the_token_key_from_the_operator_not_a_default() -> None:
+    """The account store refuses PostgreSQL without TIKTOK_TOKEN_KEYS (the API exits at start),
+    and a default in a public file would be everyone's key."""
+    env = compose()["x-engine"]["environment"]
+    assert env["DATABASE_URL"].startswith("postgresql://")
+    assert env["TIKTOK_TOKEN_KEYS"].startswith("${TIKTOK_TOKEN_KEYS:?")
+
+
+def test_the_compose_demo_post_is_a_valid_request_for_the_demo_account() -> None:
+    import json
+
+    from workflows.intake import parse_post
+
+    post = parse_post(json.loads((DEPLOY / "compose" / "post.json").read_text()))
+    tokens = json.loads((DEPLOY / "compose" / "tokens.json").read_text())["accounts"]
+    assert {t.account_id for t in post.targets} <= set(tokens)
 
 
 def test_the_grafana_dashboard_charts_the_engine_series() -> None:
@@ -227,6 +247,36 @@ def test_workers_drain_before_kubernetes_kills_them(overlay: Path) -> None:
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
 
 
+def example_secret_keys() -> set[str]:
+    example = yaml.safe_load((KUBE / "base" / "secret.example.yaml").read_text())
+    return set(example["stringData"])
+
+
+def test_the_documented_secret_commands_create_every_key_the_pods_need() -> None:
+    keys = example_secret_keys()
+    assert {"DATABASE_URL", "TIKTOK_TOKEN_KEYS"} <= keys  # the store refuses one without the other
+    readme = (DEPLOY / "README.md").read_text()
+    create = r"kubectl -n tiktok-publisher create secret generic[^`]*?\n(?!\s)"
+    [command] = re.findall(create, readme)
+    comment = (KUBE / "base" / "secret.example.yaml").read_text()
+    for where, text in (("deploy/README.md", command), ("secret.example.yaml", comment)):
+        given = set(re.findall(r"--from-literal=([A-Z_]+)=", text))
+        assert given == keys, f"{where}'s command misses {keys - given}"
+
+
+def test_the_example_env_file_loads_as_systemd_reads_it() -> None:
+    """systemd's EnvironmentFile and `docker --env-file` keep everything after `=`."""
+    from worker.settings import load_settings
+
+    env = {}
+    for line in (DEPLOY / "worker.env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, value = line.split("=", 1)
+            env[name] = value
+    assert set(env) <= KNOWN_VARS, set(env) - KNOWN_VARS
+    load_settings(env)  # raises ConfigError naming the variable
+
+
 def test_each_temporal_target_is_configuration_only() -> None:
     rendered = {o.name: render(o) for o in OVERLAYS}
     config = {
@@ -279,3 +329,26 @@ def test_temporal_cloud_needs_only_environment_variables(tmp_path: Path) -> None
         }
     )
     assert mtls["tls"].client_cert == b"CERT" and mtls["tls"].client_private_key == b"KEY"
+
+
+# -- the page itself -------------------------------------------------------------------------
+
+
+def test_the_metrics_table_names_each_series_with_its_labels() -> None:
+    import worker.sleeper_eviction  # noqa: F401  (registers its counter)
+    from telemetry.metrics import REGISTRY
+
+    labels = {  # the series' base names (a counter's without `_total`) and label names
+        collector._name: set(collector._labelnames)  # type: ignore[attr-defined]
+        for collector in REGISTRY._collector_to_names
+        if hasattr(collector, "_labelnames")
+    }
+    rows = re.findall(r"^\| (`tiktok_[^|]*)\| ([^|]*)\|", (DEPLOY / "README.md").read_text(), re.M)
+    documented = set()
+    for names, given in rows:
+        for name in (n.removesuffix("_total") for n in re.findall(r"`(tiktok_\w+)`", names)):
+            assert name in labels, f"deploy/README.md names {name}, which nothing exports"
+            assert set(re.findall(r"`(\w+)`", given)) == labels[name], name
+            documented.add(name)
+    missing = {n for n in labels if n.startswith("tiktok_")} - documented
+    assert not missing, f"deploy/README.md's metrics table lacks {missing}"

@@ -240,3 +240,20 @@ def test_status_of_an_armed_post_says_when_its_init_is_sent_and_that_it_cannot_b
     assert "cancel and reschedule no longer work" in text
     started = armed.model_copy(update={"publishing_started_at": soon - timedelta(seconds=9)})
     assert "armed" not in render_state(started), "only an init still to be sent is armed"
+
+
+def test_the_runbook_lists_every_search_attribute_with_its_type() -> None:
+    """Temporal Cloud namespaces get them by hand from this table: one missing is a start or
+    an upsert the namespace refuses."""
+    from temporalio.common import SearchAttributeIndexedValueType
+
+    from workflows import search_attributes as sa
+
+    runbook = (Path(__file__).resolve().parent.parent / "docs" / "runbook.md").read_text()
+    types = {
+        SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+        SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    }
+    for key in sa.ALL:
+        row = f"| `{key.name}` | {types[key.indexed_value_type]} |"
+        assert row in runbook, f"docs/runbook.md has no row {row}"
