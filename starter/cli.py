@@ -448,7 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-key", metavar="KEY_ID", help="print a new id:base64key entry and exit")
     p.set_defaults(run=_codec_server, sync=True)
 
-    p = sub.add_parser("generate", help="write the JSON Schemas and docs/error-codes.md")
+    p = sub.add_parser(
+        "generate",
+        help="write the JSON Schemas, the OpenAPI document, docs/error-codes.md and "
+        "docs/settings.md",
+    )
     p.add_argument("--check", action="store_true", help="fail if a generated file is stale")
     p.set_defaults(run=_generate, sync=True)
 

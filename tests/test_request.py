@@ -719,3 +719,21 @@ def test_a_time_with_no_utc_equivalent_is_a_field_problem_not_a_crash() -> None:
         parse_post({"postId": "p1", "scheduledFor": "0001-01-01T00:00:00+03:04",
                     "content": "x", "media": [], "platforms": [{"accountId": "a"}]})  # fmt: skip
     assert any(p.field == "scheduledFor" for p in err.value.problems)
+
+
+def test_the_readmes_request_examples_are_accepted_as_written() -> None:
+    """A backend team copies these first: each example request in the README parses, and the
+    nested one's time is read (its key is `scheduledAt`, the flat shape's `scheduledFor`)."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    examples = [
+        json.loads(block)
+        for block in re.findall(r"```json\n(.*?)```", readme, re.S)
+        if '"postId"' in block
+    ]
+    assert len(examples) >= 2
+    for example in examples:
+        post = parse_post(example)
+        timed = "scheduledFor" in example or "scheduledAt" in example
+        assert all((t.scheduled_for is not None) == timed for t in post.targets), example
