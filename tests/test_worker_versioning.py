@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import VersioningBehavior
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -63,7 +63,7 @@ async def test_a_sleeping_post_stays_on_its_build_until_marked_compatible(
         assert await pinned_build(client, old.workflow_id) == "1.0.0"
         assert await behavior_of(client, old.workflow_id) == VersioningBehavior.PINNED
         # The account's entity lives for ever (continue-as-new): it follows the release.
-        await wait_until_started(client, entity)  # woken by the post going to sleep
+        await wait_until_running(client, entity, task_queue)  # woken by the sleeping post
         assert await behavior_of(client, entity) == VersioningBehavior.AUTO_UPGRADE
 
     # Release 2.0.0: v1's workers are gone, new posts start (and finish) on v2.
@@ -87,15 +87,26 @@ async def test_a_sleeping_post_stays_on_its_build_until_marked_compatible(
         assert result["phase"] == "PUBLISHED"
 
 
-async def wait_until_started(client: Client, workflow_id: str, within: float = 30) -> None:
+async def wait_until_running(
+    client: Client, workflow_id: str, task_queue: str, within: float = 30
+) -> None:
+    """Until the workflow runs on `task_queue` and has finished a task (its versioning
+    behavior is known). Other tests' runs of the same entity id are closed or elsewhere."""
     deadline = time.monotonic() + within
     while True:
         try:
-            await client.get_workflow_handle(workflow_id).describe()
-            return
+            described = await client.get_workflow_handle(workflow_id).describe()
+            info = described.raw_description.workflow_execution_info
+            if (
+                described.status is WorkflowExecutionStatus.RUNNING
+                and described.task_queue == task_queue
+                and info.versioning_info.behavior
+            ):
+                return
         except RPCError as err:
-            if err.status is not RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
+            if err.status is not RPCStatusCode.NOT_FOUND:
                 raise
+        assert time.monotonic() < deadline, f"{workflow_id} never ran on {task_queue}"
         await asyncio.sleep(0.1)
 
 
