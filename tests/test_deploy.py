@@ -152,11 +152,13 @@ def test_compose_mounts_files_that_exist() -> None:
 def test_the_bucket_lifecycle_expires_staged_media_and_stale_uploads() -> None:
     import json
 
+    from worker.custody import CustodySettings
+
     rules = json.loads((DEPLOY / "media-lifecycle.json").read_text())["Rules"]
     by_id = {r["ID"]: r for r in rules}
     assert by_id["expire-staged-media"]["Filter"]["Prefix"] == Settings().media_prefix
     assert by_id["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"]
-    sessions = Settings().media_private_prefix.rstrip("/") + "/upload-sessions/"
+    sessions = CustodySettings.from_settings(Settings()).upload_sessions_prefix
     assert by_id["expire-upload-sessions"]["Filter"]["Prefix"] == sessions
 
 
@@ -247,18 +249,13 @@ def test_workers_drain_before_kubernetes_kills_them(overlay: Path) -> None:
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
 
 
-def example_secret_keys() -> set[str]:
-    example = yaml.safe_load((KUBE / "base" / "secret.example.yaml").read_text())
-    return set(example["stringData"])
-
-
 def test_the_documented_secret_commands_create_every_key_the_pods_need() -> None:
-    keys = example_secret_keys()
+    comment = (KUBE / "base" / "secret.example.yaml").read_text()
+    keys = set(yaml.safe_load(comment)["stringData"])
     assert {"DATABASE_URL", "TIKTOK_TOKEN_KEYS"} <= keys  # the store refuses one without the other
     readme = (DEPLOY / "README.md").read_text()
     create = r"kubectl -n tiktok-publisher create secret generic[^`]*?\n(?!\s)"
     [command] = re.findall(create, readme)
-    comment = (KUBE / "base" / "secret.example.yaml").read_text()
     for where, text in (("deploy/README.md", command), ("secret.example.yaml", comment)):
         given = set(re.findall(r"--from-literal=([A-Z_]+)=", text))
         assert given == keys, f"{where}'s command misses {keys - given}"

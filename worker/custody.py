@@ -57,9 +57,14 @@ class CustodySettings:
 
         return PayloadKeys.from_text(self.payload_keys)
 
+    @property
+    def upload_sessions_prefix(self) -> str:
+        """The key prefix of TikTok's upload URLs in the bucket (deploy/media-lifecycle.json
+        expires it)."""
+        return self.private_prefix.rstrip("/") + "/upload-sessions/"
+
     def upload_sessions(self, store: MediaStore) -> UploadSessions:
         """Where the worker keeps TikTok's upload URLs, sealed with the payload key if set."""
         from activities.upload_sessions import UploadSessions
 
-        prefix = self.private_prefix.rstrip("/") + "/upload-sessions/"
-        return UploadSessions(store, prefix=prefix, sealer=self.keys())
+        return UploadSessions(store, prefix=self.upload_sessions_prefix, sealer=self.keys())
