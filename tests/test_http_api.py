@@ -180,6 +180,11 @@ async def test_batch_submit_answers_line_by_line(api: LiveApi, video: str) -> No
     answers = [httpx.Response(200, content=line).json() for line in response.text.splitlines()]
     assert [a["status"] for a in answers] == [202, 422]
     assert answers[1]["body"]["code"] == "REQUEST_INVALID"
+    # and the document says so, so that a generated client can send one and read the answer
+    async with api.http() as http:
+        submit = (await http.get("/openapi.json")).json()["paths"]["/v1/posts"]["post"]
+    assert "application/x-ndjson" in submit["requestBody"]["content"]
+    assert "application/x-ndjson" in submit["responses"]["200"]["content"]
 
 
 async def test_accounts_creator_info_and_disconnect(api: LiveApi, simulator: Simulator) -> None:

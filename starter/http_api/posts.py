@@ -49,6 +49,21 @@ Batch: send `Content-Type: application/x-ndjson`, one request per line; the answ
 too, one line per request: `{"line": n, "status": 202|200|422, "body": <answer or problem>}`.
 """
 
+# NDJSON is not JSON, so OpenAPI 3.1 can only call a batch a string; the schemas say, in
+# words and by reference, what each line holds, so that a generated client can send one.
+_BATCH_REQUEST = {
+    "type": "string",
+    "description": "A batch: one post request per line, each a JSON object in any shape this "
+    "route takes as application/json (PostRequest, AmpostPostRequest, PostForMePostRequest); "
+    "blank lines are skipped. No Idempotency-Key header: each line carries its own id.",
+}
+_BATCH_ANSWER = {
+    "type": "string",
+    "description": "One JSON object per request line, in the lines' order: "
+    '`{"line": n, "status": 202 | 200 | 4xx, "body": <SubmitResponse or a problem document>}`. '
+    "The batch itself answers 200; each line has its own status.",
+}
+
 
 @router.post(
     "",
@@ -56,7 +71,13 @@ too, one line per request: `{"line": n, "status": 202|200|422, "body": <answer o
     response_model=SubmitResponse,
     summary="Submit a post",
     description=_SUBMIT_DOC,
-    responses={200: {"model": SubmitResponse, "description": "Every target existed already."}},
+    responses={
+        200: {
+            "model": SubmitResponse,
+            "description": "Every target existed already; or, for a batch, the answers.",
+            "content": {NDJSON: {"schema": _BATCH_ANSWER}},
+        }
+    },
     openapi_extra={
         "parameters": [
             {
@@ -94,7 +115,8 @@ too, one line per request: `{"line": n, "status": 202|200|422, "body": <answer o
                             {"$ref": "#/components/schemas/PostForMePostRequest"},
                         ]
                     }
-                }
+                },
+                NDJSON: {"schema": _BATCH_REQUEST},
             },
         },
     },
