@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowExecutionDescription, WorkflowHistory
@@ -238,7 +239,14 @@ class Operations:
         history = await self.client.get_workflow_handle(workflow_id).fetch_history()
         converter = self.client.data_converter
         started = history.events[0].workflow_execution_started_event_attributes
-        [request] = await converter.decode(started.input.payloads, [PublishPostInput])
+        try:
+            [request] = await converter.decode(started.input.payloads, [PublishPostInput])
+        except ValidationError:
+            raise ActionRejected(
+                "INPUT_INVALID",
+                "its run was started with an input that is not a PublishPostInput, so there is "
+                "no request to retry: start the post again with a fixed input",
+            ) from None
         code, message, may_be_live = "UNKNOWN", "", True  # unknown: assume the worst
         for event in reversed(history.events):
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
@@ -329,7 +337,11 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             attrs = event.workflow_execution_started_event_attributes
-            [request] = await converter.decode(attrs.input.payloads, [PublishPostInput])
+            try:
+                [request] = await converter.decode(attrs.input.payloads, [PublishPostInput])
+            except ValidationError:
+                lines.append(f"{at(event)} started with an input that is not a PublishPostInput")
+                continue
             ids = f"{request.target.post_id} {request.target.account_id}"
             lines.append(f"{at(event)} accepted: {request.target.summary()}")
             if request.retry_of:

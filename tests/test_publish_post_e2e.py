@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from simulator import Simulator, SimulatorConfig
 from starter.api import ActionRejected
 from starter.media_host import MediaHost, sample_jpeg, sample_video
+from starter.operations import Operations
 from tests.workflow_support import (
     FAST,
     failure_of,
@@ -32,7 +33,7 @@ from tests.workflow_support import (
     video_request,
     wait_for,
 )
-from workflows.contracts import Phase
+from workflows.contracts import Phase, PublishPostInput
 from workflows.errors import TIKTOK_ERROR_CODES, Retryability
 from workflows.pacing import ACCOUNT_CODES, BANNED_CODE
 
@@ -526,3 +527,36 @@ async def test_reschedule_to_the_past_is_refused(
         await api.reschedule(item.post_id, item.account_id, datetime.now(UTC) - timedelta(hours=1))
     assert err.value.code == "TIME_IN_PAST"
     await api.cancel(item.post_id, item.account_id)
+
+
+async def test_an_input_that_does_not_decode_fails_the_run_with_its_fields(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    """A starter in another language that sends a key the contract does not have gets a
+    failed run that says which, not a run that retries its first task forever (and that a
+    fixed resubmission would attach to). The signed source URL stays out of the failure."""
+    target = target_of(video_request(post_id(), video_url))
+    raw = PublishPostInput(target=target, settings=FAST).model_dump(mode="json")
+    raw["target"]["postId"] = raw["target"].pop("post_id")  # a Go struct tag in camelCase
+    raw["settings"]["pollEverySeconds"] = 5
+    handle = await dev_env.client.start_workflow(
+        "PublishPost", raw, id=target.workflow_id, task_queue=task_queue
+    )
+    failure = await asyncio.wait_for(failure_of(handle), 30)
+    assert failure.type == "INPUT_INVALID" and failure.non_retryable
+    assert "target.post_id: Field required" in failure.message
+    assert "target.postId: Extra inputs are not permitted" in failure.message
+    assert "settings.pollEverySeconds" in failure.message
+    assert video_url not in failure.message and video_url not in str(failure.details)
+    assert recorded(simulator, "video_init") == []
+    # The responder's tools explain it instead of tripping over the input.
+    ops = Operations(publisher(dev_env.client, task_queue))
+    with pytest.raises(ActionRejected) as refused:
+        await ops.retry(target.workflow_id)
+    assert refused.value.code == "INPUT_INVALID"
+    timeline = await ops.describe(target.workflow_id)
+    assert any("not a PublishPostInput" in line for line in timeline), timeline

@@ -10,7 +10,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    model_validator,
+)
+from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.account_contracts import SuccessReport
@@ -199,6 +207,45 @@ class PublishPostInput(BaseModel):
     settings: PublishSettings = Field(default_factory=PublishSettings)
     retry_of: RetryOf | None = Field(
         default=None, description="Only on runs started by `retry`; null for a new post."
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _undecodable_input_fails_the_run(
+        cls, data: Any, handler: ModelWrapValidatorHandler[PublishPostInput]
+    ) -> PublishPostInput:
+        """In a workflow, an input that is not a PublishPostInput fails the run at once.
+
+        The SDK turns any other decoding error into a failed workflow *task*, retried forever:
+        a starter in another language that sent a wrong key would get a run that never
+        answers, and its fixed resubmission would attach to it. An ApplicationError is the
+        one error decoding passes through as the run's failure. Outside a workflow (the
+        starter, the operator's tools) the ValidationError stays as it is.
+        """
+        try:
+            return handler(data)
+        except ValidationError as err:
+            # Decoding runs on the workflow's sandboxed thread, before its event loop does.
+            if not (workflow.unsafe.in_sandbox() or workflow.in_workflow()):
+                raise
+            raise input_invalid(err) from None
+
+
+def input_invalid(err: ValidationError) -> ApplicationError:
+    """The run's failure for an undecodable input: where and why, never the values (an input
+    carries source URLs, which may be signed)."""
+    where = [
+        f"{'.'.join(str(part) for part in problem['loc']) or '(input)'}: {problem['msg']}"
+        for problem in err.errors(include_url=False, include_input=False)
+    ]
+    error = PostError(
+        code="INPUT_INVALID",
+        message="The workflow input is not a PublishPostInput: " + "; ".join(where[:20]),
+        remedy="Fix what the starter sends (schema/publish-post-input.schema.json), then "
+        "start the post again under its workflow id.",
+    )
+    return ApplicationError(
+        error.message, error.model_dump(mode="json"), type=error.code, non_retryable=True
     )
 
 

@@ -287,6 +287,12 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "whatever step it was in was cut short.",
               "Check the creator's TikTok profile (and inbox, for drafts); if the post is not "
               "there, run `tiktok-publisher retry POST_ID ACCOUNT_ID --confirm-not-posted`."),
+    ErrorRule("INPUT_INVALID", N,
+              "The run was started with an input that is not a PublishPostInput (a starter "
+              "outside Python sent a wrong or unknown key, or a value of the wrong type). "
+              "Nothing was staged or sent to TikTok.",
+              "Fix what the starter sends (schema/publish-post-input.schema.json; the "
+              "failure names each field and why), then start the post again."),
     ErrorRule("CONNECT_FAILED", R, "TikTok could not be reached; nothing was sent.",
               "Check that the worker reaches TIKTOK_API_BASE_URL, then retry the post.",
               delay_seconds=2),
