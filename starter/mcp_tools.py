@@ -22,10 +22,10 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import Receive, Scope, Send
 
-from starter.service import ServiceProblem, invalid
+from starter.service import ServiceProblem, invalid, problem_of
 from starter.service_models import RetryBody, dump
 from workflows.contracts import Phase
-from workflows.request import ID_PATTERN, RequestInvalid, json_schema
+from workflows.request import ID_PATTERN, json_schema
 from workflows.tiktok import Privacy
 
 ServiceSource = Callable[[], Any]
@@ -191,9 +191,10 @@ def build_server(source: ServiceSource) -> Server[Any]:
         arguments = dict(params.arguments or {})
         try:
             return _result(await call(source(), params.name, arguments))
-        except RequestInvalid as err:
-            return _result(invalid(err.problems).document(), error=True)
-        except ServiceProblem as problem:
+        except Exception as err:  # a refusal is the tool's answer; anything else is a bug
+            problem = problem_of(err)
+            if problem is None:
+                raise
             return _result(problem.document(), error=True)
 
     return Server(

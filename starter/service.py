@@ -34,7 +34,7 @@ from account_store.store import AccountRecord, AccountStore
 from account_store.webhook_endpoints import WebhookEndpoints
 from account_store.webhook_events import ReceivedEvents
 from starter.account_entity import EntityUnavailable, account_state, signal_account
-from starter.api import PostNotFound, PostPublisher, SubmittedTarget
+from starter.api import ActionRejected, PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
 from starter.followers import followers, stop_followers_schedule
 from starter.operations import Fixes, Operations
@@ -129,6 +129,31 @@ def not_found(code: str, detail: str) -> ServiceProblem:
 
 def refused(code: str, detail: str) -> ServiceProblem:
     return ServiceProblem(409, code, "The action was refused", detail, kind="action-refused")
+
+
+def temporal_unavailable(err: RPCError) -> ServiceProblem:
+    return ServiceProblem(
+        503,
+        "TEMPORAL_UNAVAILABLE",
+        "Temporal did not answer",
+        f"Temporal refused or failed the request ({err.status.name}); try again.",
+    )
+
+
+def problem_of(err: Exception) -> ServiceProblem | None:
+    """The problem document a front door (HTTP, MCP) answers for an error of the service's
+    callers; None for an error that is a bug."""
+    if isinstance(err, ServiceProblem):
+        return err
+    if isinstance(err, RequestInvalid):
+        return invalid(err.problems)
+    if isinstance(err, PostNotFound):
+        return not_found("POST_NOT_FOUND", str(err))
+    if isinstance(err, ActionRejected):
+        return refused(err.code, str(err))
+    if isinstance(err, RPCError):
+        return temporal_unavailable(err)
+    return None
 
 
 def _field_invalid(field_path: str, message: str) -> ServiceProblem:

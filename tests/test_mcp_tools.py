@@ -82,6 +82,15 @@ async def test_the_tools_over_http(api: LiveApi, media_host: MediaHost) -> None:
         assert not error and cancelled["phase"] == "CANCELLED"
         error, refused = await tool(session, "retry_post", postId="mcp-1", accountId="acct_demo")
         assert error and refused["status"] == 409
+        # the workflow's own refusals and an unknown post: a code and a reason, as over HTTP
+        error, refused = await tool(
+            session, "reschedule_post", postId="mcp-1", accountId="acct_demo", at=later.isoformat()
+        )
+        assert error and refused["status"] == 409 and refused["code"], refused
+        error, missing = await tool(
+            session, "cancel_post", postId="mcp-nobody", accountId="acct_demo"
+        )
+        assert error and missing["code"] == "POST_NOT_FOUND", missing
         error, page = await tool(session, "list_posts", accountId="acct_demo", limit=10)
         assert not error and "items" in page
         error, accounts = await tool(session, "list_accounts")

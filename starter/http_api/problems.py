@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
 from starter.api import ActionRejected, PostNotFound
-from starter.service import ServiceProblem, invalid, not_found, refused
+from starter.service import ServiceProblem, invalid, problem_of, temporal_unavailable
 from workflows.request import RequestInvalid
 from workflows.validation import Problem
 
@@ -71,24 +71,18 @@ def install(app: FastAPI) -> None:
     """The one exception handler family of the API."""
 
     @app.exception_handler(ServiceProblem)
-    async def _problem(_: Request, exc: ServiceProblem) -> JSONResponse:
-        return response(exc)
-
     @app.exception_handler(RequestInvalid)
-    async def _invalid(_: Request, exc: RequestInvalid) -> JSONResponse:
-        return response(invalid(exc.problems))
+    @app.exception_handler(PostNotFound)
+    @app.exception_handler(ActionRejected)
+    async def _problem(_: Request, exc: Exception) -> JSONResponse:
+        problem = problem_of(exc)
+        if problem is None:  # not one of the types registered above
+            raise exc
+        return response(problem)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return response(invalid(validation_problems(exc.errors())))
-
-    @app.exception_handler(PostNotFound)
-    async def _post_missing(_: Request, exc: PostNotFound) -> JSONResponse:
-        return response(not_found("POST_NOT_FOUND", str(exc)))
-
-    @app.exception_handler(ActionRejected)
-    async def _rejected(_: Request, exc: ActionRejected) -> JSONResponse:
-        return response(refused(exc.code, str(exc)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -105,14 +99,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RPCError)
     async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
         log.warning("api.temporal_error", status=exc.status.name, message=exc.message)
-        return response(
-            ServiceProblem(
-                503,
-                "TEMPORAL_UNAVAILABLE",
-                "Temporal did not answer",
-                f"Temporal refused or failed the request ({exc.status.name}); try again.",
-            )
-        )
+        return response(temporal_unavailable(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
