@@ -175,6 +175,8 @@ async def _retry(args: argparse.Namespace) -> int:
         return EXIT_OK if outcome.ok else EXIT_REJECTED
     if args.confirm_not_posted:
         raise UsageError("--confirm-not-posted is a per-post decision: retry such posts one by one")
+    if args.caption is not None:
+        raise UsageError("--caption is one post's text: retry such posts one by one")
     return _report(await ops.retry_matching(query, dry_run=args.dry_run, fixes=fixes))
 
 

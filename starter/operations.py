@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,12 +19,33 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from starter.api import ActionRejected, PostNotFound, PostPublisher
+from workflows import search_attributes as sa
 from workflows.claims import CLAIM_VERDICT_SIGNAL, ClaimVerdict
-from workflows.contracts import WORKFLOW_TYPE, PublishPostInput, RetryOf, StagingRetry
+from workflows.contracts import (
+    WORKFLOW_TYPE,
+    Phase,
+    PublishPostInput,
+    RetryOf,
+    StagingRetry,
+)
 from workflows.errors import rule_for
 from workflows.request import RequestInvalid
 from workflows.tiktok import Privacy
 from workflows.validation import validate_target
+
+RUN_ENDED_OUTSIDE_ENGINE = "RUN_ENDED_OUTSIDE_ENGINE"
+ENDED_OUTSIDE_ENGINE = frozenset({"TERMINATED", "CANCELED", "TIMED_OUT"})
+"""Run statuses only Temporal (an operator, a timeout) gives a post: the engine never does."""
+_ENDED_OUTSIDE_ENGINE_EVENTS = frozenset(
+    {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    }
+)
+ENDED_FOR_GOOD = frozenset(
+    {Phase.PUBLISHED.value, Phase.DELIVERED_TO_INBOX.value, Phase.CANCELLED.value}
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +123,18 @@ class Operations:
             return Outcome(
                 workflow_id, "skipped", "not retried: the matched run is not the post's latest"
             )
-        if status != "FAILED":
+        if fixes.at is not None and fixes.at <= datetime.now(UTC):
+            # As reschedule refuses it: a typo in a (bulk) --at must not publish now.
+            raise ActionRejected(
+                "TIME_IN_PAST",
+                f"--at {fixes.at.isoformat()} is in the past; give a future time, or leave "
+                "--at out to keep the post's own",
+            )
+        if status in ENDED_OUTSIDE_ENGINE:
+            skipped = await self._ended_outside_engine(workflow_id, status, confirm_not_posted)
+            if skipped is not None:
+                return skipped
+        elif status != "FAILED":
             why = {
                 "RUNNING": "it is still running (cancel or reschedule it instead)",
                 "COMPLETED": "it finished without failing (published, delivered or cancelled)",
@@ -144,7 +176,8 @@ class Operations:
         try:
             handle = await self.publisher.start_run(
                 request,
-                # Only a FAILED run may be replaced: a published post can never be re-run.
+                # Only a FAILED (or terminated, cancelled, timed out) run may be replaced: a
+                # published post can never be re-run.
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )
@@ -153,6 +186,33 @@ class Operations:
         return Outcome(
             workflow_id, "retried", _fixes_text(fixes), failed.error_code, handle.result_run_id
         )
+
+    async def _ended_outside_engine(
+        self, workflow_id: str, status: str, confirm_not_posted: bool
+    ) -> Outcome | None:
+        """A run Temporal terminated, cancelled or timed out (RUN_ENDED_OUTSIDE_ENGINE) was
+        cut short in whatever step it was in: it is retried only on the responder's word that
+        TikTok does not have the post, and never once it had published or been cancelled."""
+        described = await self.client.get_workflow_handle(workflow_id).describe()
+        phase = described.typed_search_attributes.get(sa.POST_STATE)
+        if phase in ENDED_FOR_GOOD:
+            return Outcome(
+                workflow_id,
+                "skipped",
+                f"not retried: it had reached {phase} before its run was {status.lower()}",
+                RUN_ENDED_OUTSIDE_ENGINE,
+            )
+        if not confirm_not_posted:
+            return Outcome(
+                workflow_id,
+                "skipped",
+                f"not retried: its run was {status.lower()} in Temporal while it was "
+                f"{phase or 'starting'}, so TikTok may have the post. Check the creator's "
+                "profile and inbox; if it is not there, retry this post with "
+                "--confirm-not-posted.",
+                RUN_ENDED_OUTSIDE_ENGINE,
+            )
+        return None
 
     async def retry_matching(
         self,
@@ -171,6 +231,8 @@ class Operations:
             raise ValueError(
                 "--confirm-not-posted is a per-post decision: retry such posts one at a time"
             )
+        if fixes.caption is not None:
+            raise ValueError("--caption is one post's text: retry such posts one at a time")
         runs = await self._matching_runs(f"({query}) AND ExecutionStatus = 'Failed'", limit)
         return [
             await self._guarded(
@@ -249,6 +311,9 @@ class Operations:
             ) from None
         code, message, may_be_live = "UNKNOWN", "", True  # unknown: assume the worst
         for event in reversed(history.events):
+            if event.event_type in _ENDED_OUTSIDE_ENGINE_EVENTS:
+                code = RUN_ENDED_OUTSIDE_ENGINE
+                break
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
                 failure = event.workflow_execution_failed_event_attributes.failure
                 info = failure.application_failure_info

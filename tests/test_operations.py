@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
-from starter.api import PostPublisher
+from starter.api import ActionRejected, PostPublisher
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from starter.operations import Fixes, Operations
 from tests.workflow_support import (
@@ -25,6 +25,7 @@ from tests.workflow_support import (
     state_of,
     target_of,
     video_request,
+    wait_for,
 )
 from workflows.contracts import Phase
 from workflows.request import RequestInvalid
@@ -274,3 +275,48 @@ async def test_submit_refuses_media_tiktok_would_pull_from_an_unverified_host(
         verified_url_prefixes=("acme.com",),
     )
     assert verified.delivery_problems([target_of(photo)]) == []
+
+
+async def test_a_run_terminated_in_temporal_is_retried_only_on_the_responders_word(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    """RUN_ENDED_OUTSIDE_ENGINE's remedy is `retry --confirm-not-posted`: it must work (it was
+    refused as "not FAILED"), and never without the confirmation."""
+    later = datetime.now(UTC) + timedelta(days=1)
+    [item] = await api.submit(video_request(new_id("ended"), video_url, scheduled_for=later))
+    handle = api.client.get_workflow_handle(item.workflow_id)
+    await wait_for(handle, lambda s: s.phase is Phase.SCHEDULED)
+    await handle.terminate("an operator, in the Temporal UI")
+    ops = Operations(api)
+    unconfirmed = await ops.retry(item.workflow_id)
+    assert unconfirmed.action == "skipped" and unconfirmed.error_code == "RUN_ENDED_OUTSIDE_ENGINE"
+    assert "--confirm-not-posted" in unconfirmed.reason and "terminated" in unconfirmed.reason
+    retried = await ops.retry(item.workflow_id, confirm_not_posted=True, fixes=Fixes(at=later))
+    assert retried.action == "retried" and retried.run_id
+    state = await state_of(api.client.get_workflow_handle(item.workflow_id))
+    assert state.phase is Phase.SCHEDULED
+    assert any("RUN_ENDED_OUTSIDE_ENGINE" in line for line in state.history), state.history
+    await api.client.get_workflow_handle(item.workflow_id).terminate("test finished")
+
+
+async def test_retry_refuses_a_time_in_the_past_and_a_bulk_caption(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    """A typo in `--at` must not publish at once (reschedule refuses it too), and one caption
+    for every matched post is never what a responder means."""
+    failed = await failed_post(api, simulator, video_url, tag=new_id("past"))
+    ops = Operations(api)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with pytest.raises(ActionRejected) as refused:
+        await ops.retry(failed, fixes=Fixes(at=yesterday))
+    assert refused.value.code == "TIME_IN_PAST"
+    with pytest.raises(ActionRejected):  # a dry run says the same
+        await ops.retry(failed, fixes=Fixes(at=yesterday), dry_run=True)
+    await visible(api.client, f"WorkflowId = '{failed}' AND ExecutionStatus = 'Failed'")
+    [outcome] = await ops.retry_matching(
+        f"WorkflowId = '{failed}'", fixes=Fixes(at=yesterday), dry_run=True
+    )
+    assert outcome.action == "skipped" and "TIME_IN_PAST" in outcome.reason
+    with pytest.raises(ValueError, match="caption"):
+        await ops.retry_matching(f"WorkflowId = '{failed}'", fixes=Fixes(caption="one for all"))
+    assert (await api.latest_run(failed) or ("",))[0] == "FAILED", "nothing was retried"

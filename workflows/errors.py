@@ -83,7 +83,8 @@ TIKTOK_ERROR_CODES: Mapping[str, ErrorRule] = _rules(
               "Ask the creator to reconnect the account granting video.publish and video.upload."),
     ErrorRule("spam_risk_too_many_posts", L,
               "The creator reached TikTok's daily post limit (about 15 direct posts a day).",
-              "Reschedule the post at least 24 hours after the creator's last posts.",
+              "Run `tiktok-publisher retry POST_ID ACCOUNT_ID --at` a time at least 24 hours "
+              "after the creator's last posts.",
               delay_seconds=_DAY),
     ErrorRule("spam_risk_user_banned_from_posting", N, "TikTok banned this creator from posting.",
               "Nothing the engine can do; the creator must resolve it with TikTok."),
@@ -164,7 +165,8 @@ FAIL_REASONS: Mapping[str, ErrorRule] = _rules(
     ErrorRule("auth_removed", N, "The creator removed the app's access during the upload.",
               "Ask the creator to reconnect the account, then retry the post."),
     ErrorRule("spam_risk_too_many_posts", L, "The creator reached TikTok's daily post limit.",
-              "Reschedule the post at least 24 hours later.", delay_seconds=_DAY),
+              "Run `tiktok-publisher retry POST_ID ACCOUNT_ID --at` a time at least 24 hours "
+              "later.", delay_seconds=_DAY),
     ErrorRule("spam_risk_user_banned_from_posting", N, "TikTok banned this creator from posting.",
               "Nothing the engine can do; the creator must resolve it with TikTok."),
     ErrorRule("spam_risk_text", N, "TikTok flagged the caption as spam.",
@@ -267,9 +269,9 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "Reconnect the account (see README: Accounts), then retry the post."),
     ErrorRule("QUOTA_WAIT_EXCEEDED", N,
               "A TikTok posting cap did not reopen within the longest quota wait.",
-              "Check the account's caps with `tiktok-publisher account show ACCOUNT_ID`; "
-              "retry the post with a later --at, or raise PublishSettings."
-              "max_quota_wait_seconds."),
+              "Check the account's caps with `tiktok-publisher account show ACCOUNT_ID`, "
+              "then run `tiktok-publisher retry POST_ID ACCOUNT_ID --at` a time after the "
+              "cap reopens (a retry keeps the failed run's settings)."),
     ErrorRule("PUBLISH_UNCONFIRMED", N,
               "TikTok has this publish but gave no final word before the deadline: the post "
               "may be live.",
@@ -287,6 +289,10 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "whatever step it was in was cut short.",
               "Check the creator's TikTok profile (and inbox, for drafts); if the post is not "
               "there, run `tiktok-publisher retry POST_ID ACCOUNT_ID --confirm-not-posted`."),
+    ErrorRule("ACTIVITY_FAILED", R,
+              "An engine step (an activity) failed with an error the engine has no code for, "
+              "after its own retries; the failure message says which step and why.",
+              "Check the worker's logs; retry the post once the cause is fixed."),
     ErrorRule("INPUT_INVALID", N,
               "The run was started with an input that is not a PublishPostInput (a starter "
               "outside Python sent a wrong or unknown key, or a value of the wrong type). "

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.analytics import ANALYTICS_PATCH
     from workflows.claims import AMBIGUITY_EVIDENCE_PATCH
     from workflows.contracts import FailureDetails, PostError
-    from workflows.errors import Retryability, classify_error
+    from workflows.errors import ENGINE_CODES, Retryability, classify_error
     from workflows.tiktok_events import WEBHOOK_WAKE_PATCH
     from workflows.webhooks_out import WEBHOOKS_OUT_PATCH
 
@@ -137,11 +137,12 @@ def activity_error(err: ActivityError) -> PostError:
         )
     cause = err.cause
     message = str(cause) if cause is not None else str(err)
+    rule = ENGINE_CODES["ACTIVITY_FAILED"]
     return PostError(
-        code="ACTIVITY_FAILED",
+        code=rule.code,
         message=f"An engine step failed: {message}",
-        remedy="Check the worker's logs; retry the post once the cause is fixed.",
-        retryable=True,
+        remedy=rule.remedy,
+        retryable=rule.retryable,
     )
 
 
