@@ -311,7 +311,9 @@ class Service:
             raise not_found("POST_NOT_FOUND", f"No post with postId {post_id}.")
         targets = []
         for wf_id, execution in sorted(runs.items()):
-            account_id = wf_id.split("/", 2)[2]
+            account_id = wf_id.removeprefix(workflow_id(post_id, ""))
+            if workflow_id(post_id, account_id) != wf_id or not account_id:
+                continue  # started under another id (it fails INPUT_INVALID): not this post's
             state = await self._quick_state(post_id, account_id)
             attrs = execution.typed_search_attributes
             phase = state.phase.value if state else attrs.get(sa.POST_STATE)
@@ -328,6 +330,8 @@ class Service:
                     links=self._links(post_id, account_id),
                 )
             )
+        if not targets:
+            raise not_found("POST_NOT_FOUND", f"No post with postId {post_id}.")
         return PostOverview(
             postId=post_id, status=overall_status([t.state for t in targets]), targets=targets
         )

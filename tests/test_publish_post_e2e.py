@@ -560,3 +560,25 @@ async def test_an_input_that_does_not_decode_fails_the_run_with_its_fields(
     assert refused.value.code == "INPUT_INVALID"
     timeline = await ops.describe(target.workflow_id)
     assert any("not a PublishPostInput" in line for line in timeline), timeline
+
+
+async def test_a_run_started_under_another_id_fails_before_it_stages(
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    task_queue: str,
+    worker: None,
+    video_url: str,
+) -> None:
+    """The id is the idempotency key and how every tool finds a post: a run started under any
+    other id fails INPUT_INVALID before it stages anything."""
+    target = target_of(video_request(post_id(), video_url))
+    handle = await dev_env.client.start_workflow(
+        "PublishPost",
+        PublishPostInput(target=target, settings=FAST),
+        id=f"{target.post_id}-{target.account_id}",
+        task_queue=task_queue,
+    )
+    failure = await asyncio.wait_for(failure_of(handle), 30)
+    assert failure.type == "INPUT_INVALID" and target.workflow_id in failure.message
+    assert recorded(simulator, "video_init") == []
+    await save_history(handle, "workflow_id_mismatch_failed")

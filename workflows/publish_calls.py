@@ -50,6 +50,9 @@ WITHDRAW_PULLED_ATTEMPT = "withdraw-pulled-attempt"
 #: Failed staging attempts shown in `state` and TikTokStagingError (runs started earlier
 #: never got the signal, so they replay unchanged either way).
 STAGING_RETRY_VISIBLE = "staging-retry-visible"
+#: A run started under an id that is not its target's (a starter outside Python) fails
+#: INPUT_INVALID at once; only such runs ever ask for it, so others replay unchanged.
+WORKFLOW_ID_CHECKED = "workflow-id-checked"
 #: A scheduled post reads the creator's settings and reserves its init shortly before its
 #: due time, so that at the due time only the init is left (runs before it replay as before).
 PREPARE_BEFORE_DUE = "prepare-before-due"

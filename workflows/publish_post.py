@@ -46,12 +46,13 @@ with workflow.unsafe.imports_passed_through():
         StagedMedia,
         StagingRetry,
     )
-    from workflows.errors import classify_fail_reason
+    from workflows.errors import ENGINE_CODES, classify_fail_reason
     from workflows.publish_calls import (
         ACCOUNT_PACING,
         INIT_ARMED_BEFORE_DUE,
         PREPARE_BEFORE_DUE,
         STAGING_RETRY_VISIBLE,
+        WORKFLOW_ID_CHECKED,
         PostFailed,
         fmt_size,
         fmt_time,
@@ -203,6 +204,17 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         if self._current.phase is Phase.SCHEDULED:
             self._announce()
         try:
+            given_id = workflow.info().workflow_id
+            if given_id != target.workflow_id and self._patched(WORKFLOW_ID_CHECKED):
+                # The id is the idempotency key and how every tool finds the post.
+                raise PostFailed(
+                    PostError(
+                        code="INPUT_INVALID",
+                        message=f"The workflow id {given_id!r} is not the target's "
+                        f"{target.workflow_id!r}.",
+                        remedy=ENGINE_CODES["INPUT_INVALID"].remedy,
+                    )
+                )
             # Starters validate before starting; this guards direct `temporal workflow start`.
             self._fail_on_problems(validate_target(target, ValidationPolicy()))
             # Custody first: a week of waiting must not depend on the source URL surviving.
