@@ -6,7 +6,7 @@ it works with no worker running and never needs a database of its own.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import WorkflowExecutionDescription, WorkflowHistory
+from temporalio.client import WorkflowExecution, WorkflowExecutionDescription, WorkflowHistory
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -233,14 +233,19 @@ class Operations:
             )
         if fixes.caption is not None:
             raise ValueError("--caption is one post's text: retry such posts one at a time")
-        runs = await self._matching_runs(f"({query}) AND ExecutionStatus = 'Failed'", limit)
-        return [
-            await self._guarded(
-                wf_id,
-                self.retry(wf_id, fixes=fixes, dry_run=dry_run, expected_run_id=run_id),
-            )
-            for wf_id, run_id in runs
-        ]
+        outcomes: list[Outcome] = []
+        async for wf in self._each_match(f"({query}) AND ExecutionStatus = 'Failed'"):
+            wf_id, run_id = wf.id, wf.run_id
+            latest = await self.publisher.latest_run(wf_id)
+            if latest is None or latest[1] != run_id:
+                # Retried already (its old FAILED run still matches): not a failed post now,
+                # so that running the command again goes on past the posts it has done.
+                continue
+            if len(outcomes) == limit:
+                break
+            retry = self.retry(wf_id, fixes=fixes, dry_run=dry_run, expected_run_id=run_id)
+            outcomes.append(await self._guarded(wf_id, retry))
+        return outcomes
 
     # -- bulk cancel and reschedule ---------------------------------------------------
 
@@ -258,12 +263,14 @@ class Operations:
     async def reschedule_matching(
         self, query: str, at: datetime, *, dry_run: bool = False, limit: int = 1000
     ) -> list[Outcome]:
-        """Move every running post the query matches to `at`."""
+        """Move every running post the query matches to `at` (those already there are not
+        matched again, so that a second run of the command goes on past the first `limit`)."""
         return await self._each_running(
             query,
             limit,
             "reschedule",
             None if dry_run else lambda post, acct: self.publisher.reschedule(post, acct, at),
+            already=lambda wf: _same_second(wf.typed_search_attributes.get(sa.SCHEDULED_FOR), at),
         )
 
     async def _each_running(
@@ -272,10 +279,17 @@ class Operations:
         limit: int,
         verb: str,
         act: Callable[[str, str], Awaitable[Any]] | None,
+        already: Callable[[WorkflowExecution], bool] = lambda _: False,
     ) -> list[Outcome]:
-        """Apply `act` to each running match; with `act` None (dry run) only list them."""
-        outcomes = []
-        for wf_id in await self._matching(f"({query}) AND ExecutionStatus = 'Running'", limit):
+        """Apply `act` to each running match; with `act` None (dry run) only list them.
+        Matches `already` done are left out (and do not count towards `limit`)."""
+        outcomes: list[Outcome] = []
+        async for wf in self._each_match(f"({query}) AND ExecutionStatus = 'Running'"):
+            if already(wf):
+                continue
+            if len(outcomes) == limit:
+                break
+            wf_id = wf.id
             if act is None:
                 outcomes.append(Outcome(wf_id, f"would {verb}"))
                 continue
@@ -325,16 +339,15 @@ class Operations:
                 break
         return FailedRun(history.run_id, request, code, message, may_be_live, list(history.events))
 
-    async def _matching(self, query: str, limit: int) -> list[str]:
-        return [wf_id for wf_id, _ in await self._matching_runs(query, limit)]
-
-    async def _matching_runs(self, query: str, limit: int) -> list[tuple[str, str]]:
-        """(workflow id, run id) per matching post, newest run first, each post once."""
+    async def _each_match(self, query: str) -> AsyncIterator[WorkflowExecution]:
+        """Per matching post, its newest matching run, each post once, page after page (a
+        bulk command's limit counts the posts it acts on, not the runs listed)."""
         full = f"WorkflowType = '{WORKFLOW_TYPE}' AND {query}"
-        seen: dict[str, str] = {}
-        async for wf in self.client.list_workflows(full, limit=limit):
-            seen.setdefault(wf.id, wf.run_id)
-        return list(seen.items())
+        seen: set[str] = set()
+        async for wf in self.client.list_workflows(full):
+            if wf.id not in seen:
+                seen.add(wf.id)
+                yield wf
 
     async def _guarded(self, wf_id: str, action: Any, done: str | None = None) -> Outcome:
         """One post's failure is reported on its line; it never stops the batch."""
@@ -347,6 +360,11 @@ class Operations:
         if isinstance(result, Outcome):
             return result
         return Outcome(wf_id, done or "done")
+
+
+def _same_second(when: datetime | None, at: datetime) -> bool:
+    """Visibility keeps a datetime attribute to whatever precision its store has."""
+    return when is not None and abs((when - at).total_seconds()) < 1
 
 
 def _ids(workflow_id: str) -> tuple[str, str]:

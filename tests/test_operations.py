@@ -138,8 +138,11 @@ async def test_bulk_retry_retries_exactly_the_matching_posts(
     assert {o.action for o in dry} == {"would retry"}
     assert await _run_ids(api.client, [first, second, other.workflow_id]) == runs_before
 
-    outcomes = await ops.retry_matching(query)
+    # One post per command, as a capped bulk retry of many: the second goes on to the other
+    # post (the first one's old FAILED run still matches the query).
+    outcomes = [o for _ in range(2) for o in await ops.retry_matching(query, limit=1)]
     assert sorted(o.workflow_id for o in outcomes if o.action == "retried") == [first, second]
+    assert await ops.retry_matching(query) == [], "nothing failed is left"
     for wf_id in (first, second):
         assert (await api.client.get_workflow_handle(wf_id).result())["phase"] == "PUBLISHED"
     runs_after = await _run_ids(api.client, [first, second, other.workflow_id])
@@ -178,8 +181,13 @@ async def test_bulk_cancel_and_reschedule(api: PostPublisher, worker: None, vide
     assert len(await visible(api.client, query, 3)) == 3
     ops = Operations(api)
     later = at + timedelta(days=1)
-    moved = await ops.reschedule_matching(query, later)
-    assert [o.action for o in moved] == ["rescheduled"] * 3
+    # Two posts, then the one left (a capped run of the command goes on, not round again).
+    moved = await ops.reschedule_matching(query, later, limit=2)
+    assert [o.action for o in moved] == ["rescheduled"] * 2
+    await visible(api.client, f"{query} AND TikTokScheduledFor > '{at.isoformat()}'", 2)
+    rest = await ops.reschedule_matching(query, later)
+    assert [o.action for o in rest] == ["rescheduled"]
+    assert {o.workflow_id for o in moved + rest} == {i.workflow_id for i in items}
     state = await api.state(items[0].post_id, items[0].account_id)
     assert state.scheduled_for == later
 
