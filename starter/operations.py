@@ -43,6 +43,7 @@ _ENDED_OUTSIDE_ENGINE_EVENTS = frozenset(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
     }
 )
+NOT_LATEST = "not retried: the matched run is not the post's latest"
 ENDED_FOR_GOOD = frozenset(
     {Phase.PUBLISHED.value, Phase.DELIVERED_TO_INBOX.value, Phase.CANCELLED.value}
 )
@@ -120,9 +121,7 @@ class Operations:
             raise PostNotFound(workflow_id)
         status, run_id = latest
         if expected_run_id is not None and run_id != expected_run_id:
-            return Outcome(
-                workflow_id, "skipped", "not retried: the matched run is not the post's latest"
-            )
+            return Outcome(workflow_id, "skipped", NOT_LATEST)
         if fixes.at is not None and fixes.at <= datetime.now(UTC):
             # As reschedule refuses it: a typo in a (bulk) --at must not publish now.
             raise ActionRejected(
@@ -235,16 +234,18 @@ class Operations:
             raise ValueError("--caption is one post's text: retry such posts one at a time")
         outcomes: list[Outcome] = []
         async for wf in self._each_match(f"({query}) AND ExecutionStatus = 'Failed'"):
-            wf_id, run_id = wf.id, wf.run_id
-            latest = await self.publisher.latest_run(wf_id)
-            if latest is None or latest[1] != run_id:
+            if len(outcomes) == limit:
+                break
+            retry = self.retry(wf.id, fixes=fixes, dry_run=dry_run, expected_run_id=wf.run_id)
+            try:
+                outcome = await self._guarded(wf.id, retry)
+            except PostNotFound:
+                continue  # gone since it was listed (retention)
+            if outcome.reason == NOT_LATEST:
                 # Retried already (its old FAILED run still matches): not a failed post now,
                 # so that running the command again goes on past the posts it has done.
                 continue
-            if len(outcomes) == limit:
-                break
-            retry = self.retry(wf_id, fixes=fixes, dry_run=dry_run, expected_run_id=run_id)
-            outcomes.append(await self._guarded(wf_id, retry))
+            outcomes.append(outcome)
         return outcomes
 
     # -- bulk cancel and reschedule ---------------------------------------------------

@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.account_contracts import SuccessReport
 from workflows.analytics_contracts import AnalyticsSchedule
-from workflows.errors import Retryability
+from workflows.errors import ENGINE_CODES, Retryability
 from workflows.post import PublishTarget, workflow_id
 from workflows.tiktok import CreatorInfo, PublishStatus
 
@@ -238,11 +238,11 @@ def input_invalid(err: ValidationError) -> ApplicationError:
         f"{'.'.join(str(part) for part in problem['loc']) or '(input)'}: {problem['msg']}"
         for problem in err.errors(include_url=False, include_input=False)
     ]
+    rule = ENGINE_CODES["INPUT_INVALID"]
     error = PostError(
-        code="INPUT_INVALID",
+        code=rule.code,
         message="The workflow input is not a PublishPostInput: " + "; ".join(where[:20]),
-        remedy="Fix what the starter sends (schema/publish-post-input.schema.json), then "
-        "start the post again under its workflow id.",
+        remedy=rule.remedy,
     )
     return ApplicationError(
         error.message, error.model_dump(mode="json"), type=error.code, non_retryable=True

@@ -207,12 +207,13 @@ class PublishPost(Preparing, MediaCustody, Announcements):
             given_id = workflow.info().workflow_id
             if given_id != target.workflow_id and self._patched(WORKFLOW_ID_CHECKED):
                 # The id is the idempotency key and how every tool finds the post.
+                rule = ENGINE_CODES["INPUT_INVALID"]
                 raise PostFailed(
                     PostError(
-                        code="INPUT_INVALID",
+                        code=rule.code,
                         message=f"The workflow id {given_id!r} is not the target's "
                         f"{target.workflow_id!r}.",
-                        remedy=ENGINE_CODES["INPUT_INVALID"].remedy,
+                        remedy=rule.remedy,
                     )
                 )
             # Starters validate before starting; this guards direct `temporal workflow start`.
