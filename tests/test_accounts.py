@@ -108,6 +108,7 @@ class FakeTikTok:
         self.creator_errors: list[str] = []
         self.status_errors: list[str] = []
         self.creator_crashes = 0
+        self.creator_bug: Exception | None = None  # an engine bug: not an ApplicationError
         self.final_status = TikTokStatus.PUBLISH_COMPLETE
         self.refresh_fails_with_reconnect = False
         self.expires_in: timedelta | None = None
@@ -150,6 +151,8 @@ class FakeTikTok:
             await asyncio.sleep(3)  # past read_timeout_seconds: as a worker lost mid-call
         if self.creator_errors:
             raise tiktok_error(self.creator_errors.pop(0), Endpoint.CREATOR_INFO)
+        if self.creator_bug is not None:
+            raise self.creator_bug
         return CreatorInfo(
             username="demo", nickname="Demo", privacy_level_options=tuple(Privacy),
             comment_disabled=False, duet_disabled=False, stitch_disabled=False,
@@ -502,6 +505,29 @@ async def test_a_read_that_gets_no_answer_is_asked_again_not_fatal(
     assert result == "PUBLISHED"
     assert len(fake.times("creator_info")) == 3
     assert sum("creator_info: no answer" in line for line in state.history) == 2
+
+
+async def test_an_engine_bug_fails_activity_failed_not_as_a_tiktok_code(
+    time_skipping_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    """An exception the engine has no code for (a KeyError in a step) used to end the post
+    FAILED with the class name as its code and "TikTok answered 'KeyError'" as its meaning.
+    It is the engine's own ACTIVITY_FAILED, naming the exception, after the read's tries."""
+    env, queue, acct = time_skipping_env, f"tq-{uuid.uuid4()}", account()
+    fake.creator_bug = KeyError("privacy_level_options")
+    async with await run_worker(env, fake, SCALED, queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        [handle] = await start_posts(env.client, queue, acct, 1, due=due)
+        [result] = await outcomes([handle])
+        state: PostState = await handle.query(PublishPost.state)
+        await save_history(handle, "engine_bug_activity_failed")
+        # (the account's entity has ended by itself: time skipped past its idle limit)
+    assert result == "FAILED ACTIVITY_FAILED"
+    assert state.error is not None and state.error.code == "ACTIVITY_FAILED"
+    assert "KeyError" in state.error.message and "privacy_level_options" in state.error.message
+    assert "TikTok answered" not in state.error.message
+    assert state.error.remedy == ENGINE_CODES["ACTIVITY_FAILED"].remedy
+    assert len(fake.times("creator_info")) == 8  # the read's own tries, then the verdict
 
 
 async def test_tokens_are_renewed_ahead_of_expiry_once_for_all_posts(

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.analytics import ANALYTICS_PATCH
     from workflows.claims import AMBIGUITY_EVIDENCE_PATCH
     from workflows.contracts import FailureDetails, PostError
-    from workflows.errors import ENGINE_CODES, Retryability, classify_error
+    from workflows.errors import ENGINE_CODES, Retryability, classify_error, rule_for
     from workflows.tiktok_events import WEBHOOK_WAKE_PATCH
     from workflows.webhooks_out import WEBHOOKS_OUT_PATCH
 
@@ -68,6 +68,10 @@ IN_ACTIVITY_WAIT_LIMIT = timedelta(seconds=15)
 #: A post that got ready hands its init to the worker `arm_seconds` before the due time; the
 #: activity sends it at the due instant (no durable timer or workflow task in between).
 INIT_ARMED_BEFORE_DUE = "init-armed-before-due"
+#: An activity that raised an exception the engine has no code for (a bug: a KeyError, say)
+#: ends the post ACTIVITY_FAILED naming it; runs before it kept the class name as the code.
+#: Asked only when such an exception ends a step, so other runs replay unchanged.
+UNCODED_FAILURE_IS_ACTIVITY_FAILED = "uncoded-failure-is-activity-failed"
 #: Runs started with a baseline marker have every patch of that baseline, so they skip those
 #: checks: one marker (and one TemporalChangeVersion search attribute upsert, which the SDK
 #: adds to each) at the start, instead of one of each per patch along the way, several of
@@ -128,7 +132,7 @@ class PostFailed(Exception):
 def activity_error(err: ActivityError) -> PostError:
     """Turn an activity failure into the post's error, keeping TikTok's code and log id."""
     details = FailureDetails.of(err)
-    if details is not None:
+    if details is not None and not _uncoded(err, details.code):
         rule = classify_error(details.code, details.http_status)
         return PostError(
             code=details.code,
@@ -140,12 +144,26 @@ def activity_error(err: ActivityError) -> PostError:
         )
     cause = err.cause
     message = str(cause) if cause is not None else str(err)
+    if isinstance(cause, ApplicationError) and cause.type and cause.type not in message:
+        message = f"{cause.type}: {message}"  # which exception, where the SDK left it out
     rule = ENGINE_CODES["ACTIVITY_FAILED"]
     return PostError(
         code=rule.code,
         message=f"An engine step failed: {message}",
         remedy=rule.remedy,
         retryable=rule.retryable,
+    )
+
+
+def _uncoded(err: ActivityError, code: str) -> bool:
+    """True if the failure is an exception the engine raised with no code of its own: the
+    SDK made it an ApplicationError typed with its class name, with no details."""
+    cause = err.cause
+    return (
+        isinstance(cause, ApplicationError)
+        and not cause.details
+        and rule_for(code) is None
+        and workflow.patched(UNCODED_FAILURE_IS_ACTIVITY_FAILED)
     )
 
 
