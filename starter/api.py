@@ -166,11 +166,23 @@ class PostPublisher:
         self.video_source = video_source
 
     @classmethod
-    async def connect(cls, settings: Settings | None = None, **kwargs: Any) -> PostPublisher:
+    async def connect(
+        cls,
+        settings: Settings | None = None,
+        *,
+        publish_settings: PublishSettings | None = None,
+        **kwargs: Any,
+    ) -> PostPublisher:
         """Connect with Temporal's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...); the
         rest (task queue, UI address, bucket URL, verified prefixes) from `worker.settings`.
+        `publish_settings`: what every post this publisher starts carries (timeouts, polling,
+        webhooks out, analytics); by default PublishSettings with the events features the
+        environment turns on: `events_settings(load_settings()).model_copy(update={...})`
+        changes one field and keeps those.
         Raises ConfigError naming any bad variable."""
         s = settings or load_settings()
+        if publish_settings is not None:
+            kwargs["settings"] = publish_settings
         if not tracing.enabled():
             tracing.configure(s.otlp_endpoint, f"{s.service_name}-starter")
         kwargs.setdefault("task_queue", s.task_queue)

@@ -3,12 +3,18 @@ mistake reported as one line naming the variable."""
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from starter.api import PostPublisher
 from starter.cli import EXIT_INVALID, main
+from tests.workflow_support import video_request
 from worker.config import MediaSettings, WorkerSettings
 from worker.sandbox import workflow_runner
 from worker.settings import ConfigError, Settings, load_settings, package_version
+from workflows.contracts import PublishPostInput, PublishSettings
 
 BUCKET = {"MEDIA_BUCKET": "b", "MEDIA_PHOTO_URLS": "presigned"}
 
@@ -164,3 +170,25 @@ def test_a_worker_without_libmediainfo_refuses_to_start(
     err = capsys.readouterr().err
     assert err.startswith("Configuration error: libmediainfo cannot be loaded")
     assert "Traceback" not in err
+
+
+async def test_the_python_api_starts_posts_with_the_publish_settings_it_was_given(
+    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`PostPublisher.connect(settings=...)` is the environment's Settings, so custom
+    PublishSettings had no way in through connect(); `publish_settings=` is that way, and
+    every post the publisher starts carries them."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+    monkeypatch.delenv("TIKTOK_PAYLOAD_KEYS", raising=False)
+    queue = f"nobody-polls-{uuid.uuid4().hex[:8]}"  # the posts only need to be started
+    custom = PublishSettings(poll_initial_seconds=7, publish_deadline_seconds=1234)
+    publisher = await PostPublisher.connect(publish_settings=custom, task_queue=queue)
+    request = video_request(f"custom-{uuid.uuid4().hex[:6]}", "https://cdn.example/v.mp4")
+    [target] = await publisher.submit(request)
+    history = await dev_env.client.get_workflow_handle(target.workflow_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [sent] = await dev_env.client.data_converter.decode(started.input.payloads, [PublishPostInput])
+    assert sent.settings == custom
+    default = await PostPublisher.connect(task_queue=queue)
+    assert default.settings == PublishSettings()
+    await dev_env.client.get_workflow_handle(target.workflow_id).terminate("test finished")
