@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 
 from starter import generated
 from tests.workflow_support import FAST, target_of, video_request
 from workflows.contracts import PublishPostInput
+from workflows.dialects import parse_request
 from workflows.errors import ENGINE_CODES, FAIL_REASONS, TIKTOK_ERROR_CODES
 from workflows.validation import CODES
 
@@ -29,6 +31,23 @@ def test_workflow_input_schema_accepts_what_the_starter_sends() -> None:
     except jsonschema.ValidationError:
         return
     raise AssertionError("an unknown field was accepted")
+
+
+def test_request_schema_is_the_camel_case_spelling_the_engine_also_accepts_in_snake_case() -> None:
+    """What the README and the schema's description say: the engine takes both spellings,
+    the schema (no extra keys) only camelCase, so a client validates camelCase bodies."""
+    schema = json.loads(generated.REQUEST_SCHEMA.read_text())
+    body = json.loads(Path("tests/fixtures/requests/flat_video.json").read_text())
+    jsonschema.validate(body, schema)
+    snake = {**body, "post_id": body["postId"], "scheduled_for": body["scheduledFor"]}
+    del snake["postId"], snake["scheduledFor"]
+    assert parse_request(snake).post_id == parse_request(body).post_id
+    try:
+        jsonschema.validate(snake, schema)
+    except jsonschema.ValidationError:
+        assert "snake_case" in schema["description"]
+        return
+    raise AssertionError("the schema accepted snake_case keys: update its description")
 
 
 def test_error_code_reference_lists_every_code() -> None:

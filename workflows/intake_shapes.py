@@ -237,7 +237,8 @@ class NestedPostRequest(_CallerModel):
 def json_schema() -> dict[str, Any]:
     """JSON Schema (2020-12) of the request, in its canonical camelCase spelling.
 
-    snake_case keys are accepted too but not described, to keep one spelling in the docs.
+    snake_case keys are accepted too but not described, to keep one spelling in the docs;
+    the description says so, since `additionalProperties: false` refuses them.
     """
     adapter: TypeAdapter[FlatPostRequest | NestedPostRequest] = TypeAdapter(
         FlatPostRequest | NestedPostRequest
@@ -248,7 +249,9 @@ def json_schema() -> dict[str, Any]:
         "$id": REQUEST_SCHEMA_ID,
         "title": "TikTok post request",
         "description": "A post for one or more TikTok accounts, in the flat shape (platforms) "
-        "or the nested shape (targets). Keys may also be written in snake_case. Each "
+        "or the nested shape (targets). The engine also accepts each key in snake_case; "
+        "this schema describes the camelCase spelling only (it allows no other keys), so "
+        "validate camelCase bodies against it. Each "
         "(postId, account) becomes one durable PublishPost workflow; resubmitting the same "
         "postId never posts twice. Root isDraft keeps the post as a system draft; isDraft in "
         "the TikTok options sends it to the creator's TikTok inbox.",
