@@ -24,6 +24,8 @@ from typing import Any
 import aiohttp
 import httpx
 
+from workflows.source_addresses import redact_url
+
 MAX_CONNECTIONS = 100
 """Connections open at once, as httpx's default pool."""
 KEEPALIVE_SECONDS = 5.0
@@ -74,7 +76,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if self._traced is None:
                 from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
 
-                self._traced = AsyncOpenTelemetryTransport(_Untraced(self._send))
+                self._traced = AsyncOpenTelemetryTransport(
+                    _Untraced(self._send), request_hook=redact_span_url_async
+                )
             return await self._traced.handle_async_request(request)
         return await self._send(request)
 
@@ -132,6 +136,26 @@ class _Untraced(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self._send(request)
+
+
+_URL_ATTRIBUTES = ("http.url", "url.full")
+"""Where OpenTelemetry's httpx spans keep the request's URL (old and stable conventions)."""
+
+
+def redact_span_url(span: Any, request: Any) -> None:
+    """OpenTelemetry request hook: the span keeps the URL without its query. OpenTelemetry
+    redacts a few signature parameters of its own choosing, not S3's X-Amz-Signature,
+    X-Amz-Credential and X-Amz-Security-Token nor TikTok's upload_token, and a span goes to
+    whatever collector is configured."""
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, redact_url(value))
+
+
+async def redact_span_url_async(span: Any, request: Any) -> None:
+    redact_span_url(span, request)
 
 
 def _httpx_instrumented() -> bool:

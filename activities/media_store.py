@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -40,6 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from activities.media_probe import MediaKind, html_source_hint, sniff
 from activities.transfer import DEFAULT_CONCURRENCY, SourceStream, managed_upload
+from workflows.source_addresses import redact_url
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
@@ -115,18 +116,6 @@ class StoredObject:
 
 def url_sha256(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
-
-
-def redact_url(url: str) -> str:
-    """The URL without credentials, query or fragment: safe to put in a message or a log."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        host = f"[{host}]" if ":" in host else host
-        netloc = f"{host}:{parts.port}" if parts.port else host
-    except ValueError:
-        return "(an unparseable URL)"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def reject_web_pages(url: str) -> Callable[[bytes], None]:

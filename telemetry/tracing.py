@@ -3,7 +3,8 @@
 One trace runs from the starter's submit (or the HTTP API request around it) through
 `StartWorkflow:PublishPost`, the workflow's tasks and activities (Temporal's
 `TracingInterceptor`, which carries the context in workflow headers) to each HTTP request to
-TikTok (httpx instrumentation). Nothing is traced, and nothing of OpenTelemetry's SDK is
+TikTok (httpx instrumentation; each span's URL without its query, where TikTok's upload
+tokens and S3's signatures are). Nothing is traced, and nothing of OpenTelemetry's SDK is
 imported, when `OTEL_EXPORTER_OTLP_ENDPOINT` is unset.
 """
 
@@ -55,10 +56,17 @@ def enable(provider: Any) -> None:
     global _enabled
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+    from activities.http_transport import redact_span_url, redact_span_url_async
+
     trace.set_tracer_provider(provider)
     instrumentor = HTTPXClientInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=provider)
+        # Spans keep URLs without their query: upload tokens and signatures live there.
+        instrumentor.instrument(
+            tracer_provider=provider,
+            request_hook=redact_span_url,
+            async_request_hook=redact_span_url_async,
+        )
     _enabled = True
 
 

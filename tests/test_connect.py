@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -153,3 +154,45 @@ async def test_the_cli_prints_the_url_and_waits_for_the_callback(
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
     assert "Connected: account from_cli" in out.decode()
+
+
+def test_the_access_log_shows_the_callback_without_its_code_and_state() -> None:
+    import logging
+
+    from uvicorn.protocols.utils import get_path_with_query_string
+
+    from starter.edge_cli import hide_oauth_queries
+
+    access_log = logging.getLogger("test.access")
+    hide_oauth_queries(access_log)
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    access_log.addHandler(Keep())
+    access_log.setLevel(logging.INFO)
+    for path, query in (
+        ("/v1/oauth/tiktok/callback", b"code=SECRETCODE&state=SECRETSTATE"),
+        ("/v1/posts", b"dialect=ayrshare"),
+    ):
+        scope: dict[str, Any] = {
+            "root_path": "",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query,
+        }
+        # The call uvicorn's protocols make for each request.
+        access_log.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5000",
+            "GET",
+            get_path_with_query_string(scope),  # type: ignore[arg-type]
+            "1.1",
+            200,
+        )
+    assert lines == [
+        '127.0.0.1:5000 - "GET /v1/oauth/tiktok/callback?code=…&state=… HTTP/1.1" 200',
+        '127.0.0.1:5000 - "GET /v1/posts?dialect=ayrshare HTTP/1.1" 200',
+    ]

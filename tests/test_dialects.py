@@ -234,3 +234,14 @@ def test_an_unknown_set_does_not_hide_what_else_is_wrong() -> None:
         "platformSetId": "TT_PLATFORM_SET_UNKNOWN",
         "content.platformOverrides.tiktok.settings.privacyLevel": "TT_BRANDED_PRIVATE",
     }
+
+
+def test_a_media_url_of_unknown_kind_is_named_without_its_signature() -> None:
+    pfm = fixture("post_for_me_scheduled.json")["request"]
+    pfm["media"] = [{"url": "https://cdn.example.com/v/12345?X-Amz-Signature=s3cr3t&sig=x"}]
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request(pfm)
+    [problem] = caught.value.problems
+    assert problem.code == "TT_MEDIA_TYPE_UNKNOWN"
+    assert problem.message.startswith("https://cdn.example.com/v/12345 has no file extension")
+    assert "s3cr3t" not in problem.message

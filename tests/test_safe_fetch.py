@@ -117,6 +117,7 @@ def test_names_are_not_addresses(host: str) -> None:
         ("fd00:ec2::254", "metadata"),
         ("169.254.1.1", "link-local"),
         ("fe80::1", "link-local"),
+        ("fec0::1", "site-local"),
         ("100.64.0.1", "carrier-grade NAT"),
         ("224.0.0.251", "multicast"),
         ("ff02::1", "multicast"),

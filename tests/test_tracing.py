@@ -56,6 +56,9 @@ async def test_one_trace_from_submit_to_each_tiktok_request(
     paths = {str(v) for s in tiktok_calls for v in (s.attributes or {}).values()}
     assert any("/v2/post/publish/video/init/" in p for p in paths), paths
     assert any("/v2/post/publish/status/fetch/" in p for p in paths), paths
+    # The chunk upload's span names its URL without the upload_token that authorises it.
+    assert any("/upload/" in p for p in paths), paths
+    assert not [p for p in paths if "upload_token" in p or "?" in p], paths
     other_traces = {
         s.context.trace_id
         for s in finished
@@ -67,3 +70,23 @@ async def test_one_trace_from_submit_to_each_tiktok_request(
 def test_tracing_is_off_without_an_endpoint() -> None:
     assert tracing.configure(None, "x") is False
     assert tracing.client_interceptors() == []
+
+
+def test_a_span_url_loses_its_query_and_keeps_the_rest() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from activities.http_transport import redact_span_url
+
+    signed = (
+        "https://media.example.com:9000/staged/p/v.mp4?X-Amz-Credential=AKIA%2F&"
+        "X-Amz-Signature=abc&X-Amz-Security-Token=tok"
+    )
+    with TracerProvider().get_tracer("t").start_as_current_span("PUT") as span:
+        span.set_attribute("url.full", signed)
+        span.set_attribute("http.method", "PUT")
+        redact_span_url(span, None)
+        attributes = dict(span.attributes or {})  # type: ignore[attr-defined]
+    assert attributes == {
+        "url.full": "https://media.example.com:9000/staged/p/v.mp4",
+        "http.method": "PUT",
+    }

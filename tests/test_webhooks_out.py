@@ -253,6 +253,11 @@ async def test_endpoints_that_can_never_be_delivered_to_are_refused(api: LiveApi
             ({"url": "http://169.254.169.254/latest"}, "url"),
             ({"url": "ftp://example.com/x"}, "url"),
             ({"url": "https://user:pw@example.com/x"}, "url"),
+            ({"url": "https://example.com:99999/x"}, "url"),
+            ({"url": "https://example.com:0/x"}, "url"),
+            ({"url": "https://example.com/a b"}, "url"),
+            ({"url": "https://example.com/x\r\nHost: evil"}, "url"),
+            ({"url": "http://[fec0::1]/x"}, "url"),
             ({"url": "https://example.com/x", "events": ["post.exploded"]}, "events"),
         ):
             refused = await http.post("/v1/webhooks", json=body)

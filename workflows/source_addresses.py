@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -83,6 +84,10 @@ def address_refusal(address: IPAddress, *, allow_loopback: bool = False) -> str 
         return f"{address} is the unspecified address"
     if address.is_multicast:
         return f"{address} is a multicast address"
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        # fec0::/10: deprecated (RFC 3879) but still routed inside some networks, and not
+        # in Python's private list, so is_global alone would let it through.
+        return f"{address} is a site-local address"
     if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
         return f"{address} is a carrier-grade NAT (shared) address"
     if address.is_reserved:
@@ -148,22 +153,43 @@ def literal_refusal(host: str, rule: SourceRule) -> str | None:
 
 def callback_refusal(url: str, rule: SourceRule) -> str | None:
     """Why the engine would never POST to `url` (a webhook): not http(s), credentials in it,
-    or a host that spells an address it never connects to. Names are checked again,
-    resolved, on every delivery. None: acceptable."""
-    from urllib.parse import urlsplit
-
+    whitespace or control characters, a port that is not one, or a host that spells an
+    address it never connects to. Names are checked again, resolved, on every delivery.
+    None: acceptable."""
+    if _UNPRINTABLE.search(url):
+        return "must not contain spaces or control characters (percent-encode them)"
     try:
         parts = urlsplit(url)
         host = parts.hostname
         has_credentials = bool(parts.username or parts.password)
+        port = parts.port
     except ValueError:
-        return "is not a URL"
+        return "is not a URL (or its port is not a number from 1 to 65535)"
     if parts.scheme not in ("https", "http") or not host:
         return "must be http(s)://host/..."
     if has_credentials:
         return "must not carry credentials"
+    if port == 0:
+        return "must not name port 0"
     refusal = literal_refusal(host, rule)
     return f"names an address the engine never posts to: {refusal}" if refusal else None
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def redact_url(url: str) -> str:
+    """The URL without credentials, query or fragment: safe to put in a message, a log or a
+    trace. Signed URLs carry their signature in the query (X-Amz-Signature, ...), TikTok's
+    upload URLs their upload_token."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "(an unparseable URL)"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 __all__ = [
@@ -176,4 +202,5 @@ __all__ = [
     "embedded_ipv4",
     "literal_address",
     "literal_refusal",
+    "redact_url",
 ]

@@ -43,6 +43,7 @@ from workflows.dialects.common import (
 )
 from workflows.dialects.common import structural as structural_problems
 from workflows.post import Identifier, MediaItem, MediaUrl, Post, TikTokOptions, UtcDatetime
+from workflows.source_addresses import redact_url
 from workflows.tiktok import Privacy
 from workflows.validation import Loc, Problem, format_loc
 
@@ -276,10 +277,11 @@ class _Media:
                     Problem(
                         "TT_MEDIA_TYPE_UNKNOWN",
                         format_loc((*loc, "url")),
-                        f"{item.url} has no file extension that says video (.mp4, .mov, .webm) "
-                        "or photo (.jpg, .jpeg, .webp), and this dialect has no type field, so "
-                        "its kind would be a guess: use a URL that ends in its extension, or "
-                        "send the request in the native shape with an explicit type.",
+                        f"{redact_url(item.url)} has no file extension that says video "
+                        "(.mp4, .mov, .webm) or photo (.jpg, .jpeg, .webp), and this dialect "
+                        "has no type field, so its kind would be a guess: use a URL that ends "
+                        "in its extension, or send the request in the native shape with an "
+                        "explicit type.",
                     )
                 )
                 continue
