@@ -569,6 +569,8 @@ def parse_json_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise _field_invalid("", "the body is not valid JSON") from None
+    except RecursionError:
+        raise _field_invalid("", "the body nests deeper than JSON parsing allows") from None
 
 
 def request_problems(err: RequestInvalid) -> ServiceProblem:

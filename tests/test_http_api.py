@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
@@ -165,26 +166,49 @@ async def test_every_route_needs_a_valid_key(api: LiveApi) -> None:
         assert_problem(await http.get("/v1/posts"), 401)
 
 
-async def test_batch_submit_answers_line_by_line(api: LiveApi, video: str) -> None:
+async def test_batch_submit_answers_line_by_line(
+    api: LiveApi, video: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit = api.service.submit
+
+    async def flaky(request: Any, **kwargs: Any) -> Any:
+        if request.get("postId") == "api-batch-4":
+            raise RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
+        if request.get("postId") == "api-batch-5":
+            raise KeyError("a bug")
+        return await submit(request, **kwargs)
+
+    monkeypatch.setattr(api.service, "submit", flaky)
+    deep = b"[" * 100_000 + b"]" * 100_000
     lines = b"\n".join(
         [
             httpx.Request("POST", "/", json=video_request("api-batch-1", video)).content,
             b'{"postId": "api-batch-2"}',
+            deep,
+            httpx.Request("POST", "/", json=video_request("api-batch-4", video)).content,
+            httpx.Request("POST", "/", json=video_request("api-batch-5", video)).content,
+            httpx.Request("POST", "/", json=video_request("api-batch-6", video)).content,
         ]
     )
     async with api.http() as http:
         response = await http.post(
             "/v1/posts", content=lines, headers={"Content-Type": "application/x-ndjson"}
         )
+        # The same body alone is a 422 too, not a server error.
+        assert_problem(await http.post("/v1/posts", content=deep), 422, "REQUEST_INVALID")
     assert response.status_code == 200
     answers = [httpx.Response(200, content=line).json() for line in response.text.splitlines()]
-    assert [a["status"] for a in answers] == [202, 422]
-    assert answers[1]["body"]["code"] == "REQUEST_INVALID"
+    # One line's failure (Temporal down for it, a bug) is that line's answer; the others
+    # still started.
+    assert [a["status"] for a in answers] == [202, 422, 422, 503, 500, 202]
+    codes = [a["body"].get("code") for a in answers[1:5]]
+    assert codes == ["REQUEST_INVALID", "REQUEST_INVALID", "TEMPORAL_UNAVAILABLE", "INTERNAL"]
+    assert "Traceback" not in response.text and "a bug" not in response.text
     # and the document says so, so that a generated client can send one and read the answer
     async with api.http() as http:
-        submit = (await http.get("/openapi.json")).json()["paths"]["/v1/posts"]["post"]
-    assert "application/x-ndjson" in submit["requestBody"]["content"]
-    assert "application/x-ndjson" in submit["responses"]["200"]["content"]
+        document = (await http.get("/openapi.json")).json()["paths"]["/v1/posts"]["post"]
+    assert "application/x-ndjson" in document["requestBody"]["content"]
+    assert "application/x-ndjson" in document["responses"]["200"]["content"]
 
 
 async def test_accounts_creator_info_and_disconnect(api: LiveApi, simulator: Simulator) -> None:

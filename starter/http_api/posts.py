@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
+from starter.http_api.problems import unexpected
 from starter.http_api.services import ServiceDep, api_key, service
 from starter.post_metrics import PostMetricsOut
-from starter.service import ServiceProblem, invalid, parse_json_body
+from starter.service import invalid, parse_json_body, problem_of
 from starter.service_models import (
     CancelBody,
     PostList,
@@ -24,7 +25,7 @@ from starter.service_models import (
 )
 from workflows.contracts import Phase, PostState
 from workflows.dialects import DIALECT_HEADER, DIALECTS, IDEMPOTENCY_HEADER
-from workflows.request import ID_PATTERN, RequestInvalid
+from workflows.request import ID_PATTERN
 from workflows.validation import Problem
 
 NDJSON = "application/x-ndjson"
@@ -160,10 +161,9 @@ async def _submit_lines(body: bytes, svc: ServiceDep, dialect: str | None) -> Re
             try:
                 answer, created = await svc.submit(parse_json_body(raw), dialect=dialect)
                 result.update(status=202 if created else 200, body=dump(answer))
-            except ServiceProblem as problem:
+            except Exception as err:  # a line's failure is that line's answer, not the batch's
+                problem = problem_of(err) or unexpected(err, f"/v1/posts (batch line {number})")
                 result.update(status=problem.status, body=problem.document())
-            except RequestInvalid as err:
-                result.update(status=422, body=invalid(err.problems).document())
         return json.dumps(result)
 
     numbered = [(n, raw) for n, raw in enumerate(body.splitlines(), start=1) if raw.strip()]

@@ -103,19 +103,23 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        error_id = uuid.uuid4().hex[:12]
-        log.error(
-            "api.unexpected_error",
-            error_id=error_id,
-            path=request.url.path,
-            error=type(exc).__name__,
-            exc_info=exc,
-        )
-        return response(
-            ServiceProblem(
-                500,
-                "INTERNAL",
-                "Internal error",
-                f"The server failed unexpectedly; it is logged with id {error_id}.",
-            )
-        )
+        return response(unexpected(exc, request.url.path))
+
+
+def unexpected(exc: Exception, where: str) -> ServiceProblem:
+    """A bug's answer: 500 INTERNAL with an id to find the logged traceback by (the traceback
+    itself is logged, never answered)."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error(
+        "api.unexpected_error",
+        error_id=error_id,
+        path=where,
+        error=type(exc).__name__,
+        exc_info=exc,
+    )
+    return ServiceProblem(
+        500,
+        "INTERNAL",
+        "Internal error",
+        f"The server failed unexpectedly; it is logged with id {error_id}.",
+    )
