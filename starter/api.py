@@ -27,6 +27,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -55,6 +56,8 @@ from workflows.validation import Problem, ValidationPolicy
 DEFAULT_UI_URL = "http://localhost:8233"
 #: How long a state query waits for a worker before the answer comes from elsewhere.
 STATE_QUERY_TIMEOUT = timedelta(seconds=10)
+#: How long an action (reschedule, publish now, cancel, ...) waits for a worker to take it.
+ACTION_TIMEOUT = timedelta(seconds=30)
 
 
 PlatformSetSource = (
@@ -164,6 +167,8 @@ class PostPublisher:
         """Where TikTok will pull staged media from (the bucket's public or S3 URL)."""
         self.verified = ValidationPolicy(verified_url_prefixes=verified_url_prefixes)
         self.video_source = video_source
+        self.action_timeout = ACTION_TIMEOUT
+        """How long an action waits for a worker before it is POST_NOT_READY."""
 
     @classmethod
     async def connect(
@@ -416,9 +421,20 @@ class PostPublisher:
         handle = self.handle(post_id, account_id)
         try:
             state: PostState = await handle.execute_update(
-                name, args=list(args), result_type=PostState
+                name, args=list(args), result_type=PostState, rpc_timeout=self.action_timeout
             )
             return state
+        except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+            if isinstance(err.__cause__, asyncio.CancelledError):
+                raise  # the caller gave up: not the post's answer
+            raise ActionRejected(
+                "POST_NOT_READY",
+                f"{handle.id} did not take the {name} within "
+                f"{self.action_timeout.total_seconds():.0f} s: no worker polls task queue "
+                f"{self.task_queue!r}, or it is overloaded. Temporal may still hand the "
+                f"{name} to the post when a worker comes: start or check a worker, read "
+                "the post's state, then ask again if it is needed.",
+            ) from None
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError):

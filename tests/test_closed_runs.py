@@ -68,9 +68,24 @@ async def test_a_sleeping_post_whose_worker_left_is_not_ready_quickly(
     async with running_worker(dev_env.client, simulator, token_file, task_queue):
         handle = await start(dev_env.client, task_queue, target)
         await wait_for(handle, lambda s: s.phase is Phase.SCHEDULED and bool(s.staged_media))
+    api = publisher(dev_env.client, task_queue)
     began = time.monotonic()
     with pytest.raises(ActionRejected) as caught:
-        await publisher(dev_env.client, task_queue).state(target.post_id, target.account_id)
+        await api.state(target.post_id, target.account_id)
     assert caught.value.code == "POST_NOT_READY"
     assert time.monotonic() - began < STATE_QUERY_TIMEOUT.total_seconds() + 10
-    await handle.terminate("test finished")  # leave no sleeper on a queue nobody polls
+    # An action is not ready either, after its own timeout, rather than waiting for a worker.
+    api.action_timeout = timedelta(seconds=2)
+    began = time.monotonic()
+    with pytest.raises(ActionRejected) as caught:
+        await api.cancel(target.post_id, target.account_id, "nobody home")
+    assert caught.value.code == "POST_NOT_READY"
+    assert "did not take the cancel within 2 s" in str(caught.value)
+    assert time.monotonic() - began < 2 + 10
+    # When a worker comes back, the state says whether Temporal kept the cancel for the post
+    # (the dev server does; one restarted meanwhile would not), as the message says.
+    async with running_worker(dev_env.client, simulator, token_file, task_queue):
+        state = await api.state(target.post_id, target.account_id)
+        if state.phase is not Phase.CANCELLED:
+            state = await api.cancel(target.post_id, target.account_id, "again")
+        assert state.phase is Phase.CANCELLED

@@ -162,7 +162,10 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
             if path.startswith("/v1/posts/") and operation.get("operationId", "").startswith(
                 ("schedule", "publish_now", "reschedule", "cancel", "retry")
             ):
-                codes["409"] = "The post refused the action; the detail says why."
+                codes["409"] = (
+                    "The post refused the action (the detail says why), or no worker took it "
+                    "in time (POST_NOT_READY)."
+                )
             if path.startswith("/v1/accounts/") and "creator-info" in path:
                 codes["409"] = "TikTok refused for good (e.g. revoked tokens): reconnect."
                 codes["502"] = "TikTok failed the call (its code in `code`)."
