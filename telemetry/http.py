@@ -19,10 +19,12 @@ import contextlib
 import json
 import socket
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
@@ -162,7 +164,17 @@ def prometheus_runtime() -> tuple[Runtime, str]:
 
 
 def temporal_reachable(client: Client) -> Check:
+    """Whether Temporal answers for the client's namespace: DescribeNamespace of it. That call
+    is namespace-scoped, so an API key limited to one Temporal Cloud namespace may make it;
+    gRPC's health check is not, and Cloud refuses it to such keys (Request unauthorized:
+    temporalio/temporal-worker-controller#225), which would keep every pod unready. It also
+    fails when the namespace does not exist or the credentials do not open it."""
+
     async def check() -> bool:
-        return await client.service_client.check_health()
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=client.namespace),
+            timeout=timedelta(seconds=CHECK_TIMEOUT_SECONDS),
+        )
+        return True
 
     return check

@@ -19,7 +19,13 @@ from temporalio.worker import Replayer
 from activities.tiktok_client import TikTokApiError
 from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
-from telemetry.http import OpsProbes, free_loopback_port, prometheus_runtime, serve
+from telemetry.http import (
+    OpsProbes,
+    free_loopback_port,
+    prometheus_runtime,
+    serve,
+    temporal_reachable,
+)
 from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
 from telemetry.metrics import (
     REGISTRY,
@@ -237,10 +243,9 @@ async def test_probes_report_alive_ready_and_both_kinds_of_metrics(
     async def is_polling() -> bool:
         return polling
 
-    async def temporal() -> bool:
-        return await client.service_client.check_health()
-
-    probes = OpsProbes({"temporal": temporal, "polling": is_polling}, sdk_metrics_url=sdk_url)
+    probes = OpsProbes(
+        {"temporal": temporal_reachable(client), "polling": is_polling}, sdk_metrics_url=sdk_url
+    )
     port = free_loopback_port()
     server = await serve(probes, f"127.0.0.1:{port}")
     try:
@@ -262,6 +267,19 @@ async def test_probes_report_alive_ready_and_both_kinds_of_metrics(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_namespace_temporal_does_not_open_is_not_ready(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """The check asks for the client's own namespace (what a namespace-scoped Cloud API key
+    may ask), so a server that is up but has no such namespace is not ready."""
+    target = dev_env.client.service_client.config.target_host
+    elsewhere = await Client.connect(target, namespace="no-such-namespace")
+    status, _, body = await OpsProbes({"temporal": temporal_reachable(elsewhere)}).readyz()
+    assert status == 503 and json.loads(body)["checks"] == {"temporal": False}
+    here = await OpsProbes({"temporal": temporal_reachable(dev_env.client)}).readyz()
+    assert here[0] == 200
 
 
 async def test_an_unreachable_temporal_is_not_ready() -> None:

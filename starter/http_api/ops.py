@@ -1,7 +1,7 @@
 """The HTTP API's operations side: `/metrics`, `/healthz` and `/readyz`.
 
-- `/readyz` is 200 when Temporal answers and the account store answers a `SELECT 1`; the JSON
-  body names each check (`temporal`, `accounts`).
+- `/readyz` is 200 when Temporal answers for the namespace and the account store answers a
+  `SELECT 1`; the JSON body names each check (`temporal`, `accounts`).
 - `/metrics` serves the engine's series this process records (`tiktok_posts_submitted_total`,
   TikTok's incoming webhook series, `tiktok_publisher_build_info{role="api"}`).
 - Traces: FastAPI's own OpenTelemetry support makes each request a SERVER span named
