@@ -155,8 +155,11 @@ class AccountStore:
 
         return await self.database.run(work)
 
-    async def import_file(self, path: str | Path) -> list[str]:
-        """Copy every account of a development tokens.json (FileTokenStore format)."""
+    async def import_file(self, path: str | Path, *, keep_existing: bool = False) -> list[str]:
+        """Copy every account of a development tokens.json (FileTokenStore format); returns the
+        ids copied. `keep_existing`: skip an account the store already has tokens for (a
+        seed that runs at every start must not put back tokens the worker has since
+        refreshed)."""
         data = json.loads(await asyncio.to_thread(Path(path).read_text))
         accounts = data.get("accounts") if isinstance(data, dict) else None
         if not isinstance(accounts, dict):
@@ -165,6 +168,8 @@ class AccountStore:
         for account_id, raw in sorted(accounts.items()):
             if not isinstance(raw, dict) or "access_token" not in raw:
                 raise ValueError(f"{path}: account {account_id} has no access_token")
+            if keep_existing and account_id in await self.accounts():
+                continue
             token = StoredToken.from_json(raw)
             await self.save_connection(account_id, token, AccountProfile(open_id=token.open_id))
             imported.append(account_id)

@@ -150,8 +150,13 @@ async def _account_connect(args: argparse.Namespace) -> int:
 async def _account_import(args: argparse.Namespace) -> int:
     from account_store.store import AccountStore
 
-    imported = await AccountStore(_database()).import_file(args.file)
-    print(f"Imported {len(imported)} account(s) into the account store: {', '.join(imported)}")
+    imported = await AccountStore(_database()).import_file(
+        args.file, keep_existing=args.keep_existing
+    )
+    print(
+        f"Imported {len(imported)} account(s) into the account store"
+        + (f": {', '.join(imported)}" if imported else "")
+    )
     return 0
 
 
@@ -231,6 +236,11 @@ def add_commands(sub: Any, account: Any | None = None) -> None:
     a.set_defaults(run=_account_connect)
     a = account.add_parser("import", help="import a development tokens.json into the store")
     a.add_argument("file")
+    a.add_argument(
+        "--keep-existing",
+        action="store_true",
+        help="skip accounts the store already has (a seed run at every start)",
+    )
     a.set_defaults(run=_account_import)
 
     p = sub.add_parser("db", help="the account store's database")

@@ -251,6 +251,13 @@ async def test_import_copies_a_development_token_file(database: Database, tmp_pa
     store = AccountStore(database)
     assert await store.import_file(path) == ["acct_demo"]
     assert (await store.load("acct_demo")).open_id == "demo-open-id"
+    # A seed run again at the next start keeps the tokens the worker refreshed since.
+    refreshed = demo_token(access_token="refreshed-access")
+    await store.save("acct_demo", refreshed)
+    assert await store.import_file(path, keep_existing=True) == []
+    assert (await store.load("acct_demo")).access_token == "refreshed-access"
+    assert await store.import_file(path) == ["acct_demo"]  # without it, the file wins
+    assert (await store.load("acct_demo")).access_token == demo_token().access_token
 
 
 async def test_api_keys_are_stored_hashed_and_can_be_revoked(database: Database) -> None:

@@ -149,6 +149,28 @@ def test_compose_mounts_files_that_exist() -> None:
     assert "worker:9464" in targets
 
 
+def test_compose_engine_services_share_the_account_store_and_write_no_volume() -> None:
+    """One token store for the worker and the API (an account connected through the API is
+    the worker's at once), seeded without overwriting refreshed tokens; and no named volume
+    on an engine service: Docker creates one root-owned where the image has no directory,
+    and the image runs as uid 10001."""
+    services = compose()["services"]
+    engine = {
+        name: service
+        for name, service in services.items()
+        if service.get("image", "").startswith("${TIKTOK_PUBLISHER_IMAGE")
+    }
+    assert {"worker", "api", "setup"} <= set(engine)
+    for name, service in engine.items():
+        env = {**compose()["x-engine"]["environment"], **service.get("environment", {})}
+        assert "TIKTOK_TOKEN_FILE" not in env, f"{name} would read tokens from a file"
+        named = [v for v in service.get("volumes", []) if not v.startswith(".")]
+        assert not named, f"{name} mounts named volumes {named}"
+    seed = " ".join(services["setup"]["command"])
+    assert "account import --keep-existing /config/tokens.json" in seed
+    assert "accounts-db" in services["setup"]["depends_on"]
+
+
 def test_the_bucket_lifecycle_expires_staged_media_and_stale_uploads() -> None:
     import json
 
