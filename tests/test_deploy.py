@@ -46,11 +46,11 @@ TEMPORAL_VARS = {
     "TEMPORAL_TLS_SERVER_NAME",
 }
 # Read by other code than the settings model: boto3, and features landing in parallel
-# (the account store, payload encryption), folded into the model when they land.
+# (the account store, payload encryption), folded into the model when they land. Not
+# AWS_REGION: other AWS SDKs read it, boto3 does not (its region is AWS_DEFAULT_REGION).
 OTHER_VARS = {
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
-    "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "DATABASE_URL",
     "TIKTOK_PAYLOAD_KEYS",
@@ -269,6 +269,19 @@ def test_workers_drain_before_kubernetes_kills_them(overlay: Path) -> None:
     monitor = by_kind(resources, "ServiceMonitor")["tiktok-publisher"]
     ports = {p["name"] for s in by_kind(resources, "Service").values() for p in s["spec"]["ports"]}
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
+
+
+def test_the_oauth_callback_is_the_ingress_hosts() -> None:
+    """Without it the API would send creators back to its 127.0.0.1 default."""
+    from urllib.parse import urlsplit
+
+    resources = render(OVERLAYS[0])
+    config = by_kind(resources, "ConfigMap")["tiktok-publisher-config"]["data"]
+    ingress = by_kind(resources, "Ingress")["tiktok-publisher-api"]
+    callback = urlsplit(config["TIKTOK_REDIRECT_URI"])
+    assert callback.scheme == "https"
+    assert callback.hostname == ingress["spec"]["rules"][0]["host"]
+    assert callback.path == "/v1/oauth/tiktok/callback"
 
 
 def test_the_documented_secret_commands_create_every_key_the_pods_need() -> None:
