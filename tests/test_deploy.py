@@ -179,6 +179,11 @@ def test_the_bucket_lifecycle_expires_staged_media_and_stale_uploads() -> None:
     rules = json.loads((DEPLOY / "media-lifecycle.json").read_text())["Rules"]
     by_id = {r["ID"]: r for r in rules}
     assert by_id["expire-staged-media"]["Filter"]["Prefix"] == Settings().media_prefix
+    # Media is staged at submit: the README tells operators the rule's days bound how far
+    # ahead posts can be scheduled, with the number the file holds.
+    days = by_id["expire-staged-media"]["Expiration"]["Days"]
+    readme = " ".join((DEPLOY.parent / "README.md").read_text().split())
+    assert f"expire after {days} days" in readme and "how far ahead you schedule" in readme
     assert by_id["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"]
     sessions = CustodySettings.from_settings(Settings()).upload_sessions_prefix
     assert by_id["expire-upload-sessions"]["Filter"]["Prefix"] == sessions
