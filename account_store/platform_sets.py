@@ -24,9 +24,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from account_store.database import Database
 from account_store.tables import Account, PlatformSet, PlatformSetMember
-from workflows.post import ID_MAX_LENGTH, ID_PATTERN
+from workflows.post import is_identifier
 
-_ID = re.compile(ID_PATTERN)
 _NAME = re.compile(r"^[^\x00-\x1f]{1,128}$")
 
 
@@ -54,7 +53,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def _check_id(value: str, field: str) -> None:
-    if len(value) > ID_MAX_LENGTH or not _ID.fullmatch(value):
+    if not is_identifier(value):
         raise PlatformSetError(
             "TT_FIELD_INVALID",
             f"{value!r} is not a usable id: 1-128 letters, digits, '.', '_', ':' or '-'.",
@@ -80,6 +79,14 @@ class PlatformSets:
             if session.get(PlatformSet, set_id) is not None:
                 raise PlatformSetError(
                     "PLATFORM_SET_EXISTS", f"A platform set with id {set_id} exists.", field="setId"
+                )
+            named = session.scalars(select(PlatformSet).where(PlatformSet.name == set_id)).first()
+            if named is not None:  # the id would be read as that set's name, or hide it
+                raise PlatformSetError(
+                    "PLATFORM_SET_EXISTS",
+                    f"Platform set {named.set_id} is named {set_id!r}: a set is found by id or "
+                    "name, so choose another id.",
+                    field="setId",
                 )
             self._name_free(session, name, None)
             now = self._clock()
@@ -189,11 +196,20 @@ class PlatformSets:
 
     @staticmethod
     def _name_free(session: Session, name: str, own_id: str | None) -> None:
+        """Refuse a name another set has, or that is another set's id: a set is found by id
+        or name, so either would make a lookup (and a delete) reach the wrong set."""
         other = session.scalars(select(PlatformSet).where(PlatformSet.name == name)).first()
         if other is not None and other.set_id != own_id:
             raise PlatformSetError(
                 "PLATFORM_SET_EXISTS",
                 f"Another platform set is named {name!r} ({other.set_id}).",
+                field="name",
+            )
+        if name != own_id and session.get(PlatformSet, name) is not None:
+            raise PlatformSetError(
+                "PLATFORM_SET_EXISTS",
+                f"{name!r} is another platform set's id: a set is found by id or name, so "
+                "choose another name.",
                 field="name",
             )
 

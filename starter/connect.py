@@ -27,9 +27,8 @@ from starter.account_entity import signal_account
 from starter.followers import start_followers_schedule
 from starter.tiktok_oauth import OAuthSettings, exchange_and_identify
 from workflows.errors import Retryability
-from workflows.request import ID_PATTERN
+from workflows.post import is_identifier
 
-_ID_RE = re.compile(ID_PATTERN)
 log = structlog.get_logger(__name__)
 
 
@@ -60,7 +59,7 @@ class Connected:
 
 
 def valid_account_id(account_id: str) -> bool:
-    return bool(_ID_RE.match(account_id))
+    return is_identifier(account_id)
 
 
 def derived_account_id(username: str, open_id: str) -> str:

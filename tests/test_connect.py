@@ -72,6 +72,11 @@ async def test_a_named_account_id_is_used(api: LiveApi) -> None:
         landed = await browser(await begin(http, accountId="brand_main"))
     assert landed.json()["accountId"] == "brand_main"
     assert "brand_main" in await api.store.accounts()
+    async with api.http() as http:
+        for bad in ("a" * 129, "two words", "a..b"):
+            refused = await http.post("/v1/accounts/connect", json={"accountId": bad})
+            assert refused.status_code == 422, (bad, refused.text)
+            assert refused.json()["problems"][0]["field"] == "accountId", refused.text
 
 
 async def test_a_denied_consent_stores_nothing(api: LiveApi, simulator: Simulator) -> None:

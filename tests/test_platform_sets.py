@@ -55,6 +55,9 @@ async def test_a_set_refuses_unknown_accounts_names_taken_and_bad_ids(
         (sets.create("x", ["acct_nobody"]), "ACCOUNT_NOT_FOUND"),
         (sets.create("launch", []), "PLATFORM_SET_EXISTS"),
         (sets.create("y", [], set_id="s1"), "PLATFORM_SET_EXISTS"),
+        # A set is found by id or name: neither may be the other set's.
+        (sets.create("s1", []), "PLATFORM_SET_EXISTS"),
+        (sets.create("y", [], set_id="launch"), "PLATFORM_SET_EXISTS"),
         (sets.create("z", [], set_id="a/b"), "TT_FIELD_INVALID"),
         (sets.update("nope", name="n"), "PLATFORM_SET_NOT_FOUND"),
         (sets.update("s1", remove=["acct_zz"]), "ACCOUNT_NOT_FOUND"),
@@ -63,6 +66,12 @@ async def test_a_set_refuses_unknown_accounts_names_taken_and_bad_ids(
             await call
         assert caught.value.code == code
     assert (await sets.members("s1")) == ["acct_a"]  # nothing half-changed
+    other = await sets.create("other", [], set_id="s2")
+    with pytest.raises(PlatformSetError) as caught:
+        await sets.update(other.set_id, name="s1")
+    assert caught.value.code == "PLATFORM_SET_EXISTS" and caught.value.field == "name"
+    # A set may be named its own id.
+    assert (await sets.update("s2", name="s2")).name == "s2"
 
 
 @pytest.mark.parametrize("change", ["update", "delete"])

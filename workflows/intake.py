@@ -23,7 +23,6 @@ Pure and deterministic (no I/O, clock, randomness or environment).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,12 +48,11 @@ from workflows.intake_shapes import (
     TikTokOptionsEnvelope,
 )
 from workflows.post import (
-    ID_MAX_LENGTH,
-    ID_PATTERN,
     MediaItem,
     Post,
     PublishTarget,
     TikTokOptions,
+    is_identifier,
 )
 from workflows.source_addresses import SourceRule, callback_refusal
 from workflows.validation import (
@@ -65,8 +63,6 @@ from workflows.validation import (
     target_findings,
     text_fault,
 )
-
-_ID_RE = re.compile(ID_PATTERN)
 
 # -- errors ------------------------------------------------------------------------------------
 
@@ -413,11 +409,7 @@ def _salvage_drafts(data: Mapping[str, Any], skin: Skin) -> list[_Draft]:
         if not isinstance(entry, Mapping):
             continue
         account = _lookup(entry, account_key)[1]
-        account_ok = (
-            isinstance(account, str)
-            and len(account) <= ID_MAX_LENGTH
-            and _ID_RE.fullmatch(account) is not None
-        )
+        account_ok = is_identifier(account)
         options, inner = _lenient_options(_lookup(entry, "platformOptions")[1])
         caption: str = root_caption
         caption_loc: Loc = (caption_key,)

@@ -46,6 +46,12 @@ ID_PATTERN = r"^\.?[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*\.?$"
 ID_MAX_LENGTH = 128
 _ID_RE = re.compile(ID_PATTERN)
 
+
+def is_identifier(value: object) -> bool:
+    """Whether `value` is a usable post, account or set id (ID_PATTERN, 1-128 characters)."""
+    return isinstance(value, str) and len(value) <= ID_MAX_LENGTH and bool(_ID_RE.fullmatch(value))
+
+
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 
@@ -357,6 +363,7 @@ __all__ = [
     "PublishTarget",
     "TikTokOptions",
     "UtcDatetime",
+    "is_identifier",
     "publish_target_json_schema",
     "workflow_id",
 ]

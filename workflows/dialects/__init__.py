@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workflows.dialects import ampost, post_for_me
-from workflows.dialects.common import IDEMPOTENCY_HEADER, DialectContext, id_problem, is_identifier
+from workflows.dialects.common import IDEMPOTENCY_HEADER, DialectContext, id_problem
 from workflows.intake import RequestInvalid, parse_post
-from workflows.post import Post
+from workflows.post import Post, is_identifier
 from workflows.validation import Problem, ValidationPolicy
 
 NATIVE = "native"

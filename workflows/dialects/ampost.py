@@ -30,11 +30,10 @@ from workflows.dialects.common import (
     Draft,
     field_title,
     finish,
-    is_identifier,
     post_id_of,
 )
 from workflows.dialects.common import structural as structural_problems
-from workflows.post import MediaItem, MediaUrl, Post, TikTokOptions, UtcDatetime
+from workflows.post import MediaItem, MediaUrl, Post, TikTokOptions, UtcDatetime, is_identifier
 from workflows.tiktok import Privacy
 from workflows.validation import Loc, Problem
 

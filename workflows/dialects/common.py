@@ -14,7 +14,6 @@ by the starter, which hands the resolved sets in (`DialectContext.platform_sets`
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +23,13 @@ from pydantic import BaseModel, ValidationError
 
 from workflows.intake import RequestInvalid
 from workflows.intake_problems import Style, dedupe, related, structural_problem
-from workflows.post import ID_MAX_LENGTH, ID_PATTERN, MediaItem, Post, PublishTarget, TikTokOptions
+from workflows.post import (
+    MediaItem,
+    Post,
+    PublishTarget,
+    TikTokOptions,
+    is_identifier,
+)
 from workflows.source_addresses import SourceRule, callback_refusal
 from workflows.validation import (
     Loc,
@@ -35,7 +40,6 @@ from workflows.validation import (
     target_findings,
 )
 
-_ID_RE = re.compile(ID_PATTERN)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
@@ -78,10 +82,6 @@ class Draft:
 def field_title(name: str, info: Any) -> str:
     """A schema title for people: `link_url` -> "Link url"."""
     return name.replace("_", " ").capitalize()
-
-
-def is_identifier(value: object) -> bool:
-    return isinstance(value, str) and len(value) <= ID_MAX_LENGTH and bool(_ID_RE.fullmatch(value))
 
 
 def id_problem(path: str, value: object, what: str) -> Problem:
