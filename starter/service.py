@@ -298,7 +298,12 @@ class Service:
         return await with_metrics(state, Analytics(self.database))
 
     async def metrics(self, post_id: str, account_id: str) -> PostMetricsOut:
-        return await post_metrics(Analytics(self.database), post_id, account_id)
+        found = await post_metrics(Analytics(self.database), post_id, account_id)
+        if not found.history:  # nothing measured yet, or no such post: Temporal knows which
+            wf_id = workflow_id(post_id, account_id)
+            if await self.publisher.run_status(wf_id) is None:
+                raise PostNotFound(wf_id)
+        return found
 
     async def post(self, post_id: str) -> PostOverview:
         query = f"{sa.POST_ID.name} = '{post_id}'"

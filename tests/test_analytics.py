@@ -59,9 +59,11 @@ async def test_a_live_post_is_followed_and_its_numbers_grow(
 ) -> None:
     client = api.service.publisher.client
     async with api.http() as http:
+        unknown = await http.get("/v1/posts/an-1/targets/acct_demo/metrics")
+        assert unknown.status_code == 404 and unknown.json()["code"] == "POST_NOT_FOUND"
+        assert (await http.post("/v1/posts", json=video_request("an-1", video))).status_code == 202
         empty = await http.get("/v1/posts/an-1/targets/acct_demo/metrics")
         assert empty.status_code == 200 and empty.json()["history"] == []
-        assert (await http.post("/v1/posts", json=video_request("an-1", video))).status_code == 202
         handle = client.get_workflow_handle(analytics_id("an-1", "acct_demo"))
 
         async def finished() -> Any:
