@@ -248,3 +248,25 @@ async def test_creator_info_of_a_revoked_account_asks_for_a_reconnect(
         assert revoked.status_code == 200
         doc = assert_problem(await http.get("/v1/accounts/acct_demo/creator-info"), 409)
     assert doc["code"] == "ACCOUNT_NEEDS_RECONNECT", doc
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_buffered(api: LiveApi) -> None:
+    from worker.settings import Settings
+
+    limit = Settings().api_max_body_bytes
+    oversized = b" " * (limit + 1)
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        for start in range(0, len(oversized), 1 << 20):
+            yield oversized[start : start + (1 << 20)]
+
+    async with api.http() as http:
+        declared = await http.post("/v1/posts", content=oversized)
+        streamed = await http.post(
+            "/v1/posts", content=chunks(), headers={"Content-Type": "application/x-ndjson"}
+        )
+        for refused in (declared, streamed):
+            doc = assert_problem(refused, 413, "BODY_TOO_LARGE")
+            assert "API_MAX_BODY_BYTES" in doc["detail"]
+        # At the limit it is read (and is then just not JSON).
+        assert_problem(await http.post("/v1/posts", content=b" " * limit), 422)

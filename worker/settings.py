@@ -352,6 +352,15 @@ class Settings(BaseSettings):
         group="Operations",
         used_by="worker, starter",
     )
+    api_max_body_bytes: int = _setting(
+        "API_MAX_BODY_BYTES",
+        16 * 1024 * 1024,
+        "the largest request body the HTTP API reads (a larger one is 413 BODY_TOO_LARGE "
+        "before it is buffered); 16 MiB holds an NDJSON batch of thousands of posts",
+        group="Operations",
+        used_by="API",
+        ge=1024,
+    )
     service_name: str = _setting(
         "OTEL_SERVICE_NAME",
         "tiktok-publisher",

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from starter.http_api import accounts, ops, platform_sets, posts, problems, webhooks
+from starter.http_api.body_limit import BodyLimit
 from starter.service import Service
 from starter.service_models import ProblemDocument
 from workflows.dialects import dialect_schemas
@@ -52,8 +53,11 @@ async def build_service() -> Service:
     return Service(publisher, database, store, ApiKeys(database), flow)
 
 
-def create_app(service: Service | None = None, *, mcp: bool = True) -> FastAPI:
-    """The app; without `service`, one is built from the environment at start-up."""
+def create_app(
+    service: Service | None = None, *, mcp: bool = True, max_body_bytes: int | None = None
+) -> FastAPI:
+    """The app; without `service`, one is built from the environment at start-up.
+    `max_body_bytes`: default API_MAX_BODY_BYTES."""
     mcp_app: Any = None
     if mcp:
         from starter.mcp_tools import mcp_http_app
@@ -76,6 +80,11 @@ def create_app(service: Service | None = None, *, mcp: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
+    if max_body_bytes is None:
+        from worker.settings import load_settings
+
+        max_body_bytes = load_settings().api_max_body_bytes
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     problems.install(app)
     ops.install(app)  # /metrics, /healthz, /readyz (outside the OpenAPI document)
     app.include_router(posts.router)
@@ -150,6 +159,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                      "503": "Temporal or the worker did not answer."}  # fmt: skip
             if not path.startswith("/v1/oauth/"):
                 codes["401"] = "No valid API key."
+            if "requestBody" in operation:
+                codes["413"] = "The body is over API_MAX_BODY_BYTES."
             if path.startswith("/v1/webhooks/wh_") or path.startswith("/v1/webhooks/{"):
                 codes["404"] = "No such webhook endpoint."
             if path == "/v1/webhooks/tiktok":
