@@ -270,3 +270,18 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_buffered(api: LiveA
             assert "API_MAX_BODY_BYTES" in doc["detail"]
         # At the limit it is read (and is then just not JSON).
         assert_problem(await http.post("/v1/posts", content=b" " * limit), 422)
+
+
+async def test_an_unknown_query_parameter_is_refused_not_ignored(api: LiveApi) -> None:
+    async with api.http() as http:
+        misspelt = await http.get("/v1/posts", params={"stat": "FAILED"})
+        doc = assert_problem(misspelt, 422, "REQUEST_INVALID")
+        [problem] = doc["problems"]
+        assert problem["field"] == "stat" and problem["code"] == "TT_UNKNOWN_FIELD"
+        assert "did you mean state?" in problem["message"]
+        assert (await http.get("/v1/posts", params={"state": "FAILED"})).status_code == 200
+        # A route's documented extras count: POST /v1/posts takes ?dialect=.
+        submitted = await http.post("/v1/posts", params={"dialect": "native"}, json={})
+        assert submitted.status_code == 422
+        assert all(p["field"] != "dialect" for p in submitted.json()["problems"]), submitted.text
+        assert_problem(await http.get("/v1/accounts", params={"x": "1"}), 422)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 
-from starter.http_api.services import ServiceDep, api_key
+from starter.http_api.services import CALLER_CHECKS, ServiceDep
 from starter.service_models import (
     AccountList,
     AccountOut,
@@ -18,7 +18,7 @@ from starter.service_models import (
 )
 from workflows.request import ID_PATTERN
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"], dependencies=[Depends(api_key)])
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"], dependencies=CALLER_CHECKS)
 oauth = APIRouter(prefix="/v1/oauth", tags=["accounts"])
 
 AccountId = Annotated[str, Path(pattern=ID_PATTERN)]

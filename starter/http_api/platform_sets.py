@@ -6,17 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from account_store.platform_sets import PlatformSetError, PlatformSetRecord
-from starter.http_api.services import ServiceDep, api_key
+from starter.http_api.services import CALLER_CHECKS, ServiceDep
 from starter.service import ServiceProblem, invalid, not_found
 from workflows.request import ID_PATTERN
 from workflows.validation import Problem
 
 router = APIRouter(
-    prefix="/v1/platform-sets", tags=["platform sets"], dependencies=[Depends(api_key)]
+    prefix="/v1/platform-sets",
+    tags=["platform sets"],
+    dependencies=CALLER_CHECKS,
 )
 SetId = Annotated[str, Path(max_length=128, description="The set's id, or its name.")]
 AccountIds = list[Annotated[str, Field(pattern=ID_PATTERN, max_length=128)]]

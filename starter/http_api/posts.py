@@ -6,10 +6,10 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from starter.http_api.problems import unexpected
-from starter.http_api.services import ServiceDep, api_key, service
+from starter.http_api.services import CALLER_CHECKS, ServiceDep, service
 from starter.post_metrics import PostMetricsOut
 from starter.service import invalid, parse_json_body, problem_of
 from starter.service_models import (
@@ -31,7 +31,7 @@ from workflows.validation import Problem
 NDJSON = "application/x-ndjson"
 BATCH_CONCURRENCY = 16
 _POST_REQUEST = "#/components/schemas/PostRequest"
-router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[Depends(api_key)])
+router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=CALLER_CHECKS)
 
 PostId = Annotated[str, Path(pattern=ID_PATTERN, description="The caller's postId.")]
 AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="The target's account id.")]

@@ -3,13 +3,18 @@ callback requires."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import difflib
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from account_store.api_keys import ApiKeyInfo
-from starter.service import Service, ServiceProblem
+from starter.service import Service, ServiceProblem, invalid
+from workflows.validation import Problem
 
 
 async def service(request: Request) -> Service:
@@ -49,3 +54,53 @@ async def api_key(
 
 
 ServiceDep = Annotated[Service, Depends(service)]
+
+
+async def known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not take: a misspelt filter
+    (`?stat=FAILED`) would otherwise be ignored and answer every post, which a bulk action
+    reading that list would act on."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _query_names(route)
+    unknown = [name for name in request.query_params if name not in allowed]
+    if unknown:
+        problems = []
+        for name in unknown:
+            match = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
+            hint = f" (did you mean {match[0]}?)" if match else ""
+            takes = ", ".join(sorted(allowed)) or "none"
+            problems.append(
+                Problem(
+                    "TT_UNKNOWN_FIELD",
+                    name,
+                    f"{name} is not a query parameter of this route{hint}; it takes: {takes}.",
+                )
+            )
+        raise invalid(problems, f"{len(problems)} unknown query parameter(s); nothing was done.")
+
+
+def _declared_query(dependant: Dependant) -> Iterator[str]:
+    yield from (field.alias for field in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _declared_query(sub)
+
+
+_QUERY_NAMES: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters `route` declares, its documented extras (`openapi_extra`) too."""
+    key = (route.path_format, frozenset(route.methods or ()))
+    found = _QUERY_NAMES.get(key)
+    if found is None:
+        declared = set(_declared_query(route.dependant))
+        extra: Any = (route.openapi_extra or {}).get("parameters", [])
+        declared |= {p["name"] for p in extra if isinstance(p, dict) and p.get("in") == "query"}
+        found = _QUERY_NAMES[key] = frozenset(declared)
+    return found
+
+
+CALLER_CHECKS = [Depends(api_key), Depends(known_query)]
+"""What every route a caller (not TikTok, not a browser) uses depends on."""

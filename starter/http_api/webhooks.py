@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from account_store.webhook_endpoints import WebhookEndpoints
-from starter.http_api.services import ServiceDep, api_key
+from starter.http_api.services import CALLER_CHECKS, ServiceDep
 from starter.service import ServiceProblem, invalid, not_found
 from starter.tiktok_webhooks import SignatureRejected
 from starter.webhook_registry import EVENT_TYPES, EndpointInvalid, check_endpoint, endpoint_view
@@ -83,7 +83,7 @@ async def tiktok_webhook(
 
 # -- webhooks out: callers' endpoints ------------------------------------------------------
 
-outgoing = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], dependencies=[Depends(api_key)])
+outgoing = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], dependencies=CALLER_CHECKS)
 EndpointId = Annotated[str, Path(pattern=r"^wh_[0-9a-f]{16}$")]
 
 
