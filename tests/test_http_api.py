@@ -268,6 +268,11 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_buffered(api: LiveA
         for refused in (declared, streamed):
             doc = assert_problem(refused, 413, "BODY_TOO_LARGE")
             assert "API_MAX_BODY_BYTES" in doc["detail"]
+        # A route whose body FastAPI reads itself says the same.
+        body_route = await http.post(
+            "/v1/webhooks", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert_problem(body_route, 413, "BODY_TOO_LARGE")
         # At the limit it is read (and is then just not JSON).
         assert_problem(await http.post("/v1/posts", content=b" " * limit), 422)
 

@@ -86,6 +86,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, ServiceProblem):  # raised while FastAPI read the body
+            return response(exc.__cause__)  # (the body limit's 413)
         if exc.status_code == 400:  # FastAPI's "error parsing the body": malformed JSON
             return response(
                 invalid([Problem("TT_FIELD_INVALID", "", "the body is not valid JSON")])
