@@ -36,35 +36,11 @@ def _api(args: argparse.Namespace) -> int:
         loop=args.loop,
         http=args.http,
     )
+    from starter.http_api.oauth_privacy import hide_oauth_queries
+
     hide_oauth_queries(logging.getLogger("uvicorn.access"))
     uvicorn.Server(config).run()
     return 0
-
-
-OAUTH_PATHS = "/v1/oauth/"
-"""Where TikTok's redirect lands with the creator's authorization code and our state."""
-
-
-class _OAuthQueryHidden(logging.Filter):
-    """uvicorn's access line for the OAuth callback without the values of its query: the
-    authorization code (which, with the client secret, buys the creator's tokens) and the
-    state. The parameter names stay, so the line still says which answer came back."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        # uvicorn's access record: (client, method, path with query, HTTP version, status).
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            path, sep, query = args[2].partition("?")
-            if sep and path.startswith(OAUTH_PATHS):
-                names = [part.partition("=")[0] for part in query.split("&") if part]
-                shown = "&".join(f"{name}=…" for name in names)
-                record.args = (*args[:2], f"{path}?{shown}", *args[3:])
-        return True
-
-
-def hide_oauth_queries(access_log: logging.Logger) -> None:
-    if not any(isinstance(f, _OAuthQueryHidden) for f in access_log.filters):
-        access_log.addFilter(_OAuthQueryHidden())
 
 
 def _api_key_create(args: argparse.Namespace) -> int:

@@ -76,3 +76,26 @@ async def test_one_trace_from_the_api_call_to_each_tiktok_request(
     ]
     assert tiktok, "the TikTok requests belong to the API call's trace"
     assert all("trace-api-post" not in s.name for s in finished if s.kind is SpanKind.SERVER)
+
+
+async def test_the_oauth_callbacks_span_keeps_parameter_names_only(
+    spans: InMemorySpanExporter,
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    tmp_path: Path,
+    task_queue: str,
+) -> None:
+    async with live_api(dev_env.client, simulator, tmp_path, task_queue, worker=False) as live:
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as http:
+            answer = await http.get(
+                "/v1/oauth/tiktok/callback", params={"code": "SECRETCODE", "state": "SECRETSTATE"}
+            )
+    assert answer.status_code == 400  # an unknown state: refused, and still traced
+    [server] = [
+        s
+        for s in spans.get_finished_spans()
+        if s.kind is SpanKind.SERVER and "/v1/oauth/" in str((s.attributes or {}).get("url.path"))
+    ]
+    assert (server.attributes or {}).get("url.query") == "code=…&state=…"
+    recorded = [str(v) for s in spans.get_finished_spans() for v in (s.attributes or {}).values()]
+    assert not [v for v in recorded if "SECRET" in v], recorded

@@ -166,7 +166,7 @@ def test_the_access_log_shows_the_callback_without_its_code_and_state() -> None:
 
     from uvicorn.protocols.utils import get_path_with_query_string
 
-    from starter.edge_cli import hide_oauth_queries
+    from starter.http_api.oauth_privacy import hide_oauth_queries
 
     access_log = logging.getLogger("test.access")
     hide_oauth_queries(access_log)

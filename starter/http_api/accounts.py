@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 
+from starter.http_api.oauth_privacy import hide_in_request_spans
 from starter.http_api.services import CALLER_CHECKS, ServiceDep
 from starter.service_models import (
     AccountList,
@@ -74,12 +75,14 @@ async def disconnect(accountId: AccountId, svc: ServiceDep) -> DisconnectRespons
     summary="TikTok's redirect after the creator answered (no API key: the browser calls it)",
 )
 async def callback(
+    request: Request,
     svc: ServiceDep,
     state: Annotated[str, Query(max_length=256)] = "",
     code: Annotated[str, Query(max_length=2048)] = "",
     error: Annotated[str, Query(max_length=256)] = "",
     error_description: Annotated[str, Query(max_length=2048)] = "",
 ) -> ConnectedResponse:
+    hide_in_request_spans(request.scope)
     return await svc.connect_callback(
         state=state, code=code, error=error, error_description=error_description
     )
