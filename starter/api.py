@@ -28,6 +28,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -420,21 +421,30 @@ class PostPublisher:
     async def _update(self, post_id: str, account_id: str, name: str, *args: Any) -> PostState:
         handle = self.handle(post_id, account_id)
         try:
-            state: PostState = await handle.execute_update(
-                name, args=list(args), result_type=PostState, rpc_timeout=self.action_timeout
-            )
+            # Bounded here, not by rpc_timeout: with no worker, the server ends each wait
+            # after about 20 s with the update only admitted and the SDK asks again, so a
+            # per-call deadline of 30 s is never reached.
+            try:
+                async with asyncio.timeout(self.action_timeout.total_seconds()) as waiting:
+                    update = await handle.start_update(
+                        name,
+                        args=list(args),
+                        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                        result_type=PostState,
+                    )
+            except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                if not waiting.expired():
+                    raise  # the caller gave up: not the post's answer
+                raise ActionRejected(
+                    "POST_NOT_READY",
+                    f"{handle.id} did not take the {name} within "
+                    f"{self.action_timeout.total_seconds():.0f} s: no worker polls task queue "
+                    f"{self.task_queue!r}, or it is overloaded. Temporal may still hand the "
+                    f"{name} to the post when a worker comes: start or check a worker, read "
+                    "the post's state, then ask again if it is needed.",
+                ) from None
+            state: PostState = await update.result()  # a worker took it: it finishes
             return state
-        except WorkflowUpdateRPCTimeoutOrCancelledError as err:
-            if isinstance(err.__cause__, asyncio.CancelledError):
-                raise  # the caller gave up: not the post's answer
-            raise ActionRejected(
-                "POST_NOT_READY",
-                f"{handle.id} did not take the {name} within "
-                f"{self.action_timeout.total_seconds():.0f} s: no worker polls task queue "
-                f"{self.task_queue!r}, or it is overloaded. Temporal may still hand the "
-                f"{name} to the post when a worker comes: start or check a worker, read "
-                "the post's state, then ask again if it is needed.",
-            ) from None
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError):

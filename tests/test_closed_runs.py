@@ -75,13 +75,13 @@ async def test_a_sleeping_post_whose_worker_left_is_not_ready_quickly(
     assert caught.value.code == "POST_NOT_READY"
     assert time.monotonic() - began < STATE_QUERY_TIMEOUT.total_seconds() + 10
     # An action is not ready either, after its own timeout, rather than waiting for a worker.
-    api.action_timeout = timedelta(seconds=2)
+    api.action_timeout = timedelta(seconds=25)
     began = time.monotonic()
     with pytest.raises(ActionRejected) as caught:
         await api.cancel(target.post_id, target.account_id, "nobody home")
     assert caught.value.code == "POST_NOT_READY"
-    assert "did not take the cancel within 2 s" in str(caught.value)
-    assert time.monotonic() - began < 2 + 10
+    assert "did not take the cancel within 25 s" in str(caught.value)
+    assert time.monotonic() - began < 25 + 10
     # When a worker comes back, the state says whether Temporal kept the cancel for the post
     # (the dev server does; one restarted meanwhile would not), as the message says.
     async with running_worker(dev_env.client, simulator, token_file, task_queue):
