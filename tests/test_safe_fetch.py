@@ -92,6 +92,8 @@ def keys(bucket: S3Bucket) -> list[str]:
         ("10.1", "10.0.0.1"),
         ("[::ffff:127.0.0.1]", "::ffff:7f00:1"),
         ("169.254.169.254.", "169.254.169.254"),  # trailing dot
+        ("127\u30020\u30020\u30021", "127.0.0.1"),  # ideographic dots, as IDNA reads them
+        ("\uff11\uff12\uff17.0.0.1", "127.0.0.1"),  # full-width digits
         ("8.8.8.8", "8.8.8.8"),
     ],
 )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -105,7 +106,11 @@ _IPV4_PART = re.compile(r"^(0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$")
 def literal_address(host: str) -> IPAddress | None:
     """The address `host` spells, if it is an address literal in any spelling resolvers take:
     dotted quad, one decimal number (`2130706433`), octal (`0177.0.0.1`), hex (`0x7f.1`),
-    shortened (`127.1`), or IPv6 with or without brackets and a zone. None for a name."""
+    shortened (`127.1`), or IPv6 with or without brackets and a zone, also in full-width
+    digits or ideographic dots (U+3002), which IDNA (UTS 46) maps to ASCII.
+    None for a name."""
+    if not host.isascii():
+        host = unicodedata.normalize("NFKC", host).replace("\u3002", ".")
     text = host.strip().rstrip(".").strip("[]")
     if not text:
         return None
