@@ -165,10 +165,11 @@ class AccountStore:
         if not isinstance(accounts, dict):
             raise ValueError(f'{path} needs an "accounts" object')
         imported = []
+        existing = set(await self.accounts()) if keep_existing else set()
         for account_id, raw in sorted(accounts.items()):
             if not isinstance(raw, dict) or "access_token" not in raw:
                 raise ValueError(f"{path}: account {account_id} has no access_token")
-            if keep_existing and account_id in await self.accounts():
+            if account_id in existing:
                 continue
             token = StoredToken.from_json(raw)
             await self.save_connection(account_id, token, AccountProfile(open_id=token.open_id))
