@@ -3,7 +3,6 @@ callback requires."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from account_store.api_keys import ApiKeyInfo
 from starter.service import Service, ServiceProblem, invalid
+from workflows.dialects.common import did_you_mean
 from workflows.validation import Problem
 
 
@@ -68,8 +68,7 @@ async def known_query(request: Request) -> None:
     if unknown:
         problems = []
         for name in unknown:
-            match = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
-            hint = f" (did you mean {match[0]}?)" if match else ""
+            hint = did_you_mean(name, allowed)
             takes = ", ".join(sorted(allowed)) or "none"
             problems.append(
                 Problem(

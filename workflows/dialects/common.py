@@ -155,9 +155,14 @@ def dialect_keys(model: type[BaseModel]) -> frozenset[str]:
     return frozenset(keys)
 
 
-def unknown_key(path: str, key: str, known: Iterable[str]) -> Problem:
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """` (did you mean X?)` for the closest known name, or nothing."""
     match = next(iter(difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)), None)
-    suggestion = f" (did you mean {match}?)" if match else ""
+    return f" (did you mean {match}?)" if match else ""
+
+
+def unknown_key(path: str, key: str, known: Iterable[str]) -> Problem:
+    suggestion = did_you_mean(key, known)
     return Problem(
         "TT_UNKNOWN_FIELD",
         path,
