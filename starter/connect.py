@@ -58,10 +58,6 @@ class Connected:
     followers_scheduled: bool = False
 
 
-def valid_account_id(account_id: str) -> bool:
-    return is_identifier(account_id)
-
-
 def derived_account_id(username: str, open_id: str) -> str:
     """The id of an account connected without one: its username, else part of its open_id."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "", username)[:128]
@@ -86,7 +82,7 @@ class ConnectFlow:
         """Where the account's follower schedule runs its refreshes (None: no schedule)."""
 
     async def begin(self, account_id: str = "") -> ConnectStart:
-        if account_id and not valid_account_id(account_id):
+        if account_id and not is_identifier(account_id):
             raise ConnectFailed(
                 "TT_FIELD_INVALID",
                 "accountId may use letters, digits and . _ : - (1-128 characters)",
