@@ -5,12 +5,13 @@ Activities are the real ones, talking to the real simulator over HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,7 +28,9 @@ from tests.workflow_support import (
     video_request,
     wait_for,
 )
+from workflows.account_contracts import ACCOUNT_WORKFLOW_TYPE, account_workflow_id
 from workflows.contracts import Phase
+from workflows.pacing import AccountInput
 
 
 @pytest.fixture
@@ -222,3 +225,28 @@ async def test_schedule_is_refused_for_a_post_that_is_not_a_draft(
     assert isinstance(err.value.cause, ApplicationError)
     assert err.value.cause.type == "INVALID_PHASE"
     assert "already SCHEDULED" in err.value.cause.message
+
+
+async def test_an_account_entity_left_on_a_dead_queue_does_not_stall_the_next_test(
+    time_skipping_env: WorkflowEnvironment,
+    simulator: Simulator,
+    token_file: Path,
+    task_queue: str,
+    video_url: str,
+) -> None:
+    # The harness's own guard (tests/workflow_support.running_worker): an earlier test whose
+    # cleanup failed leaves acct_demo's entity on a queue nobody polls; the next test's posts
+    # would wait on it for answers that never come. running_worker ends it first.
+    env = time_skipping_env
+    left = await env.client.start_workflow(
+        ACCOUNT_WORKFLOW_TYPE,
+        AccountInput(account_id="acct_demo"),
+        id=account_workflow_id("acct_demo"),
+        task_queue=f"tq-dead-{uuid.uuid4()}",
+    )
+    target = target_of(video_request(post_id(), video_url))
+    async with running_worker(env.client, simulator, token_file, task_queue):
+        handle = await start(env.client, task_queue, target)
+        result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.phase is Phase.PUBLISHED
+    assert (await left.describe()).status is WorkflowExecutionStatus.TERMINATED

@@ -21,7 +21,7 @@ from temporalio.client import (
     WorkflowHandle,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from simulator import Simulator
 from starter.api import PostPublisher
@@ -130,6 +130,9 @@ async def running_worker(
         **(worker or {}),
     )
     media_settings = dataclasses.replace(MediaSettings.from_env(), **media)
+    # An entity an earlier test left running (its cleanup failed) sits on a task queue no
+    # worker polls: this test's posts would wait on it without an answer. End it first.
+    await end_account_entities(client, task_queue, token_file, left_elsewhere=True)
     try:
         async with worker_main.running_worker(
             client,
@@ -143,21 +146,34 @@ async def running_worker(
         await end_account_entities(client, task_queue, token_file)
 
 
-async def end_account_entities(client: Client, task_queue: str, token_file: Path) -> None:
+async def end_account_entities(
+    client: Client, task_queue: str, token_file: Path, *, left_elsewhere: bool = False
+) -> None:
     """Account entities live as long as their account; a test's end is theirs, so that the
-    next test (another task queue, same account id) starts its own."""
+    next test (another task queue, same account id) starts its own. `left_elsewhere`: end
+    the token file's entities running on any *other* task queue instead (left by an earlier
+    test). A failure to end one is raised, not swallowed: a leftover entity makes every
+    later test of its account wait for answers that never come."""
     try:
         accounts = list(json.loads(token_file.read_text()).get("accounts", {}))
     except (OSError, ValueError):
         accounts = []
     for account in accounts:
         handle = client.get_workflow_handle(account_workflow_id(account))
-        with contextlib.suppress(RPCError):
+        try:
             described = await handle.describe()
-            if described.status == WorkflowExecutionStatus.RUNNING and (
-                described.task_queue == task_queue
-            ):
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                continue
+            raise
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            continue
+        if (described.task_queue == task_queue) != left_elsewhere:
+            try:
                 await handle.terminate("test finished")
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:  # ended meanwhile: fine
+                    raise
 
 
 async def start(
