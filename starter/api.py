@@ -94,6 +94,10 @@ class PostNotFound(LookupError):
         self.workflow_id = wf_id
 
 
+NOT_READY = "POST_NOT_READY"
+"""The code of an action or a state no worker answered in time (it may still be applied)."""
+
+
 class ActionRejected(Exception):
     """An update the workflow refused (for example: cancel after publishing began)."""
 
@@ -346,7 +350,7 @@ class PostPublisher:
                 if closed is not None:
                     return closed
                 raise ActionRejected(
-                    "POST_NOT_READY",
+                    NOT_READY,
                     f"{handle.id} did not answer within {STATE_QUERY_TIMEOUT.seconds} s: no "
                     f"worker polls task queue {self.task_queue!r}, or it is overloaded. Start "
                     "or check a worker, then ask again.",
@@ -359,7 +363,7 @@ class PostPublisher:
                 if closed is not None:
                     return closed
                 raise ActionRejected(
-                    "POST_NOT_READY",
+                    NOT_READY,
                     f"{handle.id} cannot report its state yet ({err.message}); check that a "
                     "worker polls the task queue, then ask again.",
                 ) from None
@@ -374,7 +378,7 @@ class PostPublisher:
             try:
                 state = await self.state(post_id, account_id)
             except ActionRejected as slow:
-                if slow.code != "POST_NOT_READY":
+                if slow.code != NOT_READY:
                     raise
                 await asyncio.sleep(interval)  # a busy or restarting worker: keep watching
                 continue
@@ -436,7 +440,7 @@ class PostPublisher:
                 if not waiting.expired():
                     raise  # the caller gave up: not the post's answer
                 raise ActionRejected(
-                    "POST_NOT_READY",
+                    NOT_READY,
                     f"{handle.id} did not take the {name} within "
                     f"{self.action_timeout.total_seconds():.0f} s: no worker polls task queue "
                     f"{self.task_queue!r}, or it is overloaded. Temporal may still hand the "

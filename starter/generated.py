@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from starter.answer_codes import ANSWER_CODES
 from worker.settings import URL_FIELDS, Settings, account_env_name, env_name
 from workflows.account_contracts import AccountSettings
 from workflows.contracts import PublishPostInput
@@ -140,6 +141,21 @@ def error_codes_doc() -> str:
         "",
         "HTTP failures without a TikTok error envelope are reported as `http_<status>`: 429 is",
         "retried; 5xx is retried for reads and treated as ambiguous for an upload init.",
+        "",
+        "## Answers of the HTTP API and the MCP tools",
+        "",
+        "The `code` of a problem document (docs/api.md) that the front door answers itself;",
+        "any other code there is one of the tables above (the workflow's refusal, TikTok's",
+        "code). **ask again?** is the document's `retryable`: whether the same request, sent",
+        "again unchanged (after its `Retry-After`), can succeed.",
+        "",
+        "| code | HTTP | meaning | ask again? | what to do |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{a.code}` | {a.status} | {a.meaning} | {'yes' if a.retryable else 'no'} | "
+            f"{a.remedy} |"
+            for a in sorted(ANSWER_CODES.values(), key=lambda a: (a.status, a.code))
+        ),
         "",
     ]
     return "\n".join(lines)

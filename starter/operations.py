@@ -44,6 +44,10 @@ _ENDED_OUTSIDE_ENGINE_EVENTS = frozenset(
     }
 )
 NOT_LATEST = "not retried: the matched run is not the post's latest"
+#: Why a retry was refused (`Outcome.refusal`; the HTTP API's and MCP's 409 code).
+NEEDS_CONFIRMATION = "RETRY_NEEDS_CONFIRMATION"
+NOT_ALLOWED = "RETRY_NOT_ALLOWED"
+NOT_FAILED = "RETRY_NOT_FAILED"
 ENDED_FOR_GOOD = frozenset(
     {Phase.PUBLISHED.value, Phase.DELIVERED_TO_INBOX.value, Phase.CANCELLED.value}
 )
@@ -78,7 +82,13 @@ class Outcome:
     skipped"""
     reason: str = ""
     error_code: str | None = None
+    """The code the post's failed run ended with (what a retry would fix)."""
     run_id: str | None = None
+    refusal: str | None = None
+    """For a skipped post, why, as a stable code: RETRY_NEEDS_CONFIRMATION (TikTok may
+    have the post: retry it alone with confirm-not-posted), RETRY_NOT_ALLOWED (it had
+    published or been cancelled), RETRY_NOT_FAILED (running, finished, or retried
+    meanwhile), or the refused action's own code."""
 
     @property
     def ok(self) -> bool:
@@ -138,7 +148,7 @@ class Operations:
                 "RUNNING": "it is still running (cancel or reschedule it instead)",
                 "COMPLETED": "it finished without failing (published, delivered or cancelled)",
             }.get(status, f"its run ended {status}, not FAILED")
-            return Outcome(workflow_id, "skipped", f"not retried: {why}")
+            return Outcome(workflow_id, "skipped", f"not retried: {why}", refusal=NOT_FAILED)
         failed = await self._failed_run(workflow_id)
         if failed.may_be_live and not confirm_not_posted:
             return Outcome(
@@ -149,6 +159,7 @@ class Operations:
                 "there, retry this post with --confirm-not-posted.",
                 failed.error_code,
                 failed.run_id,
+                refusal=NEEDS_CONFIRMATION,
             )
         target = failed.request.target
         options = target.options
@@ -181,7 +192,12 @@ class Operations:
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )
         except WorkflowAlreadyStartedError:
-            return Outcome(workflow_id, "skipped", "not retried: another run started meanwhile")
+            return Outcome(
+                workflow_id,
+                "skipped",
+                "not retried: another run started meanwhile",
+                refusal=NOT_FAILED,
+            )
         return Outcome(
             workflow_id, "retried", _fixes_text(fixes), failed.error_code, handle.result_run_id
         )
@@ -200,6 +216,7 @@ class Operations:
                 "skipped",
                 f"not retried: it had reached {phase} before its run was {status.lower()}",
                 RUN_ENDED_OUTSIDE_ENGINE,
+                refusal=NOT_ALLOWED,
             )
         if not confirm_not_posted:
             return Outcome(
@@ -210,6 +227,7 @@ class Operations:
                 "profile and inbox; if it is not there, retry this post with "
                 "--confirm-not-posted.",
                 RUN_ENDED_OUTSIDE_ENGINE,
+                refusal=NEEDS_CONFIRMATION,
             )
         return None
 
@@ -355,7 +373,7 @@ class Operations:
         try:
             result = await action
         except ActionRejected as err:
-            return Outcome(wf_id, "skipped", f"{err.code}: {err}")
+            return Outcome(wf_id, "skipped", f"{err.code}: {err}", refusal=err.code)
         except RequestInvalid as err:
             return Outcome(wf_id, "skipped", f"the fix is invalid: {err}")
         if isinstance(result, Outcome):

@@ -34,7 +34,7 @@ from account_store.store import AccountRecord, AccountStore
 from account_store.webhook_endpoints import WebhookEndpoints
 from account_store.webhook_events import ReceivedEvents
 from starter.account_entity import EntityUnavailable, account_state, signal_account
-from starter.api import ActionRejected, PostNotFound, PostPublisher, SubmittedTarget
+from starter.api import NOT_READY, ActionRejected, PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
 from starter.followers import followers, stop_followers_schedule
 from starter.operations import Fixes, Operations
@@ -63,6 +63,7 @@ from telemetry import tracing
 from workflows import search_attributes as sa
 from workflows.contracts import WORKFLOW_TYPE, Phase, PostState
 from workflows.creator_info_lookup import (
+    ACCOUNT_BUSY,
     CREATOR_INFO_LOOKUP_TYPE,
     REVOKE_ACCESS_TYPE,
     RevokeOutcome,
@@ -72,6 +73,8 @@ from workflows.tiktok import CreatorInfo
 from workflows.validation import Problem
 
 TYPE_BASE = "urn:tiktok-publisher:problem:"
+#: Statuses whose answer is "not now" rather than "no": asking again can succeed.
+RETRYABLE_STATUSES = frozenset({429, 503})
 #: How long a caller waits for the worker to answer a creator_info or a revoke.
 WORKER_CALL_TIMEOUT = timedelta(seconds=30)
 #: How long a state query may take before the search attribute stands in for it.
@@ -91,6 +94,7 @@ class ServiceProblem(Exception):
         kind: str | None = None,
         problems: Sequence[Problem] = (),
         headers: dict[str, str] | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -100,6 +104,9 @@ class ServiceProblem(Exception):
         self.kind = kind or code.lower().replace("_", "-")
         self.problems = list(problems)
         self.headers = headers or {}
+        self.retryable = status in RETRYABLE_STATUSES if retryable is None else retryable
+        """Whether the same request, sent again unchanged (after Retry-After, if given), can
+        succeed: a 429 or 503 can; a refusal, an invalid request or a bug cannot."""
 
     def document(self) -> dict[str, Any]:
         return {
@@ -108,6 +115,7 @@ class ServiceProblem(Exception):
             "status": self.status,
             "detail": self.detail,
             "code": self.code,
+            "retryable": self.retryable,
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -131,12 +139,51 @@ def refused(code: str, detail: str) -> ServiceProblem:
     return ServiceProblem(409, code, "The action was refused", detail, kind="action-refused")
 
 
+#: Temporal's answers that a later, identical request may not get: it was busy, slow or
+#: unreachable. Any other status (PERMISSION_DENIED, NOT_FOUND for the namespace, ...) is
+#: the API's own configuration, which asking again does not change.
+TRANSIENT_RPC = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.UNKNOWN,
+    }
+)
+
+
 def temporal_unavailable(err: RPCError) -> ServiceProblem:
+    if err.status in TRANSIENT_RPC:
+        return ServiceProblem(
+            503,
+            "TEMPORAL_UNAVAILABLE",
+            "Temporal did not answer",
+            f"Temporal failed the request ({err.status.name}); try again.",
+            headers={"Retry-After": "5"},
+        )
+    return ServiceProblem(
+        502,
+        "TEMPORAL_REFUSED",
+        "Temporal refused the request",
+        f"Temporal refused the request ({err.status.name}): check the server's Temporal "
+        "settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, its API key or TLS); asking again "
+        "will not help.",
+        retryable=False,
+    )
+
+
+def not_ready(err: ActionRejected) -> ServiceProblem:
+    """No worker answered the action in time: it may still be applied when one comes."""
     return ServiceProblem(
         503,
-        "TEMPORAL_UNAVAILABLE",
-        "Temporal did not answer",
-        f"Temporal refused or failed the request ({err.status.name}); try again.",
+        err.code,
+        "The post cannot answer now",
+        str(err),
+        kind="post-not-ready",
+        headers={"Retry-After": "5"},
     )
 
 
@@ -150,7 +197,7 @@ def problem_of(err: Exception) -> ServiceProblem | None:
     if isinstance(err, PostNotFound):
         return not_found("POST_NOT_FOUND", str(err))
     if isinstance(err, ActionRejected):
-        return refused(err.code, str(err))
+        return not_ready(err) if err.code == NOT_READY else refused(err.code, str(err))
     if isinstance(err, RPCError):
         return temporal_unavailable(err)
     return None
@@ -417,7 +464,7 @@ class Service:
             confirm_not_posted=body.confirmNotPosted,
         )
         if not outcome.ok:
-            raise refused(outcome.error_code or "RETRY_REFUSED", outcome.reason)
+            raise refused(outcome.refusal or "RETRY_REFUSED", outcome.reason)
         return RetryResponse(
             workflowId=outcome.workflow_id,
             action=outcome.action,
@@ -490,13 +537,28 @@ class Service:
                 # Missing tokens: no such connected account. A final refusal (revoked or
                 # expired tokens, scope withdrawn): the account must be reconnected (409).
                 # Anything else TikTok did is an upstream failure (502).
+                # The account holding its calls (paused, or creator_info refused a while) is
+                # "not now" (503).
+                retryable, headers = False, {}
                 if cause.type == "TOKEN_MISSING":
                     status, title, kind = 404, "Not found", "not-found"
+                elif cause.type == ACCOUNT_BUSY:
+                    status, title, kind = 503, "The account is busy", "account-busy"
+                    headers = {"Retry-After": "30"}
                 elif cause.non_retryable:
                     status, title, kind = 409, "TikTok refused the call", "tiktok-refused"
                 else:
                     status, title, kind = 502, "TikTok failed the call", "tiktok-failed"
-                raise ServiceProblem(status, cause.type, title, cause.message, kind=kind) from None
+                    retryable = True
+                raise ServiceProblem(
+                    status,
+                    cause.type,
+                    title,
+                    cause.message,
+                    kind=kind,
+                    headers=headers,
+                    retryable=retryable or None,
+                ) from None
             raise ServiceProblem(
                 503,
                 "WORKER_UNAVAILABLE",
@@ -543,7 +605,9 @@ class Service:
         except ConnectFailed as err:
             if err.code == "TT_FIELD_INVALID":
                 raise _field_invalid("accountId", str(err)) from None
-            raise ServiceProblem(err.status, err.code, "Cannot connect", str(err)) from None
+            raise ServiceProblem(
+                err.status, err.code, "Cannot connect", str(err), retryable=False
+            ) from None
         return ConnectResponse(
             authorizeUrl=start.authorize_url, state=start.state, expiresAt=start.expires_at
         )
@@ -557,7 +621,12 @@ class Service:
             )
         except ConnectFailed as err:
             raise ServiceProblem(
-                err.status, err.code, "The account was not connected", str(err), kind="connect"
+                err.status,
+                err.code,
+                "The account was not connected",
+                str(err),
+                kind="connect",
+                retryable=False,  # the link is spent: a new connect, not this request again
             ) from None
         return ConnectedResponse(
             accountId=done.account_id,

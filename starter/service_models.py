@@ -192,6 +192,11 @@ class ProblemDocument(BaseModel):
     status: int
     detail: str = ""
     code: str = Field(description="Stable machine-readable code of this error.")
+    retryable: bool = Field(
+        description="Whether the same request, sent again unchanged, can succeed (after "
+        "the Retry-After header's seconds when given): true for 'not now' answers (429, "
+        "503, TikTok's transient 502), false for refusals, invalid requests and bugs."
+    )
     problems: list[FieldProblem] = Field(
         default_factory=list, description="For invalid requests: everything wrong with it."
     )

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
 
 from starter import generated
+from starter.answer_codes import ANSWER_CODES
 from tests.workflow_support import FAST, target_of, video_request
 from workflows.contracts import PublishPostInput
 from workflows.dialects import parse_request
-from workflows.errors import ENGINE_CODES, FAIL_REASONS, TIKTOK_ERROR_CODES
+from workflows.errors import ENGINE_CODES, FAIL_REASONS, TIKTOK_ERROR_CODES, rule_for
 from workflows.validation import CODES
 
 
@@ -55,3 +57,26 @@ def test_error_code_reference_lists_every_code() -> None:
     every = [*CODES, *TIKTOK_ERROR_CODES, *FAIL_REASONS, *ENGINE_CODES]
     missing = [code for code in every if f"`{code}`" not in text]
     assert missing == []
+
+
+#: Where a front door names the code of its answer in the source: a problem's constructor,
+#: a helper that builds one, or an exception the service turns into one.
+_ANSWER_SITES = re.compile(
+    r"(?:ServiceProblem\(\s*\d{3},|not_found\(|refused\(|ActionRejected\(|ConnectFailed\("
+    r"|StateRejected\(|PlatformSetError\()\s*\"([A-Z][A-Z_]+)\""
+)
+
+
+def documented_answer_codes(source: str) -> set[str]:
+    return set(_ANSWER_SITES.findall(source))
+
+
+def test_every_code_a_front_door_answers_is_in_error_codes_md() -> None:
+    sources = [*Path("starter").rglob("*.py"), *Path("account_store").rglob("*.py")]
+    found = set().union(*(documented_answer_codes(p.read_text()) for p in sources))
+    assert {"POST_NOT_FOUND", "TEMPORAL_REFUSED", "OAUTH_STATE_USED"} <= found  # the scan works
+    undocumented = {c for c in found if c not in ANSWER_CODES and rule_for(c) is None}
+    undocumented -= set(CODES)  # TT_* request problems have their own table
+    assert undocumented == set(), f"add them to starter/answer_codes.py: {sorted(undocumented)}"
+    # and the guard sees a new one
+    assert documented_answer_codes('raise refused("SOMETHING_NEW", "x")') == {"SOMETHING_NEW"}

@@ -14,7 +14,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
+from starter.api import NOT_READY, ActionRejected
 from starter.media_host import MediaHost, sample_video
+from starter.service import problem_of
 from tests.api_support import LiveApi, live_api
 from tests.workflow_support import video_request
 
@@ -39,6 +41,8 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
     assert response.headers["content-type"].startswith(PROBLEM)
     doc = response.json()
     assert {"type", "title", "status", "code"} <= set(doc) and doc["status"] == status
+    # Whether asking again can help: "not now" answers only.
+    assert doc["retryable"] is (status in (429, 503)), doc
     assert "Traceback" not in response.text
     if code:
         assert doc["code"] == code, doc
@@ -130,7 +134,7 @@ async def test_missing_posts_are_404_and_refusals_409(api: LiveApi, video: str) 
         doc = assert_problem(again, 409)
         assert doc["detail"]
         retry = await http.post("/v1/posts/api-post-2/targets/acct_demo/retry", json={})
-        assert_problem(retry, 409)
+        assert_problem(retry, 409, "RETRY_NOT_FAILED")
 
 
 async def test_reschedule_moves_a_scheduled_post(api: LiveApi, video: str) -> None:
@@ -203,6 +207,7 @@ async def test_batch_submit_answers_line_by_line(
     assert [a["status"] for a in answers] == [202, 422, 422, 503, 500, 202]
     codes = [a["body"].get("code") for a in answers[1:5]]
     assert codes == ["REQUEST_INVALID", "REQUEST_INVALID", "TEMPORAL_UNAVAILABLE", "INTERNAL"]
+    assert [a["body"]["retryable"] for a in answers[1:5]] == [False, False, True, False]
     assert "Traceback" not in response.text and "a bug" not in response.text
     # and the document says so, so that a generated client can send one and read the answer
     async with api.http() as http:
@@ -290,3 +295,24 @@ async def test_an_unknown_query_parameter_is_refused_not_ignored(api: LiveApi) -
         assert submitted.status_code == 422
         assert all(p["field"] != "dialect" for p in submitted.json()["problems"]), submitted.text
         assert_problem(await http.get("/v1/accounts", params={"x": "1"}), 422)
+
+
+def test_every_error_says_whether_asking_again_can_help() -> None:
+    def of(err: Exception) -> Any:
+        problem = problem_of(err)
+        assert problem is not None
+        return problem
+
+    busy = of(RPCError("busy", RPCStatusCode.UNAVAILABLE, b""))
+    assert (busy.status, busy.code, busy.retryable) == (503, "TEMPORAL_UNAVAILABLE", True)
+    assert busy.headers["Retry-After"]
+    # The API's own Temporal settings are wrong: no "try again" that cannot succeed.
+    denied = of(RPCError("no", RPCStatusCode.PERMISSION_DENIED, b""))
+    assert (denied.status, denied.code, denied.retryable) == (502, "TEMPORAL_REFUSED", False)
+    assert "try again" not in denied.detail and "will not help" in denied.detail
+    # No worker took the action: not now, not no.
+    waiting = of(ActionRejected(NOT_READY, "no worker took the cancel within 30 s"))
+    assert (waiting.status, waiting.retryable) == (503, True) and waiting.headers["Retry-After"]
+    no = of(ActionRejected("INVALID_PHASE", "it is publishing"))
+    assert (no.status, no.retryable) == (409, False)
+    assert no.document()["retryable"] is False

@@ -164,6 +164,8 @@ async def test_ambiguous_init_needs_confirmation(
     ops = Operations(api)
     refused = await ops.retry(item.workflow_id)
     assert refused.action == "skipped" and "--confirm-not-posted" in refused.reason
+    # the API's and MCP's stable code for it; the failed run's own code stays beside it
+    assert (refused.refusal, refused.error_code) == ("RETRY_NEEDS_CONFIRMATION", "AMBIGUOUS_INIT")
     assert len(recorded(simulator, "content_init")) == 1
     confirmed = await ops.retry(item.workflow_id, confirm_not_posted=True)
     assert confirmed.action == "retried"
@@ -299,6 +301,7 @@ async def test_a_run_terminated_in_temporal_is_retried_only_on_the_responders_wo
     unconfirmed = await ops.retry(item.workflow_id)
     assert unconfirmed.action == "skipped" and unconfirmed.error_code == "RUN_ENDED_OUTSIDE_ENGINE"
     assert "--confirm-not-posted" in unconfirmed.reason and "terminated" in unconfirmed.reason
+    assert unconfirmed.refusal == "RETRY_NEEDS_CONFIRMATION"
     retried = await ops.retry(item.workflow_id, confirm_not_posted=True, fixes=Fixes(at=later))
     assert retried.action == "retried" and retried.run_id
     state = await state_of(api.client.get_workflow_handle(item.workflow_id))

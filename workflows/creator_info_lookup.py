@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
 
 CREATOR_INFO_LOOKUP_TYPE = "CreatorInfoLookup"
 REVOKE_ACCESS_TYPE = "RevokeAccess"
+ACCOUNT_BUSY = "ACCOUNT_BUSY"
+"""The account holds its TikTok calls for now (paused, or creator_info kept refused)."""
 #: How long a composer's creator_info may wait for the account's budget.
 LOOKUP_PATIENCE = timedelta(seconds=20)
 #: A caller is waiting: a few quick tries, then the error goes back to it.
@@ -50,7 +52,7 @@ def _stop_unless_brief(answer: SlotAnswer | None) -> None:
     if reason is WaitReason.NEEDS_RECONNECT:
         raise WaitEnded("ACCOUNT_NEEDS_RECONNECT", reason, workflow.now())
     if reason is WaitReason.PAUSED:
-        raise WaitEnded("ACCOUNT_BUSY", reason, workflow.now())
+        raise WaitEnded(ACCOUNT_BUSY, reason, workflow.now())
 
 
 @workflow.defn(name=CREATOR_INFO_LOOKUP_TYPE)
@@ -89,7 +91,7 @@ class CreatorInfoLookup:
                 raise ApplicationError(
                     f"The account holds TikTok calls for now ({reason}); see "
                     f"`tiktok-publisher account show {account_id}`.",
-                    type="ACCOUNT_BUSY" if ended.code == "DEADLINE" else ended.code,
+                    type=ACCOUNT_BUSY if ended.code == "DEADLINE" else ended.code,
                     non_retryable=True,
                 ) from None
             try:
@@ -112,7 +114,7 @@ class CreatorInfoLookup:
                 )
         raise ApplicationError(
             "TikTok kept refusing creator_info for this account; try again shortly.",
-            type="ACCOUNT_BUSY",
+            type=ACCOUNT_BUSY,
             non_retryable=True,
         )
 

@@ -331,9 +331,6 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
     ErrorRule("ACCOUNT_BUSY", N, "The account's entity holds TikTok calls for now (its "
               "per-minute budget, a cap, a pause or a reconnect).",
               "See `tiktok-publisher account show ACCOUNT_ID`, then ask again later."),
-    ErrorRule("POST_NOT_READY", R, "The post's run exists but cannot answer yet.",
-              "Check that a worker polls the task queue (`tiktok-publisher worker`), then ask "
-              "again; `describe` reads the history without a worker."),
     ErrorRule("POST_CLOSED", N, "The post's run has already ended.",
               "Use retry for a FAILED post; a published or cancelled post cannot be changed."),
     ErrorRule("TIME_IN_PAST", N, "A reschedule or schedule named a time already passed.",

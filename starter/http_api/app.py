@@ -156,7 +156,12 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             codes = {"422": "The request is invalid (every problem listed).",
                      "500": "Unexpected failure (logged with the id the detail names).",
-                     "503": "Temporal or the worker did not answer."}  # fmt: skip
+                     "502": "Temporal refused the request (TEMPORAL_REFUSED): the server's "
+                            "Temporal settings are wrong; asking again will not help.",
+                     "503": "Not now: Temporal, the worker, the post or the account did not "
+                            "answer in time (TEMPORAL_UNAVAILABLE, WORKER_UNAVAILABLE, "
+                            "POST_NOT_READY, ACCOUNT_BUSY); ask again after Retry-After."
+                     }  # fmt: skip
             if not path.startswith("/v1/oauth/"):
                 codes["401"] = "No valid API key."
             if "requestBody" in operation:
@@ -168,18 +173,16 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                 codes["401"] = "Missing, wrong or stale TikTok-Signature; nothing changed."
             if "{" in path:
                 codes["404"] = "Not found."
-            if path.startswith("/v1/posts/{postId}"):
-                codes["409"] = "The post cannot answer now (POST_NOT_READY: no worker polls)."
             if path.startswith("/v1/posts/") and operation.get("operationId", "").startswith(
                 ("schedule", "publish_now", "reschedule", "cancel", "retry")
             ):
                 codes["409"] = (
-                    "The post refused the action (the detail says why), or no worker took it "
-                    "in time (POST_NOT_READY)."
+                    "The post refused the action (the detail says why). A retry's refusal is "
+                    "RETRY_NEEDS_CONFIRMATION, RETRY_NOT_ALLOWED or RETRY_NOT_FAILED."
                 )
             if path.startswith("/v1/accounts/") and "creator-info" in path:
                 codes["409"] = "TikTok refused for good (e.g. revoked tokens): reconnect."
-                codes["502"] = "TikTok failed the call (its code in `code`)."
+                codes["502"] = "TikTok failed the call (its code in `code`), or Temporal refused."
             if path.startswith("/v1/oauth/"):
                 codes["400"] = "The connect failed (state, denial, code exchange)."
                 codes["409"] = "The account id belongs to another creator."
