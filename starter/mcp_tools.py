@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import mcp.types as types
@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from starlette.types import Receive, Scope, Send
 
 from starter.service import ServiceProblem, invalid, problem_of
-from starter.service_models import RetryBody, dump
+from starter.service_models import CONFIRM_NOT_POSTED, RetryBody, dump
 from workflows.contracts import Phase
 from workflows.request import ID_PATTERN, json_schema
 from workflows.tiktok import Privacy
@@ -35,44 +35,67 @@ class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_POST_ID = "The post's id (the postId it was submitted with)."
+_ACCOUNT_ID = "The account id of one of the post's targets (as in the post's platforms)."
+
+
 class PostRef(_Args):
-    postId: str = Field(pattern=ID_PATTERN)
+    postId: str = Field(pattern=ID_PATTERN, description=_POST_ID)
 
 
 class TargetRef(_Args):
-    postId: str = Field(pattern=ID_PATTERN)
-    accountId: str = Field(pattern=ID_PATTERN)
+    postId: str = Field(pattern=ID_PATTERN, description=_POST_ID)
+    accountId: str = Field(pattern=ID_PATTERN, description=_ACCOUNT_ID)
 
 
 class ListPostsArgs(_Args):
-    state: Phase | None = None
-    accountId: str | None = Field(default=None, pattern=ID_PATTERN)
-    postId: str | None = Field(default=None, pattern=ID_PATTERN)
-    cursor: str | None = Field(default=None, max_length=4096)
-    limit: int = Field(default=50, ge=1, le=200)
+    state: Phase | None = Field(default=None, description="Only targets in this phase.")
+    accountId: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="Only this account's targets."
+    )
+    postId: str | None = Field(default=None, pattern=ID_PATTERN, description="Only this post.")
+    cursor: str | None = Field(
+        default=None, max_length=4096, description="nextCursor of the previous page."
+    )
+    limit: int = Field(default=50, ge=1, le=200, description="Targets per page.")
 
 
 class CancelArgs(TargetRef):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(
+        default=None, max_length=500, description="Why, kept in the post's history."
+    )
 
 
 class RescheduleArgs(TargetRef):
-    at: AwareDatetime
+    at: AwareDatetime = Field(
+        description="The new time: ISO 8601 with a UTC offset, in the future "
+        "(e.g. 2030-01-01T09:00:00+00:00)."
+    )
 
 
 class RetryArgs(TargetRef):
-    privacy: Privacy | None = None
-    at: AwareDatetime | None = None
-    caption: str | None = Field(default=None, max_length=4000)
-    confirmNotPosted: bool = False
+    privacy: Privacy | None = Field(
+        default=None, description="A new privacy level (one get_creator_info offers)."
+    )
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="Publish at this time instead (ISO 8601 with a UTC offset, future).",
+    )
+    caption: str | None = Field(default=None, max_length=4000, description="A new caption.")
+    confirmNotPosted: bool = Field(
+        default=False, description=CONFIRM_NOT_POSTED + " Never set it on your own."
+    )
 
 
 class AccountRef(_Args):
-    accountId: str = Field(pattern=ID_PATTERN)
+    accountId: str = Field(pattern=ID_PATTERN, description="A connected account's id.")
 
 
 class NoArgs(_Args):
     pass
+
+
+_READ = types.ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
 @dataclass(frozen=True)
@@ -81,26 +104,48 @@ class ToolSpec:
     description: str
     args: type[BaseModel] | None
     """None: the post request itself (create_post)."""
+    annotations: types.ToolAnnotations = field(default_factory=lambda: _READ)
 
 
 TOOLS = [
     ToolSpec(
         "create_post",
-        "Submit a TikTok post (either request shape: flat `platforms` or nested `targets`). "
-        "postId is the idempotency key: submitting it again starts nothing.",
+        "Submit a TikTok post, in either request shape: `platforms` (with `content`, "
+        "`scheduledFor`) or `targets` (with `caption`, `scheduledAt`), never both. postId is "
+        "the idempotency key: submitting it again starts nothing.",
         None,
+        types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
     ),
     ToolSpec("get_post", "A post with every target and an overall status.", PostRef),
     ToolSpec("list_posts", "Post targets (latest run each), filtered, paged.", ListPostsArgs),
-    ToolSpec("cancel_post", "Cancel a target that has not started publishing.", CancelArgs),
-    ToolSpec("reschedule_post", "Move a scheduled target to a new time.", RescheduleArgs),
-    ToolSpec("retry_post", "Start a FAILED target again, with optional fixes.", RetryArgs),
+    ToolSpec(
+        "cancel_post",
+        "Cancel a target that has not started publishing. Final: the same postId can never "
+        "run again (submit under a new postId to post it after all).",
+        CancelArgs,
+        types.ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True),
+    ),
+    ToolSpec(
+        "reschedule_post",
+        "Move a scheduled target to a new time.",
+        RescheduleArgs,
+        types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
+    ),
+    ToolSpec(
+        "retry_post",
+        "Start a FAILED target again, with optional fixes. Refused with "
+        "RETRY_NEEDS_CONFIRMATION when TikTok may already have the post: ask a person to "
+        "check the creator's profile before anything else.",
+        RetryArgs,
+        types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
+    ),
     ToolSpec("list_accounts", "Connected TikTok accounts with their health.", NoArgs),
     ToolSpec(
         "get_creator_info",
         "Live creator_info of an account: privacy options, disabled interactions, max "
         "duration (what TikTok's Direct Post UX rules need before posting).",
         AccountRef,
+        types.ToolAnnotations(read_only_hint=True, open_world_hint=True),
     ),
     ToolSpec(
         "get_post_metrics",
@@ -111,10 +156,30 @@ TOOLS = [
 _BY_NAME = {tool.name: tool for tool in TOOLS}
 
 
+def request_schema() -> dict[str, Any]:
+    """The post request's JSON Schema as one object: its two shapes' properties side by side
+    (hosts such as Anthropic's and OpenAI's refuse a top-level oneOf, which would take every
+    tool of the session down with it); the tool checks the shape as the API does."""
+    request = json_schema()
+    defs = request["$defs"]
+    shapes = [defs[ref["$ref"].rsplit("/", 1)[-1]] for ref in request["oneOf"]]
+    properties: dict[str, Any] = {}
+    for shape in shapes:
+        for name, prop in shape["properties"].items():
+            properties.setdefault(name, prop)
+    required = set.intersection(*(set(shape.get("required", ())) for shape in shapes))
+    return {
+        "type": "object",
+        "description": request.get("description", ""),
+        "properties": properties,
+        "required": sorted(required),
+        "$defs": defs,
+    }
+
+
 def input_schema(spec: ToolSpec) -> dict[str, Any]:
     if spec.args is None:
-        request = json_schema()
-        return {"type": "object", **{k: v for k, v in request.items() if k != "$id"}}
+        return request_schema()
     schema = spec.args.model_json_schema()
     schema.pop("title", None)
     return schema
@@ -182,7 +247,12 @@ def build_server(source: ServiceSource) -> Server[Any]:
     ) -> types.ListToolsResult:
         return types.ListToolsResult(
             tools=[
-                types.Tool(name=t.name, description=t.description, input_schema=input_schema(t))
+                types.Tool(
+                    name=t.name,
+                    description=t.description,
+                    input_schema=input_schema(t),
+                    annotations=t.annotations,
+                )
                 for t in TOOLS
             ]
         )
@@ -191,10 +261,10 @@ def build_server(source: ServiceSource) -> Server[Any]:
         arguments = dict(params.arguments or {})
         try:
             return _result(await call(source(), params.name, arguments))
-        except Exception as err:  # a refusal is the tool's answer; anything else is a bug
-            problem = problem_of(err)
-            if problem is None:
-                raise
+        except Exception as err:  # a refusal is the tool's answer; a bug answers INTERNAL
+            from starter.http_api.problems import unexpected
+
+            problem = problem_of(err) or unexpected(err, f"mcp:{params.name}")
             return _result(problem.document(), error=True)
 
     return Server(

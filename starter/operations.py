@@ -156,7 +156,7 @@ class Operations:
                 "skipped",
                 f"not retried: TikTok may already have this post ({failed.error_code} after "
                 "the upload was sent). Check the creator's profile and inbox; if it is not "
-                "there, retry this post with --confirm-not-posted.",
+                "there, retry this post with --confirm-not-posted (confirmNotPosted in the API).",
                 failed.error_code,
                 failed.run_id,
                 refusal=NEEDS_CONFIRMATION,
@@ -225,7 +225,7 @@ class Operations:
                 f"not retried: its run was {status.lower()} in Temporal while it was "
                 f"{phase or 'starting'}, so TikTok may have the post. Check the creator's "
                 "profile and inbox; if it is not there, retry this post with "
-                "--confirm-not-posted.",
+                "--confirm-not-posted (confirmNotPosted in the API).",
                 RUN_ENDED_OUTSIDE_ENGINE,
                 refusal=NEEDS_CONFIRMATION,
             )

@@ -87,14 +87,18 @@ class CancelBody(_Wire):
     reason: str | None = Field(default=None, max_length=500)
 
 
+CONFIRM_NOT_POSTED = (
+    "Only after a person checked the creator's TikTok profile and inbox and the post is NOT "
+    "there. A retry refused with RETRY_NEEDS_CONFIRMATION may already be live; setting "
+    "this without checking can post it twice."
+)
+
+
 class RetryBody(_Wire):
     privacy: Privacy | None = None
     at: AwareDatetime | None = None
     caption: str | None = Field(default=None, max_length=4000)
-    confirmNotPosted: bool = Field(
-        default=False,
-        description="For AMBIGUOUS_INIT: you checked TikTok and the post is not there.",
-    )
+    confirmNotPosted: bool = Field(default=False, description=CONFIRM_NOT_POSTED)
 
 
 class RetryResponse(BaseModel):

@@ -60,7 +60,19 @@ async def test_the_tools_over_http(api: LiveApi, media_host: MediaHost) -> None:
         listed = await session.list_tools()
         assert sorted(t.name for t in listed.tools) == sorted(t.name for t in TOOLS)
         create = next(t for t in listed.tools if t.name == "create_post")
-        assert "oneOf" in create.input_schema, "the request's own JSON Schema"
+        # One object with both shapes' fields: Anthropic's and OpenAI's hosts refuse a
+        # top-level oneOf/anyOf/allOf, and with it every tool of the session.
+        assert not {"oneOf", "anyOf", "allOf"} & set(create.input_schema)
+        assert create.input_schema["type"] == "object"
+        assert {"platforms", "targets", "postId"} <= set(create.input_schema["properties"])
+        by_name = {t.name: t for t in listed.tools}
+        for t in listed.tools:  # every argument says what it is
+            for name, prop in t.input_schema.get("properties", {}).items():
+                assert prop.get("description") or "$ref" in prop, (t.name, name)
+        assert "post it twice" in str(by_name["retry_post"].input_schema)
+        annotations = by_name["cancel_post"].annotations
+        assert annotations is not None and annotations.destructive_hint is True
+        assert by_name["get_post"].annotations.read_only_hint is True  # type: ignore[union-attr]
 
         error, answer = await tool(
             session, "create_post", **video_request("mcp-1", video, scheduled_for=later)
@@ -101,6 +113,19 @@ async def test_the_tools_over_http(api: LiveApi, media_host: MediaHost) -> None:
             session, "get_post_metrics", postId="mcp-1", accountId="acct_demo"
         )
         assert not error and metrics["history"] == []  # cancelled: never live, never followed
+
+
+async def test_a_bug_in_a_tool_answers_internal_with_a_log_id_not_a_traceback(
+    api: LiveApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("SELECT secret FROM accounts -- a bug's text")
+
+    monkeypatch.setattr(api.service, "accounts", broken)
+    async with http_session(api) as session:
+        error, doc = await tool(session, "list_accounts")
+    assert error and doc["code"] == "INTERNAL" and doc["retryable"] is False
+    assert "logged with id" in doc["detail"] and "SELECT" not in json.dumps(doc)
 
 
 async def test_invalid_input_is_a_tool_error_with_tt_problems(api: LiveApi) -> None:
