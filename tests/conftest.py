@@ -26,6 +26,7 @@ from starter.setup import register_search_attributes
 from tests.workflow_support import running_worker
 from worker.codec import PayloadKeys, data_converter
 from workflows import search_attributes
+from workflows.account_contracts import AccountSettings
 
 BIN = Path(sys.executable).parent
 
@@ -158,10 +159,21 @@ def token_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def worker(
-    dev_env: WorkflowEnvironment, simulator: Simulator, token_file: Path, task_queue: str
+    request: pytest.FixtureRequest,
+    dev_env: WorkflowEnvironment,
+    simulator: Simulator,
+    token_file: Path,
+    task_queue: str,
 ) -> AsyncIterator[None]:
-    """The product's worker on the dev server, this test's simulator and the test bucket."""
-    async with running_worker(dev_env.client, simulator, token_file, task_queue):
+    """The product's worker on the dev server, this test's simulator and the test bucket.
+    `@pytest.mark.short_rate_limit_pause`: for a test whose 429 is incidental, the account
+    pauses 1 s after it instead of TikTok's minute (the default)."""
+    accounts = None
+    if request.node.get_closest_marker("short_rate_limit_pause"):
+        accounts = AccountSettings(rate_limit_pause_seconds=1)
+    async with running_worker(
+        dev_env.client, simulator, token_file, task_queue, account_settings=accounts
+    ):
         yield
 
 

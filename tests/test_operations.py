@@ -202,6 +202,7 @@ async def test_bulk_cancel_and_reschedule(api: PostPublisher, worker: None, vide
         assert (await api.state(item.post_id, item.account_id)).phase is Phase.CANCELLED
 
 
+@pytest.mark.short_rate_limit_pause
 async def test_describe_tells_the_story(
     api: PostPublisher, worker: None, simulator: Simulator, video_url: str
 ) -> None:

@@ -57,6 +57,7 @@ def post_id() -> str:
     return f"metrics-{uuid.uuid4().hex[:10]}"
 
 
+@pytest.mark.short_rate_limit_pause
 async def test_a_published_post_shows_in_the_engine_series(
     dev_env: WorkflowEnvironment,
     simulator: Simulator,
