@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,15 @@ from temporalio.service import RPCError
 
 from starter import accounts_cli, generated, intake_cli, platform_sets_cli
 from starter.api import ActionRejected, PostNotFound, PostPublisher
-from starter.operations import Fixes, Operations, Outcome, render
+from starter.operations import (
+    BulkStopped,
+    Fixes,
+    Operations,
+    Outcome,
+    render,
+    render_row,
+    render_summary,
+)
 from starter.post_text import print_problems, render_state
 from telemetry import tracing
 from worker.codec import PayloadKeyError
@@ -143,8 +151,12 @@ async def _reschedule(args: argparse.Namespace) -> int:
     if query is None:
         print(render_state(await publisher.reschedule(args.post_id, args.account_id, args.at)))
         return EXIT_OK
-    outcomes = await Operations(publisher).reschedule_matching(query, args.at, dry_run=args.dry_run)
-    return _report(outcomes)
+    ops = Operations(publisher)
+    return await _bulk(
+        lambda shown: ops.reschedule_matching(
+            query, args.at, dry_run=args.dry_run, on_outcome=shown
+        )
+    )
 
 
 async def _schedule(args: argparse.Namespace) -> int:
@@ -160,7 +172,11 @@ async def _cancel(args: argparse.Namespace) -> int:
         print(render_state(await publisher.cancel(args.post_id, args.account_id, args.reason)))
         return EXIT_OK
     ops = Operations(publisher)
-    return _report(await ops.cancel_matching(query, reason=args.reason, dry_run=args.dry_run))
+    return await _bulk(
+        lambda shown: ops.cancel_matching(
+            query, reason=args.reason, dry_run=args.dry_run, on_outcome=shown
+        )
+    )
 
 
 async def _retry(args: argparse.Namespace) -> int:
@@ -177,7 +193,9 @@ async def _retry(args: argparse.Namespace) -> int:
         raise UsageError("--confirm-not-posted is a per-post decision: retry such posts one by one")
     if args.caption is not None:
         raise UsageError("--caption is one post's text: retry such posts one by one")
-    return _report(await ops.retry_matching(query, dry_run=args.dry_run, fixes=fixes))
+    return await _bulk(
+        lambda shown: ops.retry_matching(query, dry_run=args.dry_run, fixes=fixes, on_outcome=shown)
+    )
 
 
 async def _describe(args: argparse.Namespace) -> int:
@@ -189,9 +207,23 @@ async def _describe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report(outcomes: list[Outcome], limit: int = 1000) -> int:
-    print(render(outcomes))
-    if len(outcomes) >= limit:
+async def _bulk(
+    run: Callable[[Callable[[Outcome], None]], Awaitable[list[Outcome]]], limit: int = 1000
+) -> int:
+    """Run a bulk action, printing each post's line as it is decided (a long run shows its
+    progress, and an interrupted one what it did), then the summary."""
+
+    def shown(outcome: Outcome) -> None:
+        print(render_row(outcome), flush=True)
+
+    try:
+        outcomes = await run(shown)
+    except BulkStopped as stopped:
+        print(render_summary(stopped.outcomes))
+        print(str(stopped), file=sys.stderr)
+        return EXIT_REJECTED
+    print(render_summary(outcomes))
+    if sum(o.ok for o in outcomes) >= limit:
         print(f"Stopped at {limit} posts: run the command again for the rest.", file=sys.stderr)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_REJECTED
 

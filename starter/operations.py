@@ -17,8 +17,9 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowExecution, WorkflowExecutionDescription, WorkflowHistory
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
-from starter.api import ActionRejected, PostNotFound, PostPublisher
+from starter.api import NOT_READY, ActionRejected, PostNotFound, PostPublisher
 from workflows import search_attributes as sa
 from workflows.claims import CLAIM_VERDICT_SIGNAL, ClaimVerdict
 from workflows.contracts import (
@@ -239,8 +240,11 @@ class Operations:
         confirm_not_posted: bool = False,
         dry_run: bool = False,
         limit: int = 1000,
+        on_outcome: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
-        """Retry every FAILED post the visibility query matches.
+        """Retry every FAILED post the visibility query matches, up to `limit` retried (the
+        skipped ones are listed, not counted: running the command again goes on past them).
+        `on_outcome` hears each post's outcome as it is decided.
 
         Confirming "not posted" is a per-post judgement, so it is refused in bulk.
         """
@@ -250,43 +254,53 @@ class Operations:
             )
         if fixes.caption is not None:
             raise ValueError("--caption is one post's text: retry such posts one at a time")
-        outcomes: list[Outcome] = []
+        batch = _Batch(limit, on_outcome)
         async for wf in self._each_match(f"({query}) AND ExecutionStatus = 'Failed'"):
-            if len(outcomes) == limit:
+            if batch.full:
                 break
             retry = self.retry(wf.id, fixes=fixes, dry_run=dry_run, expected_run_id=wf.run_id)
-            try:
-                outcome = await self._guarded(wf.id, retry)
-            except PostNotFound:
-                continue  # gone since it was listed (retention)
-            if outcome.reason == NOT_LATEST:
-                # Retried already (its old FAILED run still matches): not a failed post now,
-                # so that running the command again goes on past the posts it has done.
+            outcome = await self._guarded(wf.id, retry)
+            if outcome.refusal == "POST_NOT_FOUND" or outcome.reason == NOT_LATEST:
+                # Gone since it was listed (retention), or retried already (its old FAILED
+                # run still matches): not a failed post now.
                 continue
-            outcomes.append(outcome)
-        return outcomes
+            batch.add(outcome)
+        return batch.outcomes
 
     # -- bulk cancel and reschedule ---------------------------------------------------
 
     async def cancel_matching(
-        self, query: str, *, reason: str | None = None, dry_run: bool = False, limit: int = 1000
+        self,
+        query: str,
+        *,
+        reason: str | None = None,
+        dry_run: bool = False,
+        limit: int = 1000,
+        on_outcome: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
-        """Cancel every running post the query matches (refused ones are listed, not fatal)."""
+        """Cancel every running post the query matches, up to `limit` cancelled (refused
+        ones are listed, not fatal, and not counted)."""
         return await self._each_running(
             query,
-            limit,
+            _Batch(limit, on_outcome),
             "cancel",
             None if dry_run else lambda post, acct: self.publisher.cancel(post, acct, reason),
         )
 
     async def reschedule_matching(
-        self, query: str, at: datetime, *, dry_run: bool = False, limit: int = 1000
+        self,
+        query: str,
+        at: datetime,
+        *,
+        dry_run: bool = False,
+        limit: int = 1000,
+        on_outcome: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
         """Move every running post the query matches to `at` (those already there are not
         matched again, so that a second run of the command goes on past the first `limit`)."""
         return await self._each_running(
             query,
-            limit,
+            _Batch(limit, on_outcome),
             "reschedule",
             None if dry_run else lambda post, acct: self.publisher.reschedule(post, acct, at),
             already=lambda wf: _same_second(wf.typed_search_attributes.get(sa.SCHEDULED_FOR), at),
@@ -295,27 +309,28 @@ class Operations:
     async def _each_running(
         self,
         query: str,
-        limit: int,
+        batch: _Batch,
         verb: str,
         act: Callable[[str, str], Awaitable[Any]] | None,
         already: Callable[[WorkflowExecution], bool] = lambda _: False,
     ) -> list[Outcome]:
         """Apply `act` to each running match; with `act` None (dry run) only list them.
-        Matches `already` done are left out (and do not count towards `limit`)."""
-        outcomes: list[Outcome] = []
+        Matches `already` done are left out."""
         async for wf in self._each_match(f"({query}) AND ExecutionStatus = 'Running'"):
             if already(wf):
                 continue
-            if len(outcomes) == limit:
+            if batch.full:
                 break
             wf_id = wf.id
             if act is None:
-                outcomes.append(Outcome(wf_id, f"would {verb}"))
+                batch.add(Outcome(wf_id, f"would {verb}"))
                 continue
             post_id, account_id = _ids(wf_id)
             done = {"cancel": "cancelled", "reschedule": "rescheduled"}[verb]
-            outcomes.append(await self._guarded(wf_id, act(post_id, account_id), done))
-        return outcomes
+            outcome = await self._guarded(wf_id, act(post_id, account_id), done)
+            if outcome.refusal != "POST_NOT_FOUND":  # ended and gone since it was listed
+                batch.add(outcome)
+        return batch.outcomes
 
     # -- describe ------------------------------------------------------------------------
 
@@ -369,16 +384,70 @@ class Operations:
                 yield wf
 
     async def _guarded(self, wf_id: str, action: Any, done: str | None = None) -> Outcome:
-        """One post's failure is reported on its line; it never stops the batch."""
+        """One post's failure is reported on its line; it never stops the batch (only
+        `_Batch` does, when no worker answers)."""
         try:
             result = await action
         except ActionRejected as err:
             return Outcome(wf_id, "skipped", f"{err.code}: {err}", refusal=err.code)
         except RequestInvalid as err:
             return Outcome(wf_id, "skipped", f"the fix is invalid: {err}")
+        except PostNotFound:
+            return Outcome(wf_id, "skipped", "gone since it was listed", refusal="POST_NOT_FOUND")
+        except RPCError as err:
+            return Outcome(
+                wf_id,
+                "skipped",
+                f"Temporal failed the request ({err.status.name}): {err.message}",
+                refusal="TEMPORAL_UNAVAILABLE",
+            )
         if isinstance(result, Outcome):
             return result
         return Outcome(wf_id, done or "done")
+
+
+class BulkStopped(Exception):
+    """A bulk action stopped before the end: `outcomes` are the posts it handled."""
+
+    def __init__(self, message: str, outcomes: list[Outcome]) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes
+
+
+#: POST_NOT_READY answers in a row after which a bulk action stops: no worker is taking
+#: actions, and each further post would wait its full action timeout for nothing.
+NOT_READY_STREAK = 3
+
+
+class _Batch:
+    """A bulk action's outcomes: told to `on_outcome` as they come, counted against `limit`
+    (posts acted on, not skipped), and stopped when no worker answers."""
+
+    def __init__(self, limit: int, on_outcome: Callable[[Outcome], None] | None) -> None:
+        self.limit = limit
+        self.on_outcome = on_outcome
+        self.outcomes: list[Outcome] = []
+        self.acted = 0
+        self._not_ready = 0
+
+    @property
+    def full(self) -> bool:
+        return self.acted >= self.limit
+
+    def add(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        self.acted += outcome.ok
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        self._not_ready = self._not_ready + 1 if outcome.refusal == NOT_READY else 0
+        if self._not_ready >= NOT_READY_STREAK:
+            raise BulkStopped(
+                f"stopped: {NOT_READY_STREAK} posts in a row got no answer from a worker "
+                "(POST_NOT_READY). Check that a worker polls the task queue, read those "
+                "posts' state (Temporal may still hand them the action), then run the "
+                "command again.",
+                self.outcomes,
+            )
 
 
 def _same_second(when: datetime | None, at: datetime) -> bool:
@@ -554,14 +623,23 @@ def pending_lines(described: WorkflowExecutionDescription) -> list[str]:
     return lines
 
 
-def render(outcomes: Sequence[Outcome]) -> str:
+#: Width of the action column (the longest action, "would reschedule").
+_ACTION_WIDTH = 16
+
+
+def render_row(outcome: Outcome) -> str:
+    code = f" [{outcome.error_code}]" if outcome.error_code else ""
+    return (
+        f"{outcome.action:<{_ACTION_WIDTH}}  {outcome.workflow_id}{code}  {outcome.reason}".rstrip()
+    )
+
+
+def render_summary(outcomes: Sequence[Outcome]) -> str:
     if not outcomes:
         return "No posts match."
-    width = max(len(o.action) for o in outcomes)
-    rows = []
-    for o in outcomes:
-        code = f" [{o.error_code}]" if o.error_code else ""
-        rows.append(f"{o.action:<{width}}  {o.workflow_id}{code}  {o.reason}".rstrip())
-    done = sum(1 for o in outcomes if o.ok)
-    rows.append(f"{done} of {len(outcomes)} post(s): {outcomes[0].action if done else 'none'}")
-    return "\n".join(rows)
+    done = [o for o in outcomes if o.ok]
+    return f"{len(done)} of {len(outcomes)} post(s): {done[0].action if done else 'none'}"
+
+
+def render(outcomes: Sequence[Outcome]) -> str:
+    return "\n".join([*(render_row(o) for o in outcomes), render_summary(outcomes)])

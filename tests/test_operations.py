@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
-from starter.api import ActionRejected, PostPublisher
+from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.media_host import MediaHost, sample_jpeg, sample_video
-from starter.operations import Fixes, Operations
+from starter.operations import BulkStopped, Fixes, Operations, Outcome, _Batch, render
 from tests.workflow_support import (
     FAST,
     failure_of,
@@ -332,3 +333,51 @@ async def test_retry_refuses_a_time_in_the_past_and_a_bulk_caption(
     with pytest.raises(ValueError, match="caption"):
         await ops.retry_matching(f"WorkflowId = '{failed}'", fixes=Fixes(caption="one for all"))
     assert (await api.latest_run(failed) or ("",))[0] == "FAILED", "nothing was retried"
+
+
+def test_a_bulk_summary_names_what_was_done_not_the_first_line() -> None:
+    rows = [
+        Outcome("tiktok-post/a/x", "skipped", "INVALID_PHASE: publishing", refusal="INVALID_PHASE"),
+        Outcome("tiktok-post/b/x", "cancelled"),
+        Outcome("tiktok-post/c/x", "cancelled"),
+    ]
+    assert render(rows).splitlines()[-1] == "2 of 3 post(s): cancelled"
+    assert render([]) == "No posts match."
+
+
+def test_a_bulk_limit_counts_posts_acted_on_and_no_worker_stops_the_batch() -> None:
+    heard: list[Outcome] = []
+    batch = _Batch(2, heard.append)
+    refused = Outcome("tiktok-post/r/x", "skipped", "refused", refusal="INVALID_PHASE")
+    for outcome in [refused, Outcome("tiktok-post/a/x", "cancelled"), refused]:
+        batch.add(outcome)
+    assert not batch.full, "refused posts do not use up the limit"
+    batch.add(Outcome("tiktok-post/b/x", "cancelled"))
+    assert batch.full and heard == batch.outcomes and len(heard) == 4
+    # No worker: each post would wait its action timeout; three in a row stop the batch.
+    idle = _Batch(1000, None)
+    waiting = Outcome("tiktok-post/w/x", "skipped", "no worker", refusal="POST_NOT_READY")
+    idle.add(waiting)
+    idle.add(Outcome("tiktok-post/a/x", "cancelled"))  # a worker answered: the streak ends
+    idle.add(waiting)
+    idle.add(waiting)
+    with pytest.raises(BulkStopped, match="no answer from a worker") as stopped:
+        idle.add(waiting)
+    assert len(stopped.value.outcomes) == 5
+
+
+async def test_one_posts_temporal_error_or_disappearance_is_its_line_not_the_batchs_end(
+    api: PostPublisher,
+) -> None:
+    ops = Operations(api)
+
+    async def unavailable() -> None:
+        raise RPCError("busy", RPCStatusCode.UNAVAILABLE, b"")
+
+    async def gone() -> None:
+        raise PostNotFound("tiktok-post/g/x")
+
+    busy = await ops._guarded("tiktok-post/u/x", unavailable())
+    assert busy.action == "skipped" and busy.refusal == "TEMPORAL_UNAVAILABLE"
+    assert "UNAVAILABLE" in busy.reason
+    assert (await ops._guarded("tiktok-post/g/x", gone())).refusal == "POST_NOT_FOUND"
