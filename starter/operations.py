@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowExecution, WorkflowExecutionDescription, WorkflowHistory
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.converter import DataConverter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -104,6 +105,9 @@ class FailedRun:
     error_message: str
     may_be_live: bool = False
     events: list[HistoryEvent] = field(default_factory=list)
+    schedule: dict[str, Any] = field(default_factory=dict)
+    """The target's `scheduled_for` and `system_draft` as the run's schedule, schedule and
+    publish_now updates left them (empty: unchanged since the start)."""
 
 
 class Operations:
@@ -166,9 +170,12 @@ class Operations:
         options = target.options
         if fixes.privacy is not None:
             options = options.model_copy(update={"privacy": fixes.privacy})
-        update: dict[str, Any] = {"options": options}
+        # The schedule the failed run ended with, not the one it was submitted with: a draft
+        # that was scheduled or published now, or a post rescheduled, keeps that.
+        update: dict[str, Any] = {"options": options, **failed.schedule}
         if fixes.at is not None:
             update["scheduled_for"] = fixes.at
+            update["system_draft"] = False  # a time to publish at releases a draft
         if fixes.caption is not None:
             update["caption"] = fixes.caption
         fixed = target.model_validate({**target.model_dump(), **update})
@@ -371,7 +378,10 @@ class Operations:
                 if details and isinstance(details[0], dict):
                     may_be_live = bool(details[0].get("may_be_live"))
                 break
-        return FailedRun(history.run_id, request, code, message, may_be_live, list(history.events))
+        schedule = await _schedule_changes(history.events, converter)
+        return FailedRun(
+            history.run_id, request, code, message, may_be_live, list(history.events), schedule
+        )
 
     async def _each_match(self, query: str) -> AsyncIterator[WorkflowExecution]:
         """Per matching post, its newest matching run, each post once, page after page (a
@@ -448,6 +458,36 @@ class _Batch:
                 "command again.",
                 self.outcomes,
             )
+
+
+#: The updates that change a post's schedule, and what each sets on its target.
+_SCHEDULE_UPDATES = ("schedule", "publish_now", "reschedule")
+_MAYBE_TIME: TypeAdapter[datetime | None] = TypeAdapter(datetime | None)
+
+
+async def _schedule_changes(
+    events: Sequence[HistoryEvent], converter: DataConverter
+) -> dict[str, Any]:
+    """What the run's completed schedule updates made of its target's schedule, in order."""
+    accepted: dict[str, tuple[str, Any]] = {}
+    changes: dict[str, Any] = {}
+    for event in events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            name = request.input.name
+            if name in _SCHEDULE_UPDATES:
+                payloads = request.input.args.payloads
+                given = (await converter.decode(payloads))[0] if payloads else None
+                accepted[request.meta.update_id] = (name, _MAYBE_TIME.validate_python(given))
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            done = event.workflow_execution_update_completed_event_attributes
+            if done.meta.update_id not in accepted or not done.outcome.HasField("success"):
+                continue
+            name, at = accepted.pop(done.meta.update_id)
+            changes["scheduled_for"] = at if name != "publish_now" else None
+            if name != "reschedule":
+                changes["system_draft"] = False
+    return changes
 
 
 def _same_second(when: datetime | None, at: datetime) -> bool:

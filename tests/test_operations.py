@@ -381,3 +381,40 @@ async def test_one_posts_temporal_error_or_disappearance_is_its_line_not_the_bat
     assert busy.action == "skipped" and busy.refusal == "TEMPORAL_UNAVAILABLE"
     assert "UNAVAILABLE" in busy.reason
     assert (await ops._guarded("tiktok-post/g/x", gone())).refusal == "POST_NOT_FOUND"
+
+
+async def test_a_retry_keeps_the_schedule_the_failed_run_ended_with(
+    api: PostPublisher, worker: None, simulator: Simulator, video_url: str
+) -> None:
+    """A system draft that was scheduled, then failed at TikTok, is retried as scheduled:
+    rebuilt from its submitted request alone it came back a DRAFT, waiting forever."""
+    fail_next_init(simulator)
+    [item] = await api.submit(video_request(new_id("draft"), video_url, system_draft=True))
+    handle = api.client.get_workflow_handle(item.workflow_id)
+    await wait_for(handle, lambda s: s.phase is Phase.DRAFT)
+    await api.schedule(item.post_id, item.account_id, None)  # publish as soon as possible
+    assert (await failure_of(handle)).type == "frame_rate_check_failed"
+    ops = Operations(api)
+    failed = await ops._failed_run(item.workflow_id)
+    assert failed.schedule == {"scheduled_for": None, "system_draft": False}
+    retried = await ops.retry(item.workflow_id)
+    assert retried.action == "retried", retried
+    latest = api.client.get_workflow_handle(item.workflow_id)
+    state = await wait_for(latest, lambda s: s.phase is Phase.PUBLISHED, within=60)
+    assert len([c for c in recorded(simulator, "video_init") if c["response_status"] == 200]) == 2
+
+    # A time given to retry releases a draft too: `--at` means "publish then".
+    fail_next_init(simulator)
+    [draft] = await api.submit(video_request(new_id("draft"), video_url, system_draft=True))
+    other = api.client.get_workflow_handle(draft.workflow_id)
+    await wait_for(other, lambda s: s.phase is Phase.DRAFT)
+    await api.publish_now(draft.post_id, draft.account_id)
+    await failure_of(other)
+    later = datetime.now(UTC) + timedelta(days=1)
+    assert (await ops.retry(draft.workflow_id, fixes=Fixes(at=later))).action == "retried"
+    state = await wait_for(
+        api.client.get_workflow_handle(draft.workflow_id), lambda s: s.staged_media != []
+    )
+    assert state.phase is Phase.SCHEDULED and state.scheduled_for == later
+    await api.cancel(draft.post_id, draft.account_id)
+    await api.client.get_workflow_handle(draft.workflow_id).result()
