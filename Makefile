@@ -6,7 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck generate generate-check pytest histories bench clean \
+.PHONY: run test lint typecheck generate generate-check pytest histories freeze-histories \
+	bench clean \
 	bench-burst bench-sleepers bench-rolling bench-ambiguity bench-webhooks bench-staging \
 	bench-due
 
@@ -70,6 +71,11 @@ bench-sleepers: $(STAMP)
 ROLLING_POSTS ?= 500
 bench-rolling: $(STAMP)
 	$(BIN)/python -m bench.rolling_restarts --posts $(ROLLING_POSTS)
+
+# Freeze the saved histories as the release's (tests/histories/released/<version>/): they
+# are replayed by every later version and never re-recorded. Run it for each release.
+freeze-histories: $(STAMP)
+	$(BIN)/python -m tests.freeze_histories
 
 # Re-record the saved workflow histories that tests/test_replay.py replays. Only after an
 # intentional workflow change that is safe for running posts (see README, Development).

@@ -9,6 +9,7 @@ removed timer) makes these fail in CI, before it reaches a worker. Re-record wit
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.freeze_histories import RELEASED_DIR
 from tests.workflow_support import HISTORY_DIR
 from worker.sandbox import workflow_runner
 from workflows.account import TikTokAccount
@@ -88,14 +90,27 @@ EXPECTED = {
 #: camelCase media keys): posts like these may still be running when a release lands.
 LEGACY = sorted((HISTORY_DIR / "legacy").glob("*.json"))
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
+#: Each release's histories, frozen by `make freeze-histories` and never re-recorded: what
+#: posts started on that release look like, which every later version must replay.
+RELEASED = sorted(RELEASED_DIR.glob("*/*.json"))
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.name}/{path.stem}" if path.parent != HISTORY_DIR else path.stem
 
 
 def test_every_path_has_a_saved_history() -> None:
     assert EXPECTED <= {path.stem for path in HISTORIES}
 
 
+def test_the_current_release_has_frozen_histories() -> None:
+    release = version("tiktok-publisher")
+    frozen = {path.stem for path in RELEASED if path.parent.name == release}
+    assert EXPECTED <= frozen, f"run `make freeze-histories` for release {release}"
+
+
 @pytest.mark.parametrize("shared", [True, False], ids=["worker-sandbox", "sdk-default-sandbox"])
-@pytest.mark.parametrize("path", HISTORIES + LEGACY, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", HISTORIES + LEGACY + RELEASED, ids=_id)
 async def test_history_replays_deterministically(path: Path, shared: bool) -> None:
     # The worker's sandbox shares our workflow modules between runs (worker.sandbox); the
     # SDK's default gives every run its own copy. Both must replay alike.
