@@ -87,6 +87,14 @@ class RetryArgs(TargetRef):
     )
 
 
+class ScheduleArgs(TargetRef):
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="When to publish the draft: ISO 8601 with a UTC offset, in the future; "
+        "leave it out to publish as soon as possible.",
+    )
+
+
 class AccountRef(_Args):
     accountId: str = Field(pattern=ID_PATTERN, description="A connected account's id.")
 
@@ -117,6 +125,12 @@ TOOLS = [
         types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
     ),
     ToolSpec("get_post", "A post with every target and an overall status.", PostRef),
+    ToolSpec(
+        "get_post_target",
+        "One target's whole state: phase, times, publish id, its error with code, remedy and "
+        "whether it may already be live, and its history. Read it before retry_post.",
+        TargetRef,
+    ),
     ToolSpec("list_posts", "Post targets (latest run each), filtered, paged.", ListPostsArgs),
     ToolSpec(
         "cancel_post",
@@ -129,6 +143,19 @@ TOOLS = [
         "reschedule_post",
         "Move a scheduled target to a new time.",
         RescheduleArgs,
+        types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
+    ),
+    ToolSpec(
+        "schedule_post",
+        "Put a system draft (submitted with isDraft) on the schedule, or publish it as soon "
+        "as possible when `at` is left out.",
+        ScheduleArgs,
+        types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
+    ),
+    ToolSpec(
+        "publish_post_now",
+        "Publish a draft or a scheduled target as soon as possible.",
+        TargetRef,
         types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
     ),
     ToolSpec(
@@ -210,6 +237,14 @@ async def call(service: Any, name: str, arguments: dict[str, Any]) -> dict[str, 
             limit=args.limit,
         )
         return dump(page)
+    if name == "get_post_target":
+        return dict((await service.target(args.postId, args.accountId)).model_dump(mode="json"))
+    if name == "schedule_post":
+        state = await service.schedule(args.postId, args.accountId, args.at)
+        return dict(state.model_dump(mode="json"))
+    if name == "publish_post_now":
+        state = await service.publish_now(args.postId, args.accountId)
+        return dict(state.model_dump(mode="json"))
     if name == "cancel_post":
         state = await service.cancel(args.postId, args.accountId, args.reason)
         return dict(state.model_dump(mode="json"))

@@ -115,6 +115,38 @@ async def test_the_tools_over_http(api: LiveApi, media_host: MediaHost) -> None:
         assert not error and metrics["history"] == []  # cancelled: never live, never followed
 
 
+async def test_an_agent_reads_a_target_and_releases_a_draft(
+    api: LiveApi, media_host: MediaHost
+) -> None:
+    video = media_host.add("mcp/draft.mp4", sample_video(), "video/mp4")
+    later = datetime.now(UTC) + timedelta(days=1)
+    async with http_session(api) as session:
+        error, _ = await tool(
+            session, "create_post", **video_request("mcp-draft", video, system_draft=True)
+        )
+        assert not error
+        error, target = await tool(
+            session, "get_post_target", postId="mcp-draft", accountId="acct_demo"
+        )
+        assert not error and target["phase"] == "DRAFT" and "history" in target, target
+        error, scheduled = await tool(
+            session,
+            "schedule_post",
+            postId="mcp-draft",
+            accountId="acct_demo",
+            at=later.isoformat(),
+        )
+        assert not error and scheduled["phase"] == "SCHEDULED", scheduled
+        error, refused = await tool(
+            session, "schedule_post", postId="mcp-draft", accountId="acct_demo"
+        )
+        assert error and refused["code"] == "INVALID_PHASE" and refused["retryable"] is False
+        error, cancelled = await tool(
+            session, "cancel_post", postId="mcp-draft", accountId="acct_demo"
+        )
+        assert not error and cancelled["phase"] == "CANCELLED"
+
+
 async def test_a_bug_in_a_tool_answers_internal_with_a_log_id_not_a_traceback(
     api: LiveApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
