@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         StagingRetry,
     )
     from workflows.errors import ENGINE_CODES, classify_fail_reason
+    from workflows.post_actions import require_future, require_phase
     from workflows.publish_calls import (
         ACCOUNT_PACING,
         INIT_ARMED_BEFORE_DUE,
@@ -134,7 +135,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
     @schedule.validator
     def _validate_schedule(self, at: datetime | None) -> None:
         self._require_phase("schedule", Phase.DRAFT)
-        _require_aware(at)
+        require_future(at, workflow.now())
 
     @workflow.update
     async def publish_now(self) -> PostState:
@@ -160,7 +161,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
     @reschedule.validator
     def _validate_reschedule(self, at: datetime) -> None:
         self._require_phase("reschedule", Phase.SCHEDULED, Phase.DRAFT)
-        _require_aware(at)
+        require_future(at, workflow.now())
 
     @workflow.update
     async def cancel(self, reason: str | None = None) -> PostState:
@@ -454,21 +455,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
     # -- helpers -------------------------------------------------------------------------
 
     def _require_phase(self, action: str, *allowed: Phase) -> None:
-        phase = self._current.phase
-        if phase not in allowed:
-            armed = self._current.armed_init_at(workflow.now())
-            if armed is not None:
-                reason = (
-                    "publishing has already begun: the worker sends the init at "
-                    f"{fmt_time(armed)} and it can no longer be stopped"
-                )
-            elif phase is Phase.PUBLISHING:
-                reason = "publishing has already begun, so TikTok may already have the post"
-            else:
-                reason = f"the post is already {phase.value}"
-            raise ApplicationError(
-                f"Cannot {action}: {reason}.", type="INVALID_PHASE", non_retryable=True
-            )
+        require_phase(self._current, action, allowed, workflow.now())
 
     def _enter(self, phase: Phase, event: str) -> None:
         if phase is not self._current.phase:
@@ -511,22 +498,4 @@ class PublishPost(Preparing, MediaCustody, Announcements):
             phase=state.phase,
             publish_id=state.publish_id,
             public_post_ids=state.public_post_ids,
-        )
-
-
-def _require_aware(at: datetime | None) -> None:
-    """A new time must be explicit and ahead: a typo in a bulk --at must not publish now."""
-    if at is None:
-        return
-    if at.tzinfo is None:
-        raise ApplicationError(
-            "The time needs a UTC offset (for example 2026-12-01T09:00:00Z).",
-            type="TT_TIMEZONE_REQUIRED",
-            non_retryable=True,
-        )
-    if at < workflow.now():
-        raise ApplicationError(
-            f"{fmt_time(at)} is in the past; give a future time, or use publish_now.",
-            type="TIME_IN_PAST",
-            non_retryable=True,
         )

@@ -1,0 +1,62 @@
+"""Whether a post takes an action now: the checks its update validators make (reschedule,
+schedule, publish_now, cancel), and the reason a refusal gives. Pure functions of the
+post's state and the workflow's clock; they emit no command (validators never replay)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from temporalio.exceptions import ApplicationError
+
+from workflows.contracts import Phase, PostState
+from workflows.publish_calls import fmt_time
+
+
+def require_phase(state: PostState, action: str, allowed: Collection[Phase], now: datetime) -> None:
+    """Refuse `action` (INVALID_PHASE) unless the post is in one of `allowed`, saying why."""
+    phase = state.phase
+    if phase in allowed:
+        return
+    armed = state.armed_init_at(now)
+    if armed is not None:
+        reason = (
+            "publishing has already begun: the worker sends the init at "
+            f"{fmt_time(armed)} and it can no longer be stopped"
+        )
+    elif phase is Phase.PUBLISHING and waits_before_any_init(state):
+        reason = (
+            f"publishing has already begun: the post waits for its account ({state.waiting_for}) "
+            "and sends its init the moment the account allows. No init has been sent yet; to "
+            "stop it anyway, terminate its run in Temporal (a retry of it then needs "
+            "--confirm-not-posted)"
+        )
+    elif phase is Phase.PUBLISHING:
+        reason = "publishing has already begun, so TikTok may already have the post"
+    else:
+        reason = f"the post is already {phase.value}"
+    raise ApplicationError(f"Cannot {action}: {reason}.", type="INVALID_PHASE", non_retryable=True)
+
+
+def waits_before_any_init(state: PostState) -> bool:
+    """Publishing, but held by the account before its first init (a cap, a reconnect):
+    TikTok has heard nothing of this post yet."""
+    return state.waiting_for is not None and state.publish_id is None and not state.ghost_inits
+
+
+def require_future(at: datetime | None, now: datetime) -> None:
+    """A new time must be explicit and ahead: a typo in a bulk --at must not publish now."""
+    if at is None:
+        return
+    if at.tzinfo is None:
+        raise ApplicationError(
+            "The time needs a UTC offset (for example 2026-12-01T09:00:00Z).",
+            type="TT_TIMEZONE_REQUIRED",
+            non_retryable=True,
+        )
+    if at < now:
+        raise ApplicationError(
+            f"{fmt_time(at)} is in the past; give a future time, or use publish_now.",
+            type="TIME_IN_PAST",
+            non_retryable=True,
+        )
