@@ -330,7 +330,7 @@ class Operations:
                 break
             wf_id = wf.id
             if act is None:
-                batch.add(Outcome(wf_id, f"would {verb}"))
+                batch.add(_predicted(wf, verb))
                 continue
             post_id, account_id = _ids(wf_id)
             done = {"cancel": "cancelled", "reschedule": "rescheduled"}[verb]
@@ -414,6 +414,27 @@ class Operations:
         if isinstance(result, Outcome):
             return result
         return Outcome(wf_id, done or "done")
+
+
+#: The phases in which a post takes each bulk action (its update validators' rule).
+_TAKES = {
+    "cancel": frozenset({Phase.DRAFT.value, Phase.SCHEDULED.value}),
+    "reschedule": frozenset({Phase.DRAFT.value, Phase.SCHEDULED.value}),
+}
+
+
+def _predicted(wf: WorkflowExecution, verb: str) -> Outcome:
+    """A dry run's line: what the post would answer, from the phase visibility last saw (a
+    post that has begun publishing is listed as refused, as the real run would list it)."""
+    phase = wf.typed_search_attributes.get(sa.POST_STATE)
+    if phase is not None and phase not in _TAKES[verb]:
+        return Outcome(
+            wf.id,
+            "skipped",
+            f"would be refused: it is {phase}",
+            refusal="INVALID_PHASE",
+        )
+    return Outcome(wf.id, f"would {verb}")
 
 
 class BulkStopped(Exception):

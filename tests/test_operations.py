@@ -5,17 +5,27 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
 from starter.api import ActionRejected, PostNotFound, PostPublisher
 from starter.media_host import MediaHost, sample_jpeg, sample_video
-from starter.operations import BulkStopped, Fixes, Operations, Outcome, _Batch, render
+from starter.operations import (
+    BulkStopped,
+    Fixes,
+    Operations,
+    Outcome,
+    _Batch,
+    _predicted,
+    render,
+)
 from tests.workflow_support import (
     FAST,
     failure_of,
@@ -28,6 +38,7 @@ from tests.workflow_support import (
     video_request,
     wait_for,
 )
+from workflows import search_attributes as sa
 from workflows.contracts import Phase
 from workflows.request import RequestInvalid
 from workflows.tiktok import Privacy
@@ -418,3 +429,15 @@ async def test_a_retry_keeps_the_schedule_the_failed_run_ended_with(
     assert state.phase is Phase.SCHEDULED and state.scheduled_for == later
     await api.cancel(draft.post_id, draft.account_id)
     await api.client.get_workflow_handle(draft.workflow_id).result()
+
+
+def test_a_dry_run_lists_a_post_that_began_publishing_as_refused() -> None:
+    def listed(phase: str) -> Any:
+        attrs = TypedSearchAttributes([SearchAttributePair(sa.POST_STATE, phase)])
+        return SimpleNamespace(id=f"tiktok-post/{phase.lower()}/x", typed_search_attributes=attrs)
+
+    publishing = _predicted(listed("PUBLISHING"), "cancel")
+    assert publishing.action == "skipped" and publishing.refusal == "INVALID_PHASE"
+    assert "PUBLISHING" in publishing.reason
+    assert _predicted(listed("SCHEDULED"), "cancel").action == "would cancel"
+    assert _predicted(listed("DRAFT"), "reschedule").action == "would reschedule"
