@@ -99,11 +99,19 @@ NOT_READY = "POST_NOT_READY"
 
 
 class ActionRejected(Exception):
-    """An update the workflow refused (for example: cancel after publishing began)."""
+    """An action the post refused (`code` e.g. INVALID_PHASE: cancel after publishing
+    began; TIME_IN_PAST; POST_CLOSED), or, with `code` POST_NOT_READY, one no worker took
+    in time: that one is `retryable`, and Temporal may still apply it when a worker comes,
+    so read the post's state before asking again."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+    @property
+    def retryable(self) -> bool:
+        """Whether asking again, unchanged, can succeed (only when no worker answered)."""
+        return self.code == NOT_READY
 
 
 @dataclass(frozen=True)
@@ -222,7 +230,9 @@ class PostPublisher:
         `idempotency_key`: what the API's Idempotency-Key header carries; `platform_sets`:
         where Ampost's platformSetId is looked up (e.g. `PlatformSets(database).members`).
         Raises `workflows.request.RequestInvalid` (every problem, with codes and field paths)
-        before anything starts.
+        before anything starts, and temporalio's `RPCError` when Temporal fails a start: the
+        targets before it have started, and submitting the same request again is safe (it
+        attaches to them and starts the rest).
         """
         with tracing.span("submit"):
             post = await self.parse(
@@ -391,18 +401,28 @@ class PostPublisher:
             await asyncio.sleep(interval)
 
     async def reschedule(self, post_id: str, account_id: str, at: datetime) -> PostState:
+        """Move a scheduled post (or a draft's planned time) to `at`, a future time with a
+        UTC offset. Raises PostNotFound, or ActionRejected (INVALID_PHASE once publishing
+        began, TIME_IN_PAST, TT_TIMEZONE_REQUIRED, POST_CLOSED, POST_NOT_READY)."""
         return await self._update(post_id, account_id, "reschedule", at)
 
     async def schedule(self, post_id: str, account_id: str, at: datetime | None) -> PostState:
+        """Put a system draft on the schedule at `at` (None: as soon as possible). Raises as
+        `reschedule` does (INVALID_PHASE if it is not a draft)."""
         return await self._update(post_id, account_id, "schedule", at)
 
     async def publish_now(self, post_id: str, account_id: str) -> PostState:
+        """Publish a draft or a scheduled post as soon as possible. Raises as `reschedule`."""
         return await self._update(post_id, account_id, "publish_now")
 
     async def cancel(self, post_id: str, account_id: str, reason: str | None = None) -> PostState:
+        """Cancel a draft or scheduled post: nothing reaches TikTok, and the same postId never
+        runs again. Raises as `reschedule` (INVALID_PHASE once publishing began)."""
         return await self._update(post_id, account_id, "cancel", reason)
 
     async def list_posts(self, query: str | None = None, *, limit: int = 100) -> list[ListedPost]:
+        """Runs of PublishPost, up to `limit`, filtered by a visibility `query`
+        (e.g. "TikTokPostState = 'FAILED'"); a retried post appears once per run."""
         base = f"WorkflowType = '{WORKFLOW_TYPE}'"
         full = f"{base} AND ({query})" if query else base
         posts: list[ListedPost] = []
