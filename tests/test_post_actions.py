@@ -48,6 +48,8 @@ def test_a_post_held_by_its_account_before_any_init_says_tiktok_has_nothing_yet(
             ],
         ),
         state(waiting_for=None),
+        # a pulled init's answer was lost: the post weighs TikTok's evidence of it
+        state(waiting_for="ambiguity_evidence", init_attempts=1),
     ):
         said = refusal(sent)
         assert "may already have the post" in said and "No init" not in said

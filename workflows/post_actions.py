@@ -40,8 +40,15 @@ def require_phase(state: PostState, action: str, allowed: Collection[Phase], now
 
 def waits_before_any_init(state: PostState) -> bool:
     """Publishing, but held by the account before its first init (a cap, a reconnect):
-    TikTok has heard nothing of this post yet."""
-    return state.waiting_for is not None and state.publish_id is None and not state.ghost_inits
+    TikTok has heard nothing of this post yet. Not a post weighing the evidence of an init
+    whose answer was lost (`ambiguity_evidence`): TikTok may have that one."""
+    return (
+        state.waiting_for is not None
+        and state.publish_id is None
+        and not state.ghost_inits
+        and state.ambiguity_evidence is None
+        and state.waiting_for != "ambiguity_evidence"
+    )
 
 
 def require_future(at: datetime | None, now: datetime) -> None:
