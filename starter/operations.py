@@ -137,13 +137,7 @@ class Operations:
         status, run_id = latest
         if expected_run_id is not None and run_id != expected_run_id:
             return Outcome(workflow_id, "skipped", NOT_LATEST)
-        if fixes.at is not None and fixes.at <= datetime.now(UTC):
-            # As reschedule refuses it: a typo in a (bulk) --at must not publish now.
-            raise ActionRejected(
-                "TIME_IN_PAST",
-                f"--at {fixes.at.isoformat()} is in the past; give a future time, or leave "
-                "--at out to keep the post's own",
-            )
+        _require_future(fixes.at)
         if status in ENDED_OUTSIDE_ENGINE:
             skipped = await self._ended_outside_engine(workflow_id, status, confirm_not_posted)
             if skipped is not None:
@@ -174,8 +168,7 @@ class Operations:
         # that was scheduled or published now, or a post rescheduled, keeps that.
         update: dict[str, Any] = {"options": options, **failed.schedule}
         if fixes.at is not None:
-            update["scheduled_for"] = fixes.at
-            update["system_draft"] = False  # a time to publish at releases a draft
+            update["scheduled_for"] = fixes.at  # a draft stays one: `schedule` releases it
         if fixes.caption is not None:
             update["caption"] = fixes.caption
         fixed = target.model_validate({**target.model_dump(), **update})
@@ -261,6 +254,7 @@ class Operations:
             )
         if fixes.caption is not None:
             raise ValueError("--caption is one post's text: retry such posts one at a time")
+        _require_future(fixes.at)  # once, not a refusal per matched post
         batch = _Batch(limit, on_outcome)
         async for wf in self._each_match(f"({query}) AND ExecutionStatus = 'Failed'"):
             if batch.full:
@@ -305,6 +299,7 @@ class Operations:
     ) -> list[Outcome]:
         """Move every running post the query matches to `at` (those already there are not
         matched again, so that a second run of the command goes on past the first `limit`)."""
+        _require_future(at)  # once, not a refusal per matched post
         return await self._each_running(
             query,
             _Batch(limit, on_outcome),
@@ -509,6 +504,16 @@ async def _schedule_changes(
             if name != "reschedule":
                 changes["system_draft"] = False
     return changes
+
+
+def _require_future(at: datetime | None) -> None:
+    """As a post's reschedule refuses it: a typo in a (bulk) --at must not publish now."""
+    if at is not None and at <= datetime.now(UTC):
+        raise ActionRejected(
+            "TIME_IN_PAST",
+            f"--at {at.isoformat()} is in the past; give a future time, or leave --at out "
+            "to keep the post's own",
+        )
 
 
 def _same_second(when: datetime | None, at: datetime) -> bool:

@@ -337,10 +337,12 @@ async def test_retry_refuses_a_time_in_the_past_and_a_bulk_caption(
     with pytest.raises(ActionRejected):  # a dry run says the same
         await ops.retry(failed, fixes=Fixes(at=yesterday), dry_run=True)
     await visible(api.client, f"WorkflowId = '{failed}' AND ExecutionStatus = 'Failed'")
-    [outcome] = await ops.retry_matching(
-        f"WorkflowId = '{failed}'", fixes=Fixes(at=yesterday), dry_run=True
-    )
-    assert outcome.action == "skipped" and "TIME_IN_PAST" in outcome.reason
+    # In bulk, refused once before anything is listed, not once per matched post (with
+    # refusals not counting towards the limit, that would walk every match).
+    with pytest.raises(ActionRejected, match="in the past"):
+        await ops.retry_matching(f"WorkflowId = '{failed}'", fixes=Fixes(at=yesterday))
+    with pytest.raises(ActionRejected, match="in the past"):
+        await ops.reschedule_matching(f"WorkflowId = '{failed}'", yesterday, dry_run=True)
     with pytest.raises(ValueError, match="caption"):
         await ops.retry_matching(f"WorkflowId = '{failed}'", fixes=Fixes(caption="one for all"))
     assert (await api.latest_run(failed) or ("",))[0] == "FAILED", "nothing was retried"
@@ -414,7 +416,7 @@ async def test_a_retry_keeps_the_schedule_the_failed_run_ended_with(
     state = await wait_for(latest, lambda s: s.phase is Phase.PUBLISHED, within=60)
     assert len([c for c in recorded(simulator, "video_init") if c["response_status"] == 200]) == 2
 
-    # A time given to retry releases a draft too: `--at` means "publish then".
+    # Published now, then failed: a retry at a new time is scheduled for it.
     fail_next_init(simulator)
     [draft] = await api.submit(video_request(new_id("draft"), video_url, system_draft=True))
     other = api.client.get_workflow_handle(draft.workflow_id)
