@@ -190,16 +190,33 @@ def request_schema() -> dict[str, Any]:
     request = json_schema()
     defs = request["$defs"]
     shapes = [defs[ref["$ref"].rsplit("/", 1)[-1]] for ref in request["oneOf"]]
+    in_all = set.intersection(*(set(shape["properties"]) for shape in shapes))
+    required = set.intersection(*(set(shape.get("required", ())) for shape in shapes))
     properties: dict[str, Any] = {}
     for shape in shapes:
+        # The fields only one shape has say which (the one list each shape requires, too).
+        anchor = next(name for name in shape.get("required", ()) if name not in required)
         for name, prop in shape["properties"].items():
-            properties.setdefault(name, prop)
-    required = set.intersection(*(set(shape.get("required", ())) for shape in shapes))
+            if name in properties:
+                first, said = properties[name].get("description"), prop.get("description")
+                if said and said != first:  # the shapes mean it differently: say both
+                    text = f"{first} With `{anchor}`: {said}" if first else said
+                    properties[name] = {**properties[name], "description": text}
+                continue
+            if name not in in_all:
+                said = prop.get("description", "").rstrip(".")
+                shape_note = (
+                    f"Required in the `{name}` shape." if name == anchor
+                    else f"Only with `{anchor}`."
+                )  # fmt: skip
+                prop = {**prop, "description": f"{said}. {shape_note}".lstrip(". ")}
+            properties[name] = prop
     return {
         "type": "object",
         "description": request.get("description", ""),
         "properties": properties,
         "required": sorted(required),
+        "additionalProperties": False,
         "$defs": defs,
     }
 

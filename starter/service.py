@@ -107,6 +107,8 @@ class ServiceProblem(Exception):
         self.retryable = status in RETRYABLE_STATUSES if retryable is None else retryable
         """Whether the same request, sent again unchanged (after Retry-After, if given), can
         succeed: a 429 or 503 can; a refusal, an invalid request or a bug cannot."""
+        self.extra: dict[str, Any] = {}
+        """Extension members of the document (RFC 9457), e.g. a refused retry's errorCode."""
 
     def document(self) -> dict[str, Any]:
         return {
@@ -117,6 +119,7 @@ class ServiceProblem(Exception):
             "code": self.code,
             "retryable": self.retryable,
             "problems": [p.as_dict() for p in self.problems],
+            **self.extra,
         }
 
 
@@ -464,7 +467,9 @@ class Service:
             confirm_not_posted=body.confirmNotPosted,
         )
         if not outcome.ok:
-            raise refused(outcome.refusal or "RETRY_REFUSED", outcome.reason)
+            problem = refused(outcome.refusal or "RETRY_REFUSED", outcome.reason)
+            problem.extra["errorCode"] = outcome.error_code  # the failed run's own code
+            raise problem
         return RetryResponse(
             workflowId=outcome.workflow_id,
             action=outcome.action,

@@ -204,6 +204,11 @@ class ProblemDocument(BaseModel):
     problems: list[FieldProblem] = Field(
         default_factory=list, description="For invalid requests: everything wrong with it."
     )
+    errorCode: str | None = Field(
+        default=None,
+        description="For a refused retry (RETRY_*): the code the post's failed run ended "
+        "with, e.g. AMBIGUOUS_INIT.",
+    )
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

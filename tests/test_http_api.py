@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
+from starter.answer_codes import ANSWER_CODES
 from starter.api import NOT_READY, ActionRejected
 from starter.media_host import MediaHost, sample_video
 from starter.service import problem_of
@@ -41,8 +42,10 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
     assert response.headers["content-type"].startswith(PROBLEM)
     doc = response.json()
     assert {"type", "title", "status", "code"} <= set(doc) and doc["status"] == status
-    # Whether asking again can help: "not now" answers only.
-    assert doc["retryable"] is (status in (429, 503)), doc
+    # Whether asking again can help: as the documented table says, else "not now" only.
+    documented = ANSWER_CODES.get(doc["code"])
+    expected = documented.retryable if documented else status in (429, 503)
+    assert doc["retryable"] is expected, doc
     assert "Traceback" not in response.text
     if code:
         assert doc["code"] == code, doc
@@ -134,7 +137,8 @@ async def test_missing_posts_are_404_and_refusals_409(api: LiveApi, video: str) 
         doc = assert_problem(again, 409)
         assert doc["detail"]
         retry = await http.post("/v1/posts/api-post-2/targets/acct_demo/retry", json={})
-        assert_problem(retry, 409, "RETRY_NOT_FAILED")
+        refusal = assert_problem(retry, 409, "RETRY_NOT_FAILED")
+        assert "errorCode" in refusal  # the failed run's code: none, it was cancelled
 
 
 async def test_reschedule_moves_a_scheduled_post(api: LiveApi, video: str) -> None:

@@ -65,6 +65,10 @@ async def test_the_tools_over_http(api: LiveApi, media_host: MediaHost) -> None:
         assert not {"oneOf", "anyOf", "allOf"} & set(create.input_schema)
         assert create.input_schema["type"] == "object"
         assert {"platforms", "targets", "postId"} <= set(create.input_schema["properties"])
+        assert create.input_schema["additionalProperties"] is False
+        described = create.input_schema["properties"]
+        assert "Only with `platforms`" in described["content"]["description"]
+        assert "Only with `targets`" in described["caption"]["description"]
         by_name = {t.name: t for t in listed.tools}
         for t in listed.tools:  # every argument says what it is
             for name, prop in t.input_schema.get("properties", {}).items():

@@ -93,6 +93,14 @@ HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 #: Each release's histories, frozen by `make freeze-histories` and never re-recorded: what
 #: posts started on that release look like, which every later version must replay.
 RELEASED = sorted(RELEASED_DIR.glob("*/*.json"))
+#: Those that differ from today's recording of the same path (an identical copy replays the
+#: same events: its replay would add time, not cover anything more).
+RELEASED_CHANGED = [
+    path
+    for path in RELEASED
+    if not (HISTORY_DIR / path.name).exists()
+    or (HISTORY_DIR / path.name).read_bytes() != path.read_bytes()
+]
 
 
 def _id(path: Path) -> str:
@@ -110,7 +118,7 @@ def test_the_current_release_has_frozen_histories() -> None:
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["worker-sandbox", "sdk-default-sandbox"])
-@pytest.mark.parametrize("path", HISTORIES + LEGACY + RELEASED, ids=_id)
+@pytest.mark.parametrize("path", HISTORIES + LEGACY + RELEASED_CHANGED, ids=_id)
 async def test_history_replays_deterministically(path: Path, shared: bool) -> None:
     # The worker's sandbox shares our workflow modules between runs (worker.sandbox); the
     # SDK's default gives every run its own copy. Both must replay alike.

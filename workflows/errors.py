@@ -329,7 +329,9 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "example cancel after publishing began).",
               "Check the post's state; once publishing has begun it can no longer be stopped."),
     ErrorRule("ACCOUNT_BUSY", N, "The account's entity holds TikTok calls for now (its "
-              "per-minute budget, a cap, a pause or a reconnect).",
+              "per-minute budget, a cap or a pause), so a creator_info lookup got no slot in "
+              "time. The lookup is not tried again by itself; the API answers 503 with "
+              "Retry-After (retryable).",
               "See `tiktok-publisher account show ACCOUNT_ID`, then ask again later."),
     ErrorRule("POST_CLOSED", N, "The post's run has already ended.",
               "Use retry for a FAILED post; a published or cancelled post cannot be changed."),
