@@ -320,3 +320,12 @@ def test_every_error_says_whether_asking_again_can_help() -> None:
     no = of(ActionRejected("INVALID_PHASE", "it is publishing"))
     assert (no.status, no.retryable) == (409, False)
     assert no.document()["retryable"] is False
+
+
+async def test_the_docs_pages_load_nothing_from_a_cdn(api: LiveApi) -> None:
+    async with httpx.AsyncClient(base_url=api.base_url) as anonymous:
+        for page in ("/docs", "/redoc"):
+            html = (await anonymous.get(page)).text
+            assert "cdn.jsdelivr" not in html and "/static-offline-docs/" in html, html[:300]
+        script = await anonymous.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 
 from starter.http_api import accounts, ops, platform_sets, posts, problems, webhooks
 from starter.http_api.body_limit import BodyLimit
@@ -73,7 +74,9 @@ def create_app(
                 await stack.enter_async_context(mcp_app.lifespan_context())
             yield
 
-    app = FastAPI(
+    # The docs pages' Swagger UI and ReDoc from the installed package, not a CDN: they
+    # work on a machine without internet, and load nothing from third parties.
+    app = FastAPIOffline(
         title="tiktok-publisher",
         version=API_VERSION,
         description=DESCRIPTION,
