@@ -10,6 +10,7 @@ Everything the CLI does goes through here, so a service and an operator see the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -481,8 +482,13 @@ class PostPublisher:
             status = await self.run_status(handle.id)
             if status is None:
                 raise PostNotFound(handle.id) from None
+            ended = status
+            with contextlib.suppress(RPCError):  # the post's own word on how it ended
+                described = await handle.describe()
+                phase = described.typed_search_attributes.get(sa.POST_STATE)
+                ended = f"{phase}, run {status}" if phase else status
             raise ActionRejected(
-                "POST_CLOSED", f"Cannot {name}: the post's run has already ended ({status})."
+                "POST_CLOSED", f"Cannot {name}: the post has already ended ({ended})."
             ) from None
 
     @staticmethod

@@ -32,7 +32,7 @@ from starter.operations import (
 )
 from starter.post_text import print_problems, render_state
 from telemetry import tracing
-from worker.codec import PayloadKeyError
+from worker.codec import PayloadKeyError, unreadable_encrypted_payload
 from worker.config import ConfigError
 from worker.custody import CustodySettings
 from workflows.request import RequestInvalid, parse_request, workflow_id
@@ -43,7 +43,13 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_REJECTED = 0, 1, 2, 3, 
 
 
 def _parse_time(raw: str) -> datetime:
-    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{raw}' is not a time; write it in ISO 8601 with a UTC offset, like "
+            "2026-12-01T09:00:00Z"
+        ) from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(
             f"'{raw}' has no UTC offset; write it like 2026-12-01T09:00:00Z"
@@ -415,7 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "list", help="list post targets (latest run each), filtered like the HTTP API"
     )
-    p.add_argument("--state", help="the post's state, e.g. FAILED (TikTokPostState)")
+    p.add_argument(
+        "--state", type=str.upper, help="the post's state, e.g. FAILED (TikTokPostState)"
+    )
     p.add_argument("--account", metavar="ACCOUNT_ID", help="only this account's posts")
     p.add_argument("--post", metavar="POST_ID", help="only this post's targets")
     p.add_argument("--query", help="a visibility query, e.g. \"TikTokErrorCode = 'internal'\"")
@@ -539,6 +547,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return EXIT_FAILED
         raise
+    except Exception as err:
+        if not unreadable_encrypted_payload(err):
+            raise
+        print(
+            "PAYLOADS_ENCRYPTED: Temporal holds this post's data encrypted, and this shell has "
+            "no key to read it. Set TIKTOK_PAYLOAD_KEYS (the local stack: `source "
+            ".temporal/stack.env`) and run the command again. If it was an action (cancel, "
+            "reschedule, ...), the post may have taken it: read its state before asking again.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 def console_main() -> None:

@@ -400,7 +400,11 @@ async def _demo(
         state = await publisher.state(item.post_id, item.account_id)
         detail = state.error.code if state.error else ", ".join(state.public_post_ids) or "-"
         print(f"  {phase.value:<19} {item.workflow_id:<52} {detail}")
-    print(f"\nTry: .venv/bin/tiktok-publisher describe {submitted[-1].post_id} {DEMO_ACCOUNT}")
+    print(
+        "\nTry (the stack's environment first: its payloads are encrypted): "
+        f"source .temporal/stack.env && .venv/bin/tiktok-publisher describe "
+        f"{submitted[-1].post_id} {DEMO_ACCOUNT}"
+    )
     if keep_running:
         print(f"Everything is still running: browse {ui}. Press Ctrl-C to stop.")
         await asyncio.Event().wait()

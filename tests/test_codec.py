@@ -216,6 +216,16 @@ async def test_status_and_describe_decode_an_encrypted_post(
             code, out, err = await _cli(no_key, "describe", post.post_id, post.account_id)
             assert code != 0 and "k1" in err + out, err
             assert "Traceback" not in err
+            # No key at all (a shell without the stack's environment): the CLI says what to
+            # set, for a read and for an action the post took, never the converter's KeyError.
+            keyless = {k: v for k, v in env.items() if k != "TIKTOK_PAYLOAD_KEYS"}
+            code, out, err = await _cli(keyless, "status", post.post_id, post.account_id)
+            assert code != 0 and "PAYLOADS_ENCRYPTED" in err and "Traceback" not in err, err
+            code, out, err = await _cli(
+                keyless, "reschedule", post.post_id, post.account_id, "--at", "2031-01-01T09:00Z"
+            )
+            assert "PAYLOADS_ENCRYPTED" in err and "may have taken it" in err, err
+            assert "Traceback" not in err
         finally:
             await handle.terminate()
 

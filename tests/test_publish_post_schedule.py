@@ -201,7 +201,7 @@ async def test_actions_on_a_finished_post_are_refused_with_a_reason(
         with pytest.raises(ActionRejected) as err:
             await api.publish_now(target.post_id, target.account_id)
     assert err.value.code == "POST_CLOSED"
-    assert "already ended (COMPLETED)" in str(err.value)
+    assert "already ended (CANCELLED, run COMPLETED)" in str(err.value), err.value
 
 
 async def test_schedule_is_refused_for_a_post_that_is_not_a_draft(

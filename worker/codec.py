@@ -152,6 +152,17 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(self.keys.open(key_id, payload.data))
 
 
+def unreadable_encrypted_payload(err: BaseException) -> bool:
+    """Whether `err` is the SDK's converter meeting an encrypted payload with no codec to
+    open it: this process runs without TIKTOK_PAYLOAD_KEYS while the posts are encrypted."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, KeyError) and ENCODING.decode() in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def data_converter(keys: PayloadKeys | None = None) -> DataConverter:
     """The engine's converter: pydantic JSON, encrypted when keys are given."""
     if keys is None:
@@ -173,4 +184,5 @@ __all__ = [
     "PayloadKeys",
     "data_converter",
     "data_converter_from_env",
+    "unreadable_encrypted_payload",
 ]

@@ -63,7 +63,8 @@ def require_future(at: datetime | None, now: datetime) -> None:
         )
     if at < now:
         raise ApplicationError(
-            f"{fmt_time(at)} is in the past; give a future time, or use publish_now.",
+            f"{fmt_time(at)} is in the past; give a future time, or publish it now "
+            "(`publish-now`; publish_now in the API).",
             type="TIME_IN_PAST",
             non_retryable=True,
         )
