@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -609,8 +609,8 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
             timer = event.timer_started_event_attributes
             text = await summary_of(event)
             if text != "poll interval":
-                seconds = timer.start_to_fire_timeout.ToTimedelta()
-                lines.append(f"{at(event)} waiting: {text or 'timer'} ({seconds})")
+                span = timer_span(timer.start_to_fire_timeout.ToTimedelta())
+                lines.append(f"{at(event)} waiting: {text or 'timer'} (up to {span})")
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs_s = event.activity_task_scheduled_event_attributes
             scheduled[event.event_id] = await summary_of(event) or attrs_s.activity_type.name
@@ -666,6 +666,19 @@ async def timeline(history: WorkflowHistory, converter: Any) -> list[str]:
                     lines.append(f"  what to do: {remedy}")
     flush_polls()
     return lines
+
+
+def timer_span(span: timedelta) -> str:
+    """A timer's length as a person reads it: 45 s, 10 min, 59 min 36 s, 2 h 5 min, 7 d."""
+    seconds = round(span.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}")
+    return " ".join(parts[:2])
 
 
 def pending_lines(described: WorkflowExecutionDescription) -> list[str]:

@@ -25,6 +25,7 @@ from starter.operations import (
     _Batch,
     _predicted,
     render,
+    timer_span,
 )
 from tests.workflow_support import (
     FAST,
@@ -443,3 +444,14 @@ def test_a_dry_run_lists_a_post_that_began_publishing_as_refused() -> None:
     assert "PUBLISHING" in publishing.reason
     assert _predicted(listed("SCHEDULED"), "cancel").action == "would cancel"
     assert _predicted(listed("DRAFT"), "reschedule").action == "would reschedule"
+
+
+def test_describe_writes_a_timer_as_a_person_reads_it() -> None:
+    spans = [45, 600, 3575.7, 7500, 7 * 86_400]
+    assert [timer_span(timedelta(seconds=s)) for s in spans] == [
+        "45 s",
+        "10 min",
+        "59 min 36 s",
+        "2 h 5 min",
+        "7 d",
+    ]
