@@ -43,8 +43,11 @@ def _binary(name: str) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server per test module: what one module leaves on it (a post still
+    sleeping on a queue nobody polls, an entity) cannot hold up another module's clock. In
+    CI a whole chain of later modules' tests once hung in `result()` after one failure."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
