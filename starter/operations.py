@@ -31,6 +31,7 @@ from workflows.contracts import (
     StagingRetry,
 )
 from workflows.errors import rule_for
+from workflows.post_actions import TAKEN_IN
 from workflows.request import RequestInvalid
 from workflows.tiktok import Privacy
 from workflows.validation import validate_target
@@ -411,18 +412,11 @@ class Operations:
         return Outcome(wf_id, done or "done")
 
 
-#: The phases in which a post takes each bulk action (its update validators' rule).
-_TAKES = {
-    "cancel": frozenset({Phase.DRAFT.value, Phase.SCHEDULED.value}),
-    "reschedule": frozenset({Phase.DRAFT.value, Phase.SCHEDULED.value}),
-}
-
-
 def _predicted(wf: WorkflowExecution, verb: str) -> Outcome:
     """A dry run's line: what the post would answer, from the phase visibility last saw (a
     post that has begun publishing is listed as refused, as the real run would list it)."""
     phase = wf.typed_search_attributes.get(sa.POST_STATE)
-    if phase is not None and phase not in _TAKES[verb]:
+    if phase is not None and phase not in {p.value for p in TAKEN_IN[verb]}:
         return Outcome(
             wf.id,
             "skipped",

@@ -29,7 +29,7 @@ def state(**fields: object) -> PostState:
 
 def refusal(post: PostState) -> str:
     with pytest.raises(ApplicationError) as refused:
-        require_phase(post, "cancel", (Phase.DRAFT, Phase.SCHEDULED), NOW)
+        require_phase(post, "cancel", NOW)
     assert refused.value.type == "INVALID_PHASE" and refused.value.non_retryable
     return str(refused.value)
 

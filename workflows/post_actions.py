@@ -4,7 +4,7 @@ post's state and the workflow's clock; they emit no command (validators never re
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from datetime import datetime
 
 from temporalio.exceptions import ApplicationError
@@ -12,11 +12,21 @@ from temporalio.exceptions import ApplicationError
 from workflows.contracts import Phase, PostState
 from workflows.publish_calls import fmt_time
 
+#: The phases in which a post takes each action (its update validators; a bulk dry run
+#: predicts refusals from them).
+TAKEN_IN: Mapping[str, frozenset[Phase]] = {
+    "schedule": frozenset({Phase.DRAFT}),
+    "publish_now": frozenset({Phase.DRAFT, Phase.SCHEDULED}),
+    "reschedule": frozenset({Phase.SCHEDULED, Phase.DRAFT}),
+    "cancel": frozenset({Phase.DRAFT, Phase.SCHEDULED}),
+}
 
-def require_phase(state: PostState, action: str, allowed: Collection[Phase], now: datetime) -> None:
-    """Refuse `action` (INVALID_PHASE) unless the post is in one of `allowed`, saying why."""
+
+def require_phase(state: PostState, action: str, now: datetime) -> None:
+    """Refuse `action` (INVALID_PHASE) unless the post is in a phase that takes it, saying
+    why."""
     phase = state.phase
-    if phase in allowed:
+    if phase in TAKEN_IN[action]:
         return
     armed = state.armed_init_at(now)
     if armed is not None:

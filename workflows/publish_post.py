@@ -134,7 +134,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
 
     @schedule.validator
     def _validate_schedule(self, at: datetime | None) -> None:
-        self._require_phase("schedule", Phase.DRAFT)
+        self._require_phase("schedule")
         require_future(at, workflow.now())
 
     @workflow.update
@@ -147,7 +147,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
 
     @publish_now.validator
     def _validate_publish_now(self) -> None:
-        self._require_phase("publish_now", Phase.DRAFT, Phase.SCHEDULED)
+        self._require_phase("publish_now")
 
     @workflow.update
     async def reschedule(self, at: datetime) -> PostState:
@@ -160,7 +160,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
 
     @reschedule.validator
     def _validate_reschedule(self, at: datetime) -> None:
-        self._require_phase("reschedule", Phase.SCHEDULED, Phase.DRAFT)
+        self._require_phase("reschedule")
         require_future(at, workflow.now())
 
     @workflow.update
@@ -174,7 +174,7 @@ class PublishPost(Preparing, MediaCustody, Announcements):
 
     @cancel.validator
     def _validate_cancel(self, reason: str | None = None) -> None:
-        self._require_phase("cancel", Phase.DRAFT, Phase.SCHEDULED)
+        self._require_phase("cancel")
 
     # -- the lifecycle -------------------------------------------------------------------
 
@@ -454,8 +454,8 @@ class PublishPost(Preparing, MediaCustody, Announcements):
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _require_phase(self, action: str, *allowed: Phase) -> None:
-        require_phase(self._current, action, allowed, workflow.now())
+    def _require_phase(self, action: str) -> None:
+        require_phase(self._current, action, workflow.now())
 
     def _enter(self, phase: Phase, event: str) -> None:
         if phase is not self._current.phase:
