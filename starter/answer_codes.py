@@ -1,7 +1,8 @@
 """The codes the front doors answer with themselves (HTTP API, MCP tools, the Python API's
 exceptions), beside the engine's and TikTok's codes of `workflows.errors`: what each means,
-its HTTP status, whether asking again can help (a problem document's `retryable`), and what
-to do. docs/error-codes.md is generated from this table."""
+its HTTP status, whether asking again can help (a problem document's `retryable`, which
+`ServiceProblem` takes from here for the codes listed), and what to do.
+docs/error-codes.md is generated from this table."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from account_store.store import AccountRecord, AccountStore
 from account_store.webhook_endpoints import WebhookEndpoints
 from account_store.webhook_events import ReceivedEvents
 from starter.account_entity import EntityUnavailable, account_state, signal_account
+from starter.answer_codes import ANSWER_CODES
 from starter.api import NOT_READY, ActionRejected, PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
 from starter.followers import followers, stop_followers_schedule
@@ -104,7 +105,10 @@ class ServiceProblem(Exception):
         self.kind = kind or code.lower().replace("_", "-")
         self.problems = list(problems)
         self.headers = headers or {}
-        self.retryable = status in RETRYABLE_STATUSES if retryable is None else retryable
+        if retryable is None:  # what error-codes.md says of the code, else by the status
+            documented = ANSWER_CODES.get(code)
+            retryable = documented.retryable if documented else status in RETRYABLE_STATUSES
+        self.retryable = retryable
         """Whether the same request, sent again unchanged (after Retry-After, if given), can
         succeed: a 429 or 503 can; a refusal, an invalid request or a bug cannot."""
         self.extra: dict[str, Any] = {}
@@ -174,7 +178,6 @@ def temporal_unavailable(err: RPCError) -> ServiceProblem:
         f"Temporal refused the request ({err.status.name}): check the server's Temporal "
         "settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, its API key or TLS); asking again "
         "will not help.",
-        retryable=False,
     )
 
 
@@ -610,9 +613,7 @@ class Service:
         except ConnectFailed as err:
             if err.code == "TT_FIELD_INVALID":
                 raise _field_invalid("accountId", str(err)) from None
-            raise ServiceProblem(
-                err.status, err.code, "Cannot connect", str(err), retryable=False
-            ) from None
+            raise ServiceProblem(err.status, err.code, "Cannot connect", str(err)) from None
         return ConnectResponse(
             authorizeUrl=start.authorize_url, state=start.state, expiresAt=start.expires_at
         )
@@ -631,7 +632,6 @@ class Service:
                 "The account was not connected",
                 str(err),
                 kind="connect",
-                retryable=False,  # the link is spent: a new connect, not this request again
             ) from None
         return ConnectedResponse(
             accountId=done.account_id,

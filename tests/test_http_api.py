@@ -17,7 +17,7 @@ from simulator import Simulator
 from starter.answer_codes import ANSWER_CODES
 from starter.api import NOT_READY, ActionRejected
 from starter.media_host import MediaHost, sample_video
-from starter.service import problem_of
+from starter.service import ServiceProblem, problem_of
 from tests.api_support import LiveApi, live_api
 from tests.workflow_support import video_request
 
@@ -320,6 +320,10 @@ def test_every_error_says_whether_asking_again_can_help() -> None:
     no = of(ActionRejected("INVALID_PHASE", "it is publishing"))
     assert (no.status, no.retryable) == (409, False)
     assert no.document()["retryable"] is False
+    # A documented code says it itself (error-codes.md): a 503 that asking again cannot fix;
+    # an undocumented one goes by its status.
+    assert ServiceProblem(503, "OAUTH_NOT_CONFIGURED", "No TikTok app").retryable is False
+    assert ServiceProblem(503, "SOMETHING_TRANSIENT", "Not now").retryable is True
 
 
 async def test_the_docs_pages_load_nothing_from_a_cdn(api: LiveApi) -> None:
