@@ -10,7 +10,6 @@ Everything the CLI does goes through here, so a service and an operator see the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -479,14 +478,15 @@ class PostPublisher:
             if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
                 raise
             # Either no such post, or its run has closed (servers word this differently).
-            status = await self.run_status(handle.id)
-            if status is None:
-                raise PostNotFound(handle.id) from None
-            ended = status
-            with contextlib.suppress(RPCError):  # the post's own word on how it ended
+            try:
                 described = await handle.describe()
-                phase = described.typed_search_attributes.get(sa.POST_STATE)
-                ended = f"{phase}, run {status}" if phase else status
+            except RPCError as gone:
+                if gone.status is RPCStatusCode.NOT_FOUND:
+                    raise PostNotFound(handle.id) from None
+                raise
+            status = described.status.name if described.status else "UNKNOWN"
+            phase = described.typed_search_attributes.get(sa.POST_STATE)  # how the post ended
+            ended = f"{phase}, run {status}" if phase else status
             raise ActionRejected(
                 "POST_CLOSED", f"Cannot {name}: the post has already ended ({ended})."
             ) from None
