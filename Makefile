@@ -92,7 +92,7 @@ HISTORY_TESTS := week_ahead or reschedule_moves or cancel_while or publish_now o
 	or fails_hangs_and_recovers or followed_and_its_numbers or needs_reconnecting \
 	or keeps_failing or summary or no_answer or ready_before or rescheduling_a_ready \
 	or pulled_copies_made or daily_follower_schedule or ghost_that_went_live \
-	or pull_failed_is_retried or two_claimants
+	or pull_failed_is_retried or two_claimants or can_be_cancelled
 
 clean:
 	rm -rf $(VENV) .temporal .pytest_cache .mypy_cache .ruff_cache

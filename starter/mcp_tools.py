@@ -134,8 +134,9 @@ TOOLS = [
     ToolSpec("list_posts", "Post targets (latest run each), filtered, paged.", ListPostsArgs),
     ToolSpec(
         "cancel_post",
-        "Cancel a target that has not started publishing. Final: the same postId can never "
-        "run again (submit under a new postId to post it after all).",
+        "Cancel a target that has not started publishing, or that its account holds before "
+        "any init reached TikTok (waiting for a reconnect, a cap, a pause). Final: the same "
+        "postId can never run again (submit under a new postId to post it after all).",
         CancelArgs,
         types.ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True),
     ),

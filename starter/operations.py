@@ -31,7 +31,7 @@ from workflows.contracts import (
     StagingRetry,
 )
 from workflows.errors import rule_for
-from workflows.post_actions import TAKEN_IN
+from workflows.post_actions import TAKEN_IN, TAKEN_WHILE_HELD, may_be_held_before_any_init
 from workflows.request import RequestInvalid
 from workflows.tiktok import Privacy
 from workflows.validation import validate_target
@@ -416,6 +416,13 @@ def _predicted(wf: WorkflowExecution, verb: str) -> Outcome:
     """A dry run's line: what the post would answer, from the phase visibility last saw (a
     post that has begun publishing is listed as refused, as the real run would list it)."""
     phase = wf.typed_search_attributes.get(sa.POST_STATE)
+    waiting = wf.typed_search_attributes.get(sa.WAITING_FOR)
+    if verb in TAKEN_WHILE_HELD and may_be_held_before_any_init(phase, waiting):
+        return Outcome(
+            wf.id,
+            f"would {verb}",
+            f"if its account still holds it before any init reached TikTok ({waiting})",
+        )
     if phase is not None and phase not in {p.value for p in TAKEN_IN[verb]}:
         return Outcome(
             wf.id,

@@ -21,7 +21,12 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -34,10 +39,14 @@ from activities.tiktok_client import Endpoint, TikTokApiError
 from tests.workflow_support import save_history, target_of, video_request
 from workflows.account import TikTokAccount
 from workflows.account_contracts import (
+    REQUEST_SLOT,
     AccountHealth,
     AccountSettings,
+    AccountSlotInput,
     AccountState,
     RefreshRequest,
+    SlotAnswer,
+    SlotRequest,
     TokenFacts,
     account_workflow_id,
 )
@@ -466,6 +475,104 @@ async def test_needs_reconnect_holds_posts_until_new_tokens_are_stored(
     assert results == ["PUBLISHED"] * 3
     assert after.health is AccountHealth.ACTIVE
     assert len(fake.times("refresh")) == 1, "one failed refresh for the whole account"
+
+
+async def test_a_post_held_for_a_reconnect_before_any_init_can_be_cancelled(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    """The creator is gone: an incident responder cancels what waits for the reconnect
+    (before, only a terminate stopped a post waiting up to 7 days)."""
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.init_errors = ["access_token_invalid"]  # refused outright: TikTok created nothing
+    fake.refresh_fails_with_reconnect = True
+    async with await run_worker(env, fake, SCALED, queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        handles = await start_posts(env.client, queue, acct, 2, due=due)
+        held = [
+            await wait_until(handle, lambda s: s.waiting_for == "needs_reconnect", env=env)
+            for handle in handles
+        ]
+        # The post whose init was refused is held before TikTok has anything of it; the
+        # other may be too, or its init went through and it waits to poll.
+        first = next(n for n, state in enumerate(held) if state.publish_id is None)
+        gone, kept = handles[first], handles[1 - first]
+        if held[1 - first].publish_id is not None:
+            with pytest.raises(WorkflowUpdateFailedError):  # TikTok has that one
+                await kept.execute_update(PublishPost.cancel, "creator left")
+        sent_before = [n for n, _, wf in fake.calls if wf == gone.id]
+        answered = await gone.execute_update(PublishPost.cancel, "creator left")
+        result: PublishResult = await gone.result()
+        final = await gone.query(PublishPost.state)
+        for _ in range(50):  # the withdrawal reaches the entity a moment after the cancel
+            queued = (await account_state(env.client, acct)).queued_by_reason
+            if queued == {"needs_reconnect": 1}:
+                break
+            await asyncio.sleep(0.1)
+        # The other post still waits, and publishes once the creator reconnects.
+        fake.refresh_fails_with_reconnect = False
+        fake.generation += 10
+        await env.client.get_workflow_handle(account_workflow_id(acct)).signal(
+            TikTokAccount.reconnected
+        )
+        results = await outcomes(handles)
+        await save_history(gone, "cancelled_while_held")
+        await end_entity(env.client, acct)
+    assert answered.phase is Phase.CANCELLED and result.phase is Phase.CANCELLED
+    assert result.publish_id is None and final.waiting_for is None
+    assert any("TikTok has nothing of this post" in line for line in final.history)
+    assert queued == {"needs_reconnect": 1}, "the cancelled post's request was withdrawn"
+    assert sorted(results) == ["CANCELLED", "PUBLISHED"]
+    assert [n for n, _, wf in fake.calls if wf == gone.id] == sent_before, "nothing after it"
+    assert [n for n, _, wf in fake.calls if wf == kept.id].count("init") >= 1
+
+
+async def pending_slot_request(handle: WorkflowHandle[Any, Any]) -> SlotRequest:
+    """The post's last slot request to its account, read from its history (the first one
+    goes by an activity, later ones as signals)."""
+    convert = handle._client.data_converter
+    last: SlotRequest | None = None
+    async for event in handle.fetch_history_events():
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            scheduled = event.activity_task_scheduled_event_attributes
+            if scheduled.activity_type.name == "request_account_slot":
+                [slot_input] = await convert.decode(scheduled.input.payloads, [AccountSlotInput])
+                last = slot_input.slot
+        elif event.HasField("signal_external_workflow_execution_initiated_event_attributes"):
+            signal = event.signal_external_workflow_execution_initiated_event_attributes
+            if signal.signal_name == REQUEST_SLOT:
+                [last] = await convert.decode(signal.input.payloads, [SlotRequest])
+    assert last is not None, "the post never asked its account"
+    return last
+
+
+async def test_a_cancel_that_arrives_with_the_accounts_grant_wins_over_it(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    """The grant and the cancel reach the post in one workflow task (both were sent while no
+    worker ran): the cancel was accepted, so the post must not take the grant and send its
+    init. The slot goes back to the account."""
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.init_errors = ["access_token_invalid"]
+    fake.refresh_fails_with_reconnect = True
+    async with await run_worker(env, fake, SCALED, queue):
+        due = await env.get_current_time() + timedelta(seconds=1)
+        [post] = await start_posts(env.client, queue, acct, 1, due=due)
+        await wait_until(post, lambda s: s.waiting_for == "needs_reconnect", env=env)
+    sent_before = [n for n, _, _ in fake.calls]
+    request = await pending_slot_request(post)
+    await post.signal(PublishPost.account_answer, SlotAnswer(request_id=request.request_id,
+                                                             granted=True))  # fmt: skip
+    cancel = asyncio.create_task(post.execute_update(PublishPost.cancel, "creator left"))
+    await asyncio.sleep(1)  # the update is admitted; no worker has seen either yet
+    assert not cancel.done()
+    async with await run_worker(env, fake, SCALED, queue):
+        try:
+            answered = await asyncio.wait_for(cancel, 30)
+            result: PublishResult = await asyncio.wait_for(post.result(), 30)
+        finally:
+            await end_entity(env.client, acct)
+    assert answered.phase is Phase.CANCELLED and result.phase is Phase.CANCELLED
+    assert "init" not in [n for n, _, _ in fake.calls][len(sent_before) :], "the grant was taken"
 
 
 async def test_a_live_post_whose_account_needs_reconnect_ends_unconfirmed_not_failed(

@@ -435,8 +435,11 @@ async def test_a_retry_keeps_the_schedule_the_failed_run_ended_with(
 
 
 def test_a_dry_run_lists_a_post_that_began_publishing_as_refused() -> None:
-    def listed(phase: str) -> Any:
-        attrs = TypedSearchAttributes([SearchAttributePair(sa.POST_STATE, phase)])
+    def listed(phase: str, waiting_for: str | None = None) -> Any:
+        pairs: list[SearchAttributePair[Any]] = [SearchAttributePair(sa.POST_STATE, phase)]
+        if waiting_for:
+            pairs.append(SearchAttributePair(sa.WAITING_FOR, waiting_for))
+        attrs = TypedSearchAttributes(pairs)
         return SimpleNamespace(id=f"tiktok-post/{phase.lower()}/x", typed_search_attributes=attrs)
 
     publishing = _predicted(listed("PUBLISHING"), "cancel")
@@ -444,6 +447,12 @@ def test_a_dry_run_lists_a_post_that_began_publishing_as_refused() -> None:
     assert "PUBLISHING" in publishing.reason
     assert _predicted(listed("SCHEDULED"), "cancel").action == "would cancel"
     assert _predicted(listed("DRAFT"), "reschedule").action == "would reschedule"
+    # Held by its account: a cancel may still be taken (the post's own state decides), a
+    # reschedule never is; a post weighing a lost init's evidence is never held.
+    held = _predicted(listed("PUBLISHING", "needs_reconnect"), "cancel")
+    assert held.action == "would cancel" and "needs_reconnect" in held.reason
+    assert _predicted(listed("PUBLISHING", "needs_reconnect"), "reschedule").action == "skipped"
+    assert _predicted(listed("PUBLISHING", "ambiguity_evidence"), "cancel").action == "skipped"
 
 
 def test_describe_writes_a_timer_as_a_person_reads_it() -> None:

@@ -27,17 +27,23 @@ def state(**fields: object) -> PostState:
     return PostState.model_validate({**base, **fields})
 
 
-def refusal(post: PostState) -> str:
+def refusal(post: PostState, action: str = "cancel") -> str:
     with pytest.raises(ApplicationError) as refused:
-        require_phase(post, "cancel", NOW)
+        require_phase(post, action, NOW)
     assert refused.value.type == "INVALID_PHASE" and refused.value.non_retryable
     return str(refused.value)
 
 
-def test_a_post_held_by_its_account_before_any_init_says_tiktok_has_nothing_yet() -> None:
-    held = refusal(state(waiting_for="needs_reconnect"))
-    assert "waits for its account (needs_reconnect)" in held
-    assert "No init has been sent yet" in held and "terminate its run" in held
+def test_a_post_held_by_its_account_before_any_init_takes_a_cancel_and_says_so() -> None:
+    for reason in ("needs_reconnect", "daily_post_cap", "paused"):
+        held = state(waiting_for=reason)
+        require_phase(held, "cancel", NOW)  # taken: TikTok has nothing of it yet
+        for action in ("reschedule", "publish_now", "schedule"):
+            said = refusal(held, action)
+            assert f"waits for its account ({reason})" in said
+            assert "could go live yet: to stop it, cancel it" in said
+    # An init refused outright (a 401 before the reconnect wait) created nothing either.
+    require_phase(state(waiting_for="needs_reconnect", init_attempts=1), "cancel", NOW)
     # Once an init went out (answered, or its answer lost), TikTok may have it: never say so.
     for sent in (
         state(waiting_for="rate_limited", publish_id="v_pub_1"),
@@ -52,7 +58,7 @@ def test_a_post_held_by_its_account_before_any_init_says_tiktok_has_nothing_yet(
         state(waiting_for="ambiguity_evidence", init_attempts=1),
     ):
         said = refusal(sent)
-        assert "may already have the post" in said and "No init" not in said
+        assert "may already have the post" in said and "cancel it" not in said
 
 
 def test_a_new_time_needs_an_offset_and_the_future() -> None:

@@ -93,13 +93,15 @@ class AccountLink:
         reconnect_limit: timedelta | None,
         use_by: datetime | None = None,
         interrupted: Callable[[], bool] | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         """Wait for permission to make one `call` (with `use_by`: a reservation for a call
         made no later than then, see `SlotRequest.use_by`). Raises WaitEnded when
         `give_up_at` passes (the publish deadline), a quota wait would outlast
         `quota_limit`, a reconnect wait outlasts `reconnect_limit`, the account refuses the
         post (BANNED), or (code INTERRUPTED) `interrupted()` turns true, e.g. a reschedule
-        while getting ready."""
+        while getting ready. `cancelled()` (code CANCELLED) comes before everything else,
+        a grant that arrived in the same activation included: that slot is given back."""
         self._seq += 1
         info = workflow.info()
         request = SlotRequest(
@@ -111,6 +113,7 @@ class AccountLink:
             use_by=use_by,
         )
         stop = interrupted or (lambda: False)
+        cancel = cancelled or (lambda: False)
         self._pending, self._answer = request.request_id, None
         await self._send(request)
         quota_since: datetime | None = None
@@ -130,17 +133,20 @@ class AccountLink:
                 wake = min(bounds)
                 try:
                     await workflow.wait_condition(
-                        lambda: self._answer is not None or stop(),
+                        lambda: self._answer is not None or stop() or cancel(),
                         timeout=max(wake - now, timedelta(milliseconds=10)),
                         timeout_summary="wait for the account",
                     )
+                    held_by = waiting.waiting_for if waiting else None
+                    if cancel():
+                        raise WaitEnded("CANCELLED", held_by, since)
                     if self._answer is None:
-                        raise WaitEnded(
-                            "INTERRUPTED", waiting.waiting_for if waiting else None, since
-                        )
+                        raise WaitEnded("INTERRUPTED", held_by, since)
                 except TimeoutError:
                     now = workflow.now()
                     reason = waiting.waiting_for if waiting else None
+                    if cancel():  # cancelled in the activation the timer fired in
+                        raise WaitEnded("CANCELLED", reason, since) from None
                     if give_up_at is not None and now >= give_up_at:
                         raise WaitEnded("DEADLINE", reason, since) from None
                     if quota_since is not None and now >= quota_since + quota_limit:

@@ -327,7 +327,9 @@ ENGINE_CODES: Mapping[str, ErrorRule] = _rules(
               "same postId is not started again)."),
     ErrorRule("INVALID_PHASE", N, "The post refused the action in its current phase (for "
               "example cancel after publishing began).",
-              "Check the post's state; once publishing has begun it can no longer be stopped."),
+              "Read the refusal and the post's state: once an init of it may have reached "
+              "TikTok it can no longer be stopped (a post its account holds before that still "
+              "takes a cancel)."),
     ErrorRule("ACCOUNT_BUSY", N, "The account's entity holds TikTok calls for now (its "
               "per-minute budget, a cap or a pause), so a creator_info lookup got no slot in "
               "time. The lookup is not tried again by itself; the API answers 503 with "

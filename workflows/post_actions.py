@@ -9,6 +9,7 @@ from datetime import datetime
 
 from temporalio.exceptions import ApplicationError
 
+from workflows.ambiguity import WAITING_FOR as EVIDENCE_WAIT
 from workflows.contracts import Phase, PostState
 from workflows.publish_calls import fmt_time
 
@@ -22,11 +23,19 @@ TAKEN_IN: Mapping[str, frozenset[Phase]] = {
 }
 
 
+#: Actions a PUBLISHING post still takes while its account holds it before any init of
+#: it reached TikTok (`waits_before_any_init`): the wait ends, nothing is sent.
+TAKEN_WHILE_HELD = frozenset({"cancel"})
+
+
 def require_phase(state: PostState, action: str, now: datetime) -> None:
     """Refuse `action` (INVALID_PHASE) unless the post is in a phase that takes it, saying
     why."""
     phase = state.phase
     if phase in TAKEN_IN[action]:
+        return
+    held = phase is Phase.PUBLISHING and waits_before_any_init(state)
+    if held and action in TAKEN_WHILE_HELD:
         return
     armed = state.armed_init_at(now)
     if armed is not None:
@@ -34,12 +43,12 @@ def require_phase(state: PostState, action: str, now: datetime) -> None:
             "publishing has already begun: the worker sends the init at "
             f"{fmt_time(armed)} and it can no longer be stopped"
         )
-    elif phase is Phase.PUBLISHING and waits_before_any_init(state):
+    elif held:
         reason = (
             f"publishing has already begun: the post waits for its account ({state.waiting_for}) "
-            "and sends its init the moment the account allows. No init has been sent yet; to "
-            "stop it anyway, terminate its run in Temporal (a retry of it then needs "
-            "--confirm-not-posted)"
+            "and sends its init the moment the account allows. TikTok has nothing of it that "
+            "could go live yet: to stop it, cancel it (and to post it at another time, submit "
+            "it again under a new postId)"
         )
     elif phase is Phase.PUBLISHING:
         reason = "publishing has already begun, so TikTok may already have the post"
@@ -49,15 +58,25 @@ def require_phase(state: PostState, action: str, now: datetime) -> None:
 
 
 def waits_before_any_init(state: PostState) -> bool:
-    """Publishing, but held by the account before its first init (a cap, a reconnect):
-    TikTok has heard nothing of this post yet. Not a post weighing the evidence of an init
-    whose answer was lost (`ambiguity_evidence`): TikTok may have that one."""
+    """Publishing, but held by the account before TikTok has anything of this post (a cap,
+    a reconnect, a pause; any init before was refused outright, which creates nothing, or
+    ended FAILED on TikTok's own word). Not a post weighing the evidence of an init whose
+    answer was lost (`ambiguity_evidence`), nor one with a lost FILE_UPLOAD answer
+    (`ghost_inits`), nor a poll's wait (`publish_id`): TikTok may have those."""
     return (
         state.waiting_for is not None
         and state.publish_id is None
         and not state.ghost_inits
         and state.ambiguity_evidence is None
-        and state.waiting_for != "ambiguity_evidence"
+        and state.waiting_for != EVIDENCE_WAIT
+    )
+
+
+def may_be_held_before_any_init(phase: str | None, waiting_for: str | None) -> bool:
+    """What visibility alone (TikTokPostState, TikTokWaitingFor) says: the post may be held
+    before any init (a bulk dry run's guess; the post's own state decides)."""
+    return (
+        phase == Phase.PUBLISHING.value and waiting_for is not None and waiting_for != EVIDENCE_WAIT
     )
 
 

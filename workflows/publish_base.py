@@ -13,7 +13,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contracts import PostError, PostState
+    from workflows.contracts import Phase, PostError, PostState, PublishResult
     from workflows.publish_calls import BASELINES, PostFailed, fmt_time
     from workflows.request import PublishTarget
 
@@ -53,6 +53,29 @@ class PostBase:
         if patch_id in self._baseline:
             return True
         return workflow.patched(patch_id)
+
+    def _resummarize(self) -> None:
+        """The summary in `state` follows the current schedule (and drops "system draft"
+        once the draft is scheduled). Query data only: no command, nothing to replay."""
+        state = self._current
+        now = self._target.model_copy(
+            update={
+                "scheduled_for": state.scheduled_for,
+                "system_draft": state.phase is Phase.DRAFT,
+            }
+        )
+        state.summary = now.summary()
+
+    def _result(self) -> PublishResult:
+        """What the run returns: the post's phase and TikTok's ids."""
+        state = self._current
+        return PublishResult(
+            post_id=state.post_id,
+            account_id=state.account_id,
+            phase=state.phase,
+            publish_id=state.publish_id,
+            public_post_ids=state.public_post_ids,
+        )
 
     def _log(self, event: str) -> None:
         self._current.history.append(f"{fmt_time(workflow.now())} {event}")

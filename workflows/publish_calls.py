@@ -121,6 +121,11 @@ class Interrupted(Exception):
     """A reschedule or cancel ended a wait for the account while the post got ready."""
 
 
+class CancelledWhileHeld(Exception):
+    """A cancel ended a PUBLISHING post's wait for its account before any init of it
+    reached TikTok (a reconnect, a cap, a pause): nothing was sent, nothing will be."""
+
+
 class PostFailed(Exception):
     """A step ended the post with this error (`PublishPost.run` turns it into FAILED)."""
 

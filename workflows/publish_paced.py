@@ -19,7 +19,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.account_contracts import CallKind, SlotAnswer
     from workflows.account_link import AccountLink, WaitEnded
-    from workflows.contracts import CreatorInfoQuery, FailureDetails, PostError, PublishSettings
+    from workflows.contracts import (
+        CreatorInfoQuery,
+        FailureDetails,
+        Phase,
+        PostError,
+        PublishSettings,
+    )
     from workflows.errors import Retryability, classify_error
     from workflows.pacing import ACCOUNT_CODES, BANNED_CODE
     from workflows.publish_base import PostBase
@@ -29,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         PACED_READ_SURVIVES_LOST_WORKERS,
         READ_RETRY,
         READ_TRIES,
+        CancelledWhileHeld,
         DeadlineReached,
         Interrupted,
         PostFailed,
@@ -167,7 +174,11 @@ class PacedCalls(PostBase):
         use_by: datetime | None = None,
         interrupted: Callable[[], bool] | None = None,
     ) -> None:
-        """Wait for the account's permission; a wait that ends the post fails it here."""
+        """Wait for the account's permission; a wait that ends the post fails it here.
+        While PUBLISHING, a cancel ends the wait (CancelledWhileHeld): the cancel validator
+        accepts one only before any init of the post reached TikTok. Getting ready
+        (SCHEDULED), a cancel is one of the moves `interrupted` sees."""
+        publishing = self._current.phase is Phase.PUBLISHING
         try:
             await self._link.slot(
                 call,
@@ -178,12 +189,15 @@ class PacedCalls(PostBase):
                 ),
                 use_by=use_by,
                 interrupted=interrupted,
+                cancelled=(lambda: self._current.phase is Phase.CANCELLED) if publishing else None,
             )
         except WaitEnded as ended:
             if ended.code == "DEADLINE":
                 raise DeadlineReached() from None
             if ended.code == "INTERRUPTED":
                 raise Interrupted() from None
+            if ended.code == "CANCELLED":
+                raise CancelledWhileHeld() from None
             rule = classify_error(ended.code)
             waited = (
                 f" (waiting since {fmt_time(ended.since)} for {ended.reason.value})"

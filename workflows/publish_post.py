@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         PREPARE_BEFORE_DUE,
         STAGING_RETRY_VISIBLE,
         WORKFLOW_ID_CHECKED,
+        CancelledWhileHeld,
         PostFailed,
         fmt_size,
         fmt_time,
@@ -165,7 +166,8 @@ class PublishPost(Preparing, MediaCustody, Announcements):
 
     @workflow.update
     async def cancel(self, reason: str | None = None) -> PostState:
-        """Cancel a post that has not started publishing. Nothing reaches TikTok."""
+        """Cancel a post that has not started publishing, or that its account holds before
+        any init of it reached TikTok (`post_actions.TAKEN_IN`). Nothing reaches TikTok."""
         self._enter(Phase.CANCELLED, f"cancelled{': ' + reason if reason else ''}")
         if self._staging is not None and not self._staging.done():
             self._staging.cancel()  # stop copying media nobody will publish
@@ -228,7 +230,12 @@ class PublishPost(Preparing, MediaCustody, Announcements):
                 await self._unprepare("the post was cancelled")
                 await self._delete_staged(request.settings, after_success=False)
                 return self._result()
-            await self._publish(request, measured, staged)
+            try:
+                await self._publish(request, measured, staged)
+            except CancelledWhileHeld:
+                self._log("the cancel ended the account's hold: TikTok has nothing of this post")
+                await self._delete_staged(request.settings, after_success=False)
+                return self._result()
             await self._delete_staged(request.settings, after_success=True)
         except PostFailed as failed:
             if self._current.phase is Phase.CANCELLED:
@@ -471,31 +478,9 @@ class PublishPost(Preparing, MediaCustody, Announcements):
         self._current.scheduled_for = at
         workflow.upsert_search_attributes([sa.scheduled_for_update(at)])
 
-    def _resummarize(self) -> None:
-        """The summary in `state` follows the current schedule (and drops "system draft"
-        once the draft is scheduled). Query data only: no command, nothing to replay."""
-        state = self._current
-        now = self._target.model_copy(
-            update={
-                "scheduled_for": state.scheduled_for,
-                "system_draft": state.phase is Phase.DRAFT,
-            }
-        )
-        state.summary = now.summary()
-
     def _finish(self, phase: Phase, event: str) -> None:
         self._current.finished_at = workflow.now()
         self._current.next_poll_at = None
         self._enter(phase, event)
         ids = ", ".join(self._current.public_post_ids)
         workflow.set_current_details(f"{phase.value}{': ' + ids if ids else ''}.")
-
-    def _result(self) -> PublishResult:
-        state = self._current
-        return PublishResult(
-            post_id=state.post_id,
-            account_id=state.account_id,
-            phase=state.phase,
-            publish_id=state.publish_id,
-            public_post_ids=state.public_post_ids,
-        )

@@ -18,7 +18,7 @@ from starter.service_models import ProblemDocument
 from workflows.dialects import dialect_schemas
 from workflows.request import json_schema
 
-API_VERSION = "1.1.0"
+API_VERSION = "1.2.0"
 DESCRIPTION = """The front door of tiktok-publisher: submit and control TikTok posts, connect
 accounts. Every call needs `Authorization: Bearer <API key>` (create one with
 `tiktok-publisher api-key create NAME`), except TikTok's OAuth redirect. Errors are
