@@ -85,6 +85,8 @@ EXPECTED = {
     # patch it ended with the class name as its code, and such runs replay as they were.
     "engine_bug_activity_failed",
     "engine_bug_code_before_patch",
+    # A cancel that ends the account's hold of a post before any init reached TikTok.
+    "cancelled_while_held",
 }
 #: Histories written by earlier versions of the contracts (an upload URL in the init result,
 #: camelCase media keys): posts like these may still be running when a release lands.
