@@ -212,6 +212,17 @@ class PostPublisher:
             kwargs.setdefault("settings", events_settings(s))
         return cls(await connect(), **kwargs)
 
+    async def close(self) -> None:
+        """Export the traces this process still buffers (with an OTLP endpoint; a no-op
+        without). The Temporal client holds nothing that needs closing."""
+        await asyncio.to_thread(tracing.flush)
+
+    async def __aenter__(self) -> PostPublisher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     def workflow_url(self, wf_id: str) -> str:
         namespace = quote(self.client.namespace, safe="")
         return f"{self.ui_url}/namespaces/{namespace}/workflows/{quote(wf_id, safe='')}"

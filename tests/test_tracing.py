@@ -90,3 +90,23 @@ def test_a_span_url_loses_its_query_and_keeps_the_rest() -> None:
         "url.full": "https://media.example.com:9000/staged/p/v.mp4",
         "http.method": "PUT",
     }
+
+
+async def test_leaving_a_publisher_block_exports_the_buffered_spans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A script's last spans sit in the batch exporter's buffer: `async with` (or `close()`)
+    exports them before the process ends."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from starter.api import PostPublisher
+
+    flushed: list[str] = []
+    monkeypatch.setattr(tracing, "flush", lambda: flushed.append("flush"))
+    client: Any = SimpleNamespace(namespace="default")
+    async with PostPublisher(client) as publisher:
+        assert not flushed
+    assert flushed == ["flush"]
+    await publisher.close()
+    assert flushed == ["flush", "flush"]
