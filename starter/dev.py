@@ -96,6 +96,9 @@ async def temporal_dev_server(
         ],
         stdout=log_file,
         stderr=subprocess.STDOUT,
+        # Its own process group: a Ctrl-C in the terminal reaches this process alone, which
+        # stops the worker and the API first and the server they talk to last.
+        process_group=0,
     )  # fmt: skip
     try:
         for _ in range(300):
@@ -211,12 +214,13 @@ async def run_dev(
     env_file: Path | None = None,
     ports: DevPorts = DEFAULT_PORTS,
 ) -> int:
-    """Run the stack; Ctrl-C (SIGINT) or SIGTERM stops everything it started."""
+    """Run the stack; Ctrl-C (SIGINT), SIGTERM or a closed terminal (SIGHUP) stops
+    everything it started, the Temporal dev server last."""
     stack = asyncio.ensure_future(
         _run_stack(keep_running=keep_running, samples=samples, env_file=env_file, ports=ports)
     )
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stack.cancel)
     try:
         return await stack

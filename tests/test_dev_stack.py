@@ -47,7 +47,7 @@ class Stack:
         self.process: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []
 
-    async def start(self, until: str) -> None:
+    async def start(self, until: str, *, own_session: bool = False) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "MEDIA_"))}
         env.pop("TIKTOK_PAYLOAD_KEYS", None)
         env.pop("TIKTOK_API_PORT", None)
@@ -55,7 +55,7 @@ class Stack:
         flags = [f"--{name}-port={getattr(self.ports, name)}" for name in DevPorts.__annotations__]
         self.process = await asyncio.create_subprocess_exec(
             CLI, "dev", "--no-samples", "--env-file", "stack.env", *flags,
-            cwd=self.cwd, env=env,
+            cwd=self.cwd, env=env, start_new_session=own_session,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         assert self.process.stdout is not None
@@ -135,5 +135,28 @@ async def test_a_local_post_survives_a_restart_of_the_stack(tmp_path: Path) -> N
         code, out = await cli(env, "watch", pid, "acct_demo", "--interval", "0.5")
         assert code == 0 and "PUBLISHED" in out, out
         await stack.stop()
+    finally:
+        await stack.kill()
+
+
+async def test_ctrl_c_in_the_terminal_stops_the_worker_before_the_temporal_server(
+    tmp_path: Path,
+) -> None:
+    """A terminal's Ctrl-C sends SIGINT to its whole foreground process group. The dev
+    server used to get it too and die first, and the worker then logged the SDK's retries
+    against a server that was gone."""
+    ports = DevPorts(*free_ports(len(DevPorts.__annotations__)))
+    stack = Stack(tmp_path, ports)
+    try:
+        await stack.start(until="No sample posts", own_session=True)  # as a terminal would
+        assert stack.process is not None
+        os.killpg(stack.process.pid, signal.SIGINT)
+        out, _ = await asyncio.wait_for(stack.process.communicate(), timeout=60)
+        said = out.decode()
+        assert stack.process.returncode == 0, said
+        assert "Stopped: worker" in said
+        assert "WARN" not in said and "rpc errored" not in said, said
+        with socket.socket() as probe:  # and the server it started is down too
+            assert probe.connect_ex(("127.0.0.1", ports.temporal)) != 0
     finally:
         await stack.kill()
