@@ -31,7 +31,7 @@ from starter.api import PostPublisher, SubmittedTarget
 from starter.children import stop_child
 from starter.codec_server import DEV_UI_ORIGINS, CodecServer, local_stack_keys
 from starter.dev_api import dev_api, seed_demo_account
-from starter.dev_stack import DevPorts, write_env_file
+from starter.dev_stack import DevPorts, taken_ports_message, write_env_file
 from starter.local_s3 import create_bucket, moto_server, restore_bucket, save_bucket
 from starter.media_host import MediaHost, sample_jpeg, sample_video
 from starter.setup import register_search_attributes
@@ -240,6 +240,9 @@ async def _run_stack(
         "console", load_settings().log_level if "LOG_LEVEL" in os.environ else "ERROR"
     )
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
+    taken = taken_ports_message(ports, _port_open)
+    if taken:
+        raise SystemExit(taken)
     STATE_DIR.mkdir(exist_ok=True)
     database = open_database()  # the account store: .data/accounts.db unless DATABASE_URL
     store = AccountStore(database)
@@ -251,8 +254,6 @@ async def _run_stack(
     with contextlib.ExitStack() as stack:
         codec = stack.enter_context(_codec_server(keys, ports.codec)) if keys else None
         MEDIA_DIR.mkdir(exist_ok=True)
-        for name in ("media", "simulator", "s3", "api"):
-            _free_or_exit(name, getattr(ports, name))
         media = stack.enter_context(MediaHost(port=ports.media, directory=MEDIA_DIR))
         media.add(EXAMPLE_VIDEO, sample_video(), "video/mp4")
         sim = stack.enter_context(Simulator(sim_config))
@@ -335,15 +336,6 @@ def _codec_server(keys: PayloadKeys, port: int) -> CodecServer:
         return CodecServer(keys, port=port, allowed_origins=DEV_UI_ORIGINS)
     except OSError:
         return CodecServer(keys, port=0, allowed_origins=DEV_UI_ORIGINS)
-
-
-def _free_or_exit(name: str, port: int) -> None:
-    """Each part has a fixed port; a taken one stops the stack with the flag that moves it."""
-    if port and _port_open(port):
-        raise SystemExit(
-            f"Port {port} for the {name} is taken (another `tiktok-publisher dev`?): stop "
-            f"what uses it, or pass --{name}-port PORT."
-        )
 
 
 def _save(bucket: Any) -> None:

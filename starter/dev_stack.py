@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -61,6 +61,27 @@ _WHAT = {
     "s3": "local S3 (moto)",
     "media": "media host (a stand-in CDN serving the sample files and .temporal/media/)",
 }
+
+
+#: The parts whose port must be free (the Temporal server on a taken port is reused, the
+#: codec server moves to any free one).
+MUST_BE_FREE = ("media", "simulator", "s3", "api")
+
+
+def taken_ports_message(ports: DevPorts, is_open: Callable[[int], bool]) -> str | None:
+    """Every part whose port is taken, each with the flag that moves it, in one message (a
+    fix for the first would otherwise only lead to the next); None when all are free."""
+    taken = [
+        name for name in MUST_BE_FREE if getattr(ports, name) and is_open(getattr(ports, name))
+    ]
+    if not taken:
+        return None
+    lines = [
+        f"  {getattr(ports, name)}: the {_WHAT[name]} (move it with --{name}-port PORT)"
+        for name in taken
+    ]
+    head = "Ports taken (another `tiktok-publisher dev`?): stop what uses them, or move them:"
+    return "\n".join([head, *lines])
 
 
 def write_env_file(path: Path, values: Mapping[str, str]) -> None:

@@ -160,3 +160,29 @@ async def test_ctrl_c_in_the_terminal_stops_the_worker_before_the_temporal_serve
             assert probe.connect_ex(("127.0.0.1", ports.temporal)) != 0
     finally:
         await stack.kill()
+
+
+async def test_every_taken_port_is_named_at_once_with_the_flag_that_moves_it(
+    tmp_path: Path,
+) -> None:
+    ports = DevPorts(*free_ports(len(DevPorts.__annotations__)))
+    squatters = [socket.socket(), socket.socket()]
+    try:
+        for squatter, port in zip(squatters, (ports.simulator, ports.api), strict=True):
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "MEDIA_"))}
+        flags = [f"--{name}-port={getattr(ports, name)}" for name in DevPorts.__annotations__]
+        process = await asyncio.create_subprocess_exec(
+            CLI, "dev", "--no-samples", *flags, cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        for squatter in squatters:
+            squatter.close()
+    said = out.decode()
+    assert process.returncode == 1, said
+    assert f"{ports.simulator}: the TikTok simulator (move it with --simulator-port PORT)" in said
+    assert f"{ports.api}: the HTTP API (move it with --api-port PORT)" in said
+    assert "Traceback" not in said and not (tmp_path / ".temporal").exists(), "nothing started"
