@@ -51,6 +51,14 @@ ROUTES = {
 }
 #: Endpoints read with GET (the rest are POST).
 GET_ENDPOINTS = frozenset({"user_info", "authorize"})
+#: What GET / answers (TikTok's own hosts serve nothing there; the engine never asks).
+_INDEX = {
+    "simulator": "a stand-in for TikTok's Content Posting API (README, The TikTok simulator)",
+    "endpoints": [
+        *sorted(f"{'GET' if n in GET_ENDPOINTS else 'POST'} {p}" for p, n in ROUTES.items()),
+        "PUT /upload/{upload_id}",
+    ],
+}
 MAX_JSON_BODY = 10 * 1024 * 1024
 #: Unread upload bodies up to this size are drained so the connection stays usable.
 MAX_DRAIN = 200 * 1024 * 1024
@@ -175,6 +183,10 @@ class _Handler(BaseHTTPRequestHandler):
             base_url = f"http://{host}"
             if path.startswith("/_sim/"):
                 self._admin(reader, path, query)
+                return
+            if path == "/" and self.command == "GET":  # a person opening the printed URL
+                self._finish_body(reader)
+                self._send(Response.json(200, _INDEX))
                 return
             endpoint, method_ok = route(self.command, path)
             if endpoint is None or not method_ok:

@@ -114,6 +114,16 @@ class CodecServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self) -> None:
+                # A person opening the printed URL: what this endpoint is for.
+                self._reply(
+                    200 if self.path.split("?", 1)[0] == "/" else 404,
+                    {
+                        "codec": "decrypts the engine's payloads for the Temporal UI and CLI",
+                        "endpoints": ["POST /decode", "POST /encode"],
+                    },
+                )
+
             def do_POST(self) -> None:
                 path = self.path.split("?", 1)[0].rstrip("/")
                 if path not in ("/decode", "/encode"):

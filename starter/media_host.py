@@ -137,6 +137,9 @@ class MediaHost:
 
             def _serve(self, *, body: bool) -> None:
                 path = self.path.split("?", 1)[0]
+                if path == "/":  # a person opening the printed URL: what is served here
+                    self._index(body=body)
+                    return
                 with lock:
                     entry = files.get(path)
                     if body:
@@ -153,6 +156,25 @@ class MediaHost:
                 self.end_headers()
                 if body:
                     self.wfile.write(data)
+
+            def _index(self, *, body: bool) -> None:
+                with lock:
+                    names = sorted(files)
+                if directory is not None and directory.is_dir():
+                    names += sorted(
+                        f"/files/{p.name}"
+                        for p in directory.iterdir()
+                        if p.is_file() and not p.name.startswith(".")
+                    )
+                text = "\n".join(
+                    ["A stand-in for a customer's CDN. Files served here:", *names, ""]
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(text)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

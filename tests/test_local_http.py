@@ -10,11 +10,16 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
+import httpx
 import pytest
 
+from simulator import Simulator, SimulatorConfig
+from starter.codec_server import CodecServer
 from starter.local_http import LocalHTTPServer
 from starter.media_host import MediaHost
+from worker.codec import PayloadKeys
 
 BIG = 32 * 1024 * 1024  # far more than the socket buffers hold: the write is mid-way at the reset
 
@@ -59,3 +64,28 @@ def test_a_handlers_own_bug_still_prints_its_traceback(
         server.server_close()
     err = capfd.readouterr().err
     assert "ValueError: a bug in the handler" in err, err
+
+
+def test_the_printed_urls_of_the_local_stack_say_what_they_are(tmp_path: Path) -> None:
+    """`make run` prints the media host's, the simulator's and the codec server's URLs; a
+    person who opens one reads what it is, not a 404 or a 501."""
+    (tmp_path / "mine.mp4").write_bytes(b"x")
+    (tmp_path / ".hidden").write_bytes(b"x")
+    with MediaHost(directory=tmp_path) as media:
+        media.add("videos/launch.mp4", b"x", "video/mp4")
+        index = httpx.get(media.url(""))
+    assert index.status_code == 200 and index.headers["content-type"].startswith("text/plain")
+    assert "/videos/launch.mp4" in index.text and "/files/mine.mp4" in index.text
+    assert ".hidden" not in index.text  # what /files/ would refuse is not listed
+
+    with Simulator(SimulatorConfig()) as sim:
+        about = httpx.get(sim.base_url + "/")
+        unknown = httpx.get(sim.base_url + "/v2/nothing/")
+    assert about.status_code == 200
+    assert "POST /v2/post/publish/video/init/" in about.json()["endpoints"]
+    assert unknown.status_code == 404  # TikTok's paths stay as faithful as before
+
+    with CodecServer(PayloadKeys.parse(PayloadKeys.generate("k1")), port=0) as codec:
+        described = httpx.get(codec.url + "/")
+    assert described.status_code == 200
+    assert described.json()["endpoints"] == ["POST /decode", "POST /encode"]
