@@ -427,8 +427,9 @@ class PostPublisher:
         return await self._update(post_id, account_id, "publish_now")
 
     async def cancel(self, post_id: str, account_id: str, reason: str | None = None) -> PostState:
-        """Cancel a draft or scheduled post: nothing reaches TikTok, and the same postId never
-        runs again. Raises as `reschedule` (INVALID_PHASE once publishing began)."""
+        """Cancel a draft or scheduled post, or one its account holds before any init of it
+        could go live: nothing reaches TikTok, and the same postId never runs again. Raises
+        as `reschedule` (INVALID_PHASE once an init may have reached TikTok)."""
         return await self._update(post_id, account_id, "cancel", reason)
 
     async def list_posts(self, query: str | None = None, *, limit: int = 100) -> list[ListedPost]:

@@ -1,8 +1,8 @@
 """`tiktok-publisher`: the project's one command line.
 
 Exit codes: 0 done; 1 unexpected failure; 2 the request or arguments are invalid (nothing
-was started); 3 no such post; 4 the post refused the action (for example cancel after
-publishing began).
+was started); 3 no such post; 4 the post refused the action (for example cancel once an
+init may have reached TikTok).
 """
 
 from __future__ import annotations
@@ -445,7 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", type=_parse_time, default=None, help="omit to publish now")
     p.set_defaults(run=_schedule)
 
-    p = sub.add_parser("cancel", help="cancel posts that have not started publishing")
+    p = sub.add_parser(
+        "cancel",
+        help="cancel posts that have not started publishing, or that their account holds "
+        "before any init",
+    )
     _one_or_many_args(p)
     p.add_argument("--reason", default=None)
     p.set_defaults(run=_cancel)

@@ -414,7 +414,8 @@ class Operations:
 
 def _predicted(wf: WorkflowExecution, verb: str) -> Outcome:
     """A dry run's line: what the post would answer, from the phase visibility last saw (a
-    post that has begun publishing is listed as refused, as the real run would list it)."""
+    post that has begun publishing is listed as refused, as the real run would list it; for
+    a cancel, one visibility shows waiting is listed as maybe taken)."""
     phase = wf.typed_search_attributes.get(sa.POST_STATE)
     waiting = wf.typed_search_attributes.get(sa.WAITING_FOR)
     if verb in TAKEN_WHILE_HELD and may_be_held_before_any_init(phase, waiting):

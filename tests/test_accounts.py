@@ -37,6 +37,7 @@ from activities.failures import engine_error, to_application_error
 from activities.publishing import wait_to_send
 from activities.tiktok_client import Endpoint, TikTokApiError
 from tests.workflow_support import save_history, target_of, video_request
+from workflows import search_attributes as sa
 from workflows.account import TikTokAccount
 from workflows.account_contracts import (
     REQUEST_SLOT,
@@ -515,11 +516,16 @@ async def test_a_post_held_for_a_reconnect_before_any_init_can_be_cancelled(
             TikTokAccount.reconnected
         )
         results = await outcomes(handles)
+        visible = (await gone.describe()).typed_search_attributes
         await save_history(gone, "cancelled_while_held")
         await end_entity(env.client, acct)
-    assert answered.phase is Phase.CANCELLED and result.phase is Phase.CANCELLED
-    assert result.publish_id is None and final.waiting_for is None
-    assert any("TikTok has nothing of this post" in line for line in final.history)
+    # The answer, the state and visibility all say the hold is over.
+    assert answered.phase is Phase.CANCELLED and answered.waiting_for is None
+    assert answered.finished_at is not None
+    assert result.phase is Phase.CANCELLED and result.publish_id is None
+    assert final.waiting_for is None and "staged media deleted" in final.history[-1]
+    assert visible.get(sa.POST_STATE) == "CANCELLED" and visible.get(sa.WAITING_FOR) is None
+    assert any("before any init could go live" in line for line in final.history)
     assert queued == {"needs_reconnect": 1}, "the cancelled post's request was withdrawn"
     assert sorted(results) == ["CANCELLED", "PUBLISHED"]
     assert [n for n, _, wf in fake.calls if wf == gone.id] == sent_before, "nothing after it"
@@ -569,9 +575,15 @@ async def test_a_cancel_that_arrives_with_the_accounts_grant_wins_over_it(
         try:
             answered = await asyncio.wait_for(cancel, 30)
             result: PublishResult = await asyncio.wait_for(post.result(), 30)
+            for _ in range(50):  # the withdrawal reaches the entity a moment after the cancel
+                queued = (await account_state(env.client, acct)).queued_by_reason
+                if not queued:
+                    break
+                await asyncio.sleep(0.1)
         finally:
             await end_entity(env.client, acct)
     assert answered.phase is Phase.CANCELLED and result.phase is Phase.CANCELLED
+    assert queued == {}, "the slot request went back to the account"
     assert "init" not in [n for n, _, _ in fake.calls][len(sent_before) :], "the grant was taken"
 
 

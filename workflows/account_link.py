@@ -16,6 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -157,7 +158,12 @@ class AccountLink:
                         and now >= since + reconnect_limit
                     ):
                         raise WaitEnded("ACCOUNT_NEEDS_RECONNECT", reason, since) from None
-                    await self._send(request, start=True)  # unanswered a long while: again
+                    try:
+                        await self._send(request, start=True)  # unanswered a long while: again
+                    except ActivityError:
+                        if cancel():  # cancelled while the request was being sent again
+                            raise WaitEnded("CANCELLED", reason, since) from None
+                        raise
                     continue
                 answer, self._answer = self._answer, None
                 assert answer is not None

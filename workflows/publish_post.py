@@ -167,11 +167,15 @@ class PublishPost(Preparing, MediaCustody, Announcements):
     @workflow.update
     async def cancel(self, reason: str | None = None) -> PostState:
         """Cancel a post that has not started publishing, or that its account holds before
-        any init of it reached TikTok (`post_actions.TAKEN_IN`). Nothing reaches TikTok."""
+        any init of it reached TikTok (`post_actions.TAKEN_WHILE_HELD`). Nothing reaches
+        TikTok."""
+        if self._current.phase is Phase.PUBLISHING:
+            self._show_wait(None)  # the hold is over: the answer and the event say so
+        # Before the phase changes: the post.cancelled event carries the state as it ends.
+        self._current.finished_at = workflow.now()
         self._enter(Phase.CANCELLED, f"cancelled{': ' + reason if reason else ''}")
         if self._staging is not None and not self._staging.done():
             self._staging.cancel()  # stop copying media nobody will publish
-        self._current.finished_at = workflow.now()
         return self._current
 
     @cancel.validator
@@ -233,7 +237,8 @@ class PublishPost(Preparing, MediaCustody, Announcements):
             try:
                 await self._publish(request, measured, staged)
             except CancelledWhileHeld:
-                self._log("the cancel ended the account's hold: TikTok has nothing of this post")
+                self._log("the cancel ended the account's hold before any init could go live")
+                workflow.set_current_details("CANCELLED while its account held it: nothing sent.")
                 await self._delete_staged(request.settings, after_success=False)
                 return self._result()
             await self._delete_staged(request.settings, after_success=True)

@@ -246,7 +246,8 @@ async def reschedule(
 @router.post(
     "/{postId}/targets/{accountId}/cancel",
     response_model=PostState,
-    summary="Cancel a post that has not started publishing",
+    summary="Cancel a post that has not started publishing (or that its account holds before "
+    "any init)",
 )
 async def cancel(
     postId: PostId,
