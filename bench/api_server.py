@@ -25,6 +25,7 @@ from account_store.store import AccountStore
 from starter.api import PostPublisher
 from starter.children import stop_child
 from starter.connect import ConnectFlow
+from starter.connected_accounts import ConnectedAccounts
 from starter.dev_api import EmbeddedApiServer
 from starter.http_api.app import create_app
 from starter.service import Service
@@ -91,7 +92,7 @@ async def served_api(publisher: PostPublisher, http: str = "auto") -> AsyncItera
         _, key = keys.create("bench")
         store = AccountStore(database)
         flow = ConnectFlow(store, OAuthStates(database), OAuthSettings(), publisher.client)
-        service = Service(publisher, database, store, keys, flow)
+        service = Service(publisher, database, store, keys, flow, ConnectedAccounts(store))
         port = free_loopback_port()
         config = uvicorn.Config(
             create_app(service, mcp=False),

@@ -20,6 +20,7 @@ from activities.tokens import StoredToken
 from simulator import Simulator, SimulatorConfig
 from starter.api import PostPublisher
 from starter.connect import ConnectFlow
+from starter.connected_accounts import ConnectedAccounts
 from starter.http_api.app import create_app
 from starter.service import Service
 from starter.tiktok_oauth import OAuthSettings
@@ -78,7 +79,7 @@ async def dev_api(
     store = AccountStore(database)
     followers = publisher.task_queue if publisher.settings.analytics else None
     flow = ConnectFlow(store, OAuthStates(database), oauth, client, task_queue=followers)
-    service = Service(publisher, database, store, keys, flow)
+    service = Service(publisher, database, store, keys, flow, ConnectedAccounts(store))
     config = uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning")
     server = EmbeddedApiServer(config)
     task = asyncio.create_task(server.serve())

@@ -37,6 +37,7 @@ from starter.account_entity import EntityUnavailable, account_state, signal_acco
 from starter.answer_codes import ANSWER_CODES
 from starter.api import NOT_READY, ActionRejected, PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
+from starter.connected_accounts import ConnectedAccounts
 from starter.followers import followers, stop_followers_schedule
 from starter.operations import Fixes, Operations
 from starter.post_list import FilterInvalid, filters_query, latest_runs
@@ -56,6 +57,7 @@ from starter.service_models import (
     RetryResponse,
     SubmitResponse,
     SubmittedTargetOut,
+    SubmitWarning,
     TargetSummary,
 )
 from starter.tiktok_webhooks import TikTokWebhookInbox
@@ -241,6 +243,16 @@ def _decode_cursor(cursor: str | None) -> bytes | None:
         raise _field_invalid("cursor", "not a cursor this API returned") from None
 
 
+def not_connected(account_id: str) -> SubmitWarning:
+    return SubmitWarning(
+        code="TOKEN_MISSING",
+        accountId=account_id,
+        message=f"No token is stored for account {account_id}: its post waits until the "
+        "account is connected (POST /v1/accounts/connect), up to 7 days, then fails "
+        "ACCOUNT_NEEDS_RECONNECT. If the accountId is wrong, cancel the target.",
+    )
+
+
 @dataclass
 class Service:
     publisher: PostPublisher
@@ -248,6 +260,9 @@ class Service:
     accounts_store: AccountStore
     api_keys: ApiKeys
     connect_flow: ConnectFlow
+    connected: ConnectedAccounts | None = None
+    """Set where the workers read tokens from this account store: a submit for an account
+    with no token is answered with a warning (starter/connected_accounts.py)."""
 
     @cached_property
     def tiktok_webhooks(self) -> TikTokWebhookInbox:
@@ -297,9 +312,11 @@ class Service:
             submitted = await self.publisher.submit_post(post)
         drafts = {t.account_id: t.system_draft for t in post.targets}
         targets = [await self._submitted(item, drafts) for item in submitted]
-        return SubmitResponse(postId=post.post_id, targets=targets), any(
-            s.created for s in submitted
-        )
+        answer = SubmitResponse(postId=post.post_id, targets=targets)
+        if self.connected is not None:
+            for account in await self.connected.missing(t.account_id for t in post.targets):
+                answer.warnings.append(not_connected(account))
+        return answer, any(s.created for s in submitted)
 
     async def _submitted(
         self, item: SubmittedTarget, drafts: dict[str, bool]

@@ -33,9 +33,21 @@ class SubmittedTargetOut(BaseModel):
     links: Links
 
 
+class SubmitWarning(BaseModel):
+    code: str = Field(description="A code of docs/error-codes.md (TOKEN_MISSING).")
+    accountId: str
+    message: str
+
+
 class SubmitResponse(BaseModel):
     postId: str
     targets: list[SubmittedTargetOut]
+    warnings: list[SubmitWarning] = Field(
+        default_factory=list,
+        description="What was accepted but will not go as asked unless someone acts: a "
+        "target whose account has no stored token (TOKEN_MISSING) waits for it to be "
+        "connected, up to 7 days.",
+    )
 
 
 class TargetSummary(BaseModel):

@@ -24,6 +24,7 @@ from activities.tokens import StoredToken
 from simulator import Simulator
 from starter.api import PostPublisher
 from starter.connect import ConnectFlow
+from starter.connected_accounts import ConnectedAccounts
 from starter.dev_api import EmbeddedApiServer
 from starter.http_api.app import create_app
 from starter.service import Service
@@ -92,7 +93,7 @@ async def live_api(
     )
     publisher = PostPublisher(client, task_queue=task_queue, settings=FAST)
     flow = ConnectFlow(store, OAuthStates(database), oauth, client, task_queue=task_queue)
-    service = Service(publisher, database, store, ApiKeys(database), flow)
+    service = Service(publisher, database, store, ApiKeys(database), flow, ConnectedAccounts(store))
     _, key = service.api_keys.create("tests")
     settings = WorkerSettings(
         tiktok_base_url=sim.base_url,

@@ -141,6 +141,31 @@ async def test_missing_posts_are_404_and_refusals_409(api: LiveApi, video: str) 
         assert "errorCode" in refusal  # the failed run's code: none, it was cancelled
 
 
+async def test_a_post_for_an_account_with_no_token_is_accepted_with_a_warning(
+    api: LiveApi, video: str
+) -> None:
+    """A typo in an accountId, or an account nobody connected, would wait a week in silence:
+    the answer says so at once (the target is still started: the creator may connect it)."""
+    later = datetime.now(UTC) + timedelta(days=1)
+    request = video_request("api-post-typo", video, scheduled_for=later)
+    [platform] = request["platforms"]
+    request["platforms"] = [platform, {**platform, "accountId": "acct_dmeo"}]
+    async with api.http() as http:
+        answer = await http.post("/v1/posts", json=request)
+        assert answer.status_code == 202, answer.text
+        body = answer.json()
+        assert [t["accountId"] for t in body["targets"]] == ["acct_demo", "acct_dmeo"]
+        [warning] = body["warnings"]
+        assert warning["code"] == "TOKEN_MISSING" and warning["accountId"] == "acct_dmeo"
+        assert "connected" in warning["message"] and "cancel" in warning["message"]
+        # A connected account's post has none; the typo's target is cancelled as advised.
+        ok = await http.post("/v1/posts", json=video_request("api-post-ok", video))
+        assert ok.json()["warnings"] == []
+        cancelled = await http.post("/v1/posts/api-post-typo/targets/acct_dmeo/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        await http.post("/v1/posts/api-post-typo/targets/acct_demo/cancel")
+
+
 async def test_reschedule_moves_a_scheduled_post(api: LiveApi, video: str) -> None:
     later = datetime.now(UTC) + timedelta(days=1)
     async with api.http() as http:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 
+from starter.connected_accounts import ConnectedAccounts
 from starter.http_api import accounts, ops, platform_sets, posts, problems, webhooks
 from starter.http_api.body_limit import BodyLimit
 from starter.service import Service
@@ -51,7 +52,9 @@ async def build_service() -> Service:
         # With ANALYTICS on, a connected account gets its daily follower schedule.
         task_queue=publisher.task_queue if publisher.settings.analytics else None,
     )
-    return Service(publisher, database, store, ApiKeys(database), flow)
+    # With a token file the workers do not read this store: the API cannot tell.
+    connected = None if settings.token_file.strip() else ConnectedAccounts(store)
+    return Service(publisher, database, store, ApiKeys(database), flow, connected)
 
 
 def create_app(

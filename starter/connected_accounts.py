@@ -1,0 +1,51 @@
+"""Which accounts the account store can post for, as the HTTP API sees it at submit.
+
+A post for an account with no stored token is accepted: the creator may connect it before
+the post's time, and the post waits for that (up to `max_reconnect_wait_seconds`, 7 days by
+default, then ACCOUNT_NEEDS_RECONNECT). But a typo in an accountId, or an account nobody
+connected, must not wait a week in silence, so the answer carries a TOKEN_MISSING warning
+for each such target. Only where the workers read tokens from the same store (no
+TIKTOK_TOKEN_FILE): with a token file the API cannot know.
+
+The set of accounts is read at most every `ttl` seconds; an account not in it is looked up
+again at most once a second, so one connected a moment ago is seen at once, and a submit
+costs a set lookup, not a database read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+
+from account_store.store import AccountStore
+
+
+class ConnectedAccounts:
+    def __init__(
+        self,
+        store: AccountStore,
+        *,
+        ttl: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._clock = clock
+        self._known: frozenset[str] = frozenset()
+        self._read_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def missing(self, account_ids: Iterable[str]) -> list[str]:
+        """The ones among `account_ids` with no stored token, in their order, each once."""
+        wanted = list(dict.fromkeys(account_ids))
+        unknown = any(account not in self._known for account in wanted)
+        if self._older_than(self._ttl) or (unknown and self._older_than(1.0)):
+            async with self._lock:
+                if self._older_than(1.0):
+                    self._known = frozenset(await self._store.accounts())
+                    self._read_at = self._clock()
+        return [account for account in wanted if account not in self._known]
+
+    def _older_than(self, seconds: float) -> bool:
+        return self._read_at is None or self._clock() - self._read_at >= seconds
