@@ -21,6 +21,15 @@ from collections.abc import Callable, Iterable
 from account_store.store import AccountStore
 
 
+def not_connected(account_id: str, how_to_connect: str) -> str:
+    """The warning's text, the same from every front door but for how to connect."""
+    return (
+        f"No token is stored for account {account_id}: its post waits until the account is "
+        f"connected ({how_to_connect}), up to 7 days, then fails ACCOUNT_NEEDS_RECONNECT. If "
+        "the accountId is wrong, cancel the target."
+    )
+
+
 class ConnectedAccounts:
     def __init__(
         self,

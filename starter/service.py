@@ -38,6 +38,7 @@ from starter.answer_codes import ANSWER_CODES
 from starter.api import NOT_READY, ActionRejected, PostNotFound, PostPublisher, SubmittedTarget
 from starter.connect import ConnectFailed, ConnectFlow
 from starter.connected_accounts import ConnectedAccounts
+from starter.connected_accounts import not_connected as not_connected_message
 from starter.followers import followers, stop_followers_schedule
 from starter.operations import Fixes, Operations
 from starter.post_list import FilterInvalid, filters_query, latest_runs
@@ -247,9 +248,7 @@ def not_connected(account_id: str) -> SubmitWarning:
     return SubmitWarning(
         code="TOKEN_MISSING",
         accountId=account_id,
-        message=f"No token is stored for account {account_id}: its post waits until the "
-        "account is connected (POST /v1/accounts/connect), up to 7 days, then fails "
-        "ACCOUNT_NEEDS_RECONNECT. If the accountId is wrong, cancel the target.",
+        message=not_connected_message(account_id, "POST /v1/accounts/connect"),
     )
 
 

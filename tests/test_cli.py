@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from account_store.database import open_database
+from account_store.store import AccountStore
+from activities.tokens import StoredToken
 from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
 from tests.workflow_support import end_account_entities, recorded, video_request
@@ -39,11 +42,14 @@ def cli_env(dev_env: WorkflowEnvironment, task_queue: str, **extra: str) -> dict
     return env
 
 
-async def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> Ran:
+async def run_cli(
+    env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> Ran:
     process = await asyncio.create_subprocess_exec(
         CLI,
         *args,
         env=env,
+        cwd=cwd,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -117,6 +123,36 @@ async def test_submit_status_and_idempotent_resubmit(
     state = PostState.model_validate_json(status.out)
     assert state.phase.value == "PUBLISHED" and state.init_attempts == 1
     assert len(recorded(simulator, "video_init")) == 1
+
+
+async def test_submit_warns_of_an_account_with_no_stored_token(
+    env: dict[str, str], dev_env: WorkflowEnvironment, video_url: str, tmp_path: Path
+) -> None:
+    store = AccountStore(open_database(url=f"sqlite:///{tmp_path / 'accounts.db'}"))
+    await store.save("acct_demo", StoredToken("act.demo", "rft.demo", open_id="", scope=""))
+    with_store = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'accounts.db'}"}
+    with_store.pop("TIKTOK_TOKEN_FILE", None)
+    later = datetime.now(UTC) + timedelta(days=1)
+    typo = video_request(new_id(), video_url, account="acct_nobody", scheduled_for=later)
+    known = video_request(new_id(), video_url, scheduled_for=later)
+    warned = await run_cli(with_store, "submit", "-", stdin=json.dumps(typo))
+    quiet = await run_cli(with_store, "submit", "-", "--json", stdin=json.dumps(known))
+    # No DATABASE_URL and no embedded store here: the CLI cannot tell, and creates none.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    no_store = {k: v for k, v in with_store.items() if k != "DATABASE_URL"}
+    unknown = video_request(new_id(), video_url, account="acct_nobody", scheduled_for=later)
+    silent = await run_cli(no_store, "submit", "-", stdin=json.dumps(unknown), cwd=elsewhere)
+    for request in (typo, known, unknown):
+        account = request["platforms"][0]["accountId"]
+        wf_id = f"tiktok-post/{request['postId']}/{account}"
+        await dev_env.client.get_workflow_handle(wf_id).terminate("test finished")
+    assert warned.code == 0 and "started: tiktok-post/" in warned.out
+    assert "warning: TOKEN_MISSING: No token is stored for account acct_nobody" in warned.err
+    assert "account connect --account-id acct_nobody" in warned.err
+    assert quiet.code == 0 and quiet.err == "" and json.loads(quiet.out)[0]["created"]
+    assert silent.code == 0 and "TOKEN_MISSING" not in silent.err
+    assert not (elsewhere / ".data").exists()
 
 
 async def test_schedule_reschedule_cancel(
