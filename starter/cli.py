@@ -98,10 +98,17 @@ async def _submit(args: argparse.Namespace) -> int:
 
 
 def _store_configured(database_url: str, data_dir: str) -> bool:
-    from account_store.database import default_url
+    """A store the CLI can read without creating one: a server's DATABASE_URL, or an
+    SQLite file (DATABASE_URL's, or the embedded default in this directory) that exists."""
+    from sqlalchemy.engine import make_url
 
-    embedded = Path(default_url(data_dir).removeprefix("sqlite:///"))
-    return bool(database_url.strip()) or embedded.exists()
+    from account_store.database import default_url, normalise_url
+
+    url = make_url(normalise_url(database_url.strip() or default_url(data_dir)))
+    if url.get_backend_name() != "sqlite":
+        return True
+    file = url.database
+    return file is not None and file not in ("", ":memory:") and Path(file).exists()
 
 
 async def _warn_unconnected(account_ids: list[str]) -> None:
@@ -117,10 +124,11 @@ async def _warn_unconnected(account_ids: list[str]) -> None:
     settings = load_settings()
     if settings.token_file.strip():
         return
-    if not _store_configured(settings.database_url.get_secret_value(), settings.data_dir):
-        return
     try:
-        store = AccountStore(open_database(settings=settings))
+        if not _store_configured(settings.database_url.get_secret_value(), settings.data_dir):
+            return
+        # Read only: a CLI never migrates the store the workers run on.
+        store = AccountStore(open_database(settings=settings, migrate=False))
         missing = await ConnectedAccounts(store).missing(account_ids)
     except Exception as err:  # the posts are submitted; only the check could not be made
         print(f"warning: the account store was not checked ({err})", file=sys.stderr)

@@ -244,6 +244,11 @@ def _decode_cursor(cursor: str | None) -> bytes | None:
         raise _field_invalid("cursor", "not a cursor this API returned") from None
 
 
+FINISHED_STATES = frozenset(
+    p.value for p in (Phase.PUBLISHED, Phase.DELIVERED_TO_INBOX, Phase.CANCELLED, Phase.FAILED)
+)
+
+
 def not_connected(account_id: str) -> SubmitWarning:
     return SubmitWarning(
         code="TOKEN_MISSING",
@@ -313,7 +318,9 @@ class Service:
         targets = [await self._submitted(item, drafts) for item in submitted]
         answer = SubmitResponse(postId=post.post_id, targets=targets)
         if self.connected is not None:
-            for account in await self.connected.missing(t.account_id for t in post.targets):
+            # A repeat of a target that has ended (published, cancelled) waits for nothing.
+            waiting = [t.accountId for t in targets if t.state not in FINISHED_STATES]
+            for account in await self.connected.missing(waiting):
                 answer.warnings.append(not_connected(account))
         return answer, any(s.created for s in submitted)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from account_store.database import open_database
@@ -131,28 +133,37 @@ async def test_submit_warns_of_an_account_with_no_stored_token(
     store = AccountStore(open_database(url=f"sqlite:///{tmp_path / 'accounts.db'}"))
     await store.save("acct_demo", StoredToken("act.demo", "rft.demo", open_id="", scope=""))
     with_store = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'accounts.db'}"}
-    with_store.pop("TIKTOK_TOKEN_FILE", None)
+    for name in ("TIKTOK_TOKEN_FILE", "TIKTOK_DATA_DIR"):
+        with_store.pop(name, None)
     later = datetime.now(UTC) + timedelta(days=1)
     typo = video_request(new_id(), video_url, account="acct_nobody", scheduled_for=later)
     known = video_request(new_id(), video_url, scheduled_for=later)
-    warned = await run_cli(with_store, "submit", "-", stdin=json.dumps(typo))
-    quiet = await run_cli(with_store, "submit", "-", "--json", stdin=json.dumps(known))
-    # No DATABASE_URL and no embedded store here: the CLI cannot tell, and creates none.
+    unknown = video_request(new_id(), video_url, account="acct_nobody", scheduled_for=later)
+    missing = video_request(new_id(), video_url, account="acct_nobody", scheduled_for=later)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     no_store = {k: v for k, v in with_store.items() if k != "DATABASE_URL"}
-    unknown = video_request(new_id(), video_url, account="acct_nobody", scheduled_for=later)
-    silent = await run_cli(no_store, "submit", "-", stdin=json.dumps(unknown), cwd=elsewhere)
-    for request in (typo, known, unknown):
-        account = request["platforms"][0]["accountId"]
-        wf_id = f"tiktok-post/{request['postId']}/{account}"
-        await dev_env.client.get_workflow_handle(wf_id).terminate("test finished")
+    gone = {**with_store, "DATABASE_URL": f"sqlite:///{elsewhere / 'nothing-here.db'}"}
+    try:
+        warned = await run_cli(with_store, "submit", "-", stdin=json.dumps(typo))
+        quiet = await run_cli(with_store, "submit", "-", "--json", stdin=json.dumps(known))
+        # No DATABASE_URL and no embedded store here, or a DATABASE_URL naming a file that
+        # does not exist: the CLI cannot tell, and creates no store.
+        silent = await run_cli(no_store, "submit", "-", stdin=json.dumps(unknown), cwd=elsewhere)
+        absent = await run_cli(gone, "submit", "-", stdin=json.dumps(missing), cwd=elsewhere)
+    finally:
+        for request in (typo, known, unknown, missing):
+            account = request["platforms"][0]["accountId"]
+            wf_id = f"tiktok-post/{request['postId']}/{account}"
+            with contextlib.suppress(RPCError):
+                await dev_env.client.get_workflow_handle(wf_id).terminate("test finished")
+    assert absent.code == 0 and "TOKEN_MISSING" not in absent.err
+    assert list(elsewhere.iterdir()) == [], "no store was created"
     assert warned.code == 0 and "started: tiktok-post/" in warned.out
     assert "warning: TOKEN_MISSING: No token is stored for account acct_nobody" in warned.err
     assert "account connect --account-id acct_nobody" in warned.err
     assert quiet.code == 0 and quiet.err == "" and json.loads(quiet.out)[0]["created"]
     assert silent.code == 0 and "TOKEN_MISSING" not in silent.err
-    assert not (elsewhere / ".data").exists()
 
 
 async def test_schedule_reschedule_cancel(

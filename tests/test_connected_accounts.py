@@ -43,3 +43,41 @@ async def test_known_accounts_cost_no_read_and_a_new_one_is_seen_within_a_second
     assert store.reads == 3
     clock.now += 1
     assert await connected.missing(["acct_typo"]) == ["acct_typo"] and store.reads == 4
+
+
+class BrokenStore(Store):
+    def __init__(self, *accounts: str) -> None:
+        super().__init__(*accounts)
+        self.down = False
+
+    async def accounts(self) -> list[str]:
+        if self.down:
+            self.reads += 1
+            raise OSError("database unreachable")
+        return await super().accounts()
+
+
+async def test_a_store_that_is_down_gives_no_warning_and_is_not_read_per_request() -> None:
+    store, clock = BrokenStore("acct_1"), Clock()
+    store.down = True
+    connected = ConnectedAccounts(store, clock=clock)  # type: ignore[arg-type]
+    assert await connected.missing(["acct_1", "acct_2"]) == []  # nothing known: no advice
+    for _ in range(5):
+        assert await connected.missing(["acct_2"]) == []
+    assert store.reads == 1, "one read a second, not one per submit"
+    store.down = False
+    clock.now += 1
+    assert await connected.missing(["acct_2"]) == ["acct_2"]
+    store.down = True  # down again: the last read still answers
+    clock.now += 11
+    assert await connected.missing(["acct_1", "acct_2"]) == ["acct_2"]
+
+
+async def test_a_batch_of_concurrent_submits_reads_the_store_once() -> None:
+    import asyncio
+
+    store, clock = Store("acct_1"), Clock()
+    connected = ConnectedAccounts(store, clock=clock)  # type: ignore[arg-type]
+    answers = await asyncio.gather(*(connected.missing([f"acct_{n}"]) for n in range(16)))
+    assert answers[1] == [] and answers[2] == ["acct_2"]
+    assert store.reads == 1

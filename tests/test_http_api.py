@@ -159,11 +159,17 @@ async def test_a_post_for_an_account_with_no_token_is_accepted_with_a_warning(
         assert warning["code"] == "TOKEN_MISSING" and warning["accountId"] == "acct_dmeo"
         assert "connected" in warning["message"] and "cancel" in warning["message"]
         # A connected account's post has none; the typo's target is cancelled as advised.
-        ok = await http.post("/v1/posts", json=video_request("api-post-ok", video))
+        ok = await http.post(
+            "/v1/posts", json=video_request("api-post-ok", video, scheduled_for=later)
+        )
         assert ok.json()["warnings"] == []
         cancelled = await http.post("/v1/posts/api-post-typo/targets/acct_dmeo/cancel")
         assert cancelled.status_code == 200, cancelled.text
-        await http.post("/v1/posts/api-post-typo/targets/acct_demo/cancel")
+        # Submitted again after it ended: it waits for nothing, so nothing is said.
+        again = await http.post("/v1/posts", json=request)
+        assert again.status_code == 200 and again.json()["warnings"] == []
+        for target in ("api-post-typo/targets/acct_demo", "api-post-ok/targets/acct_demo"):
+            await http.post(f"/v1/posts/{target}/cancel")
 
 
 async def test_reschedule_moves_a_scheduled_post(api: LiveApi, video: str) -> None:

@@ -150,8 +150,11 @@ class Settings(BaseSettings):
         "TIKTOK_TOKEN_FILE",
         "",
         "a JSON token file instead of the account store (development only; "
-        "`tiktok-publisher account import` moves it into the store); unset means the store",
+        "`tiktok-publisher account import` moves it into the store); unset means the store. "
+        "Set it for the API and CLI too: unset there, they warn TOKEN_MISSING of accounts "
+        "the store lacks",
         group="TikTok",
+        used_by="worker, API, CLI",
     )
     task_queue: str = _setting(
         "TIKTOK_TASK_QUEUE",
