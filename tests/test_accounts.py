@@ -230,8 +230,14 @@ def fake() -> FakeTikTok:
 
 
 async def run_worker(
-    env: WorkflowEnvironment, fake: FakeTikTok, settings: AccountSettings, queue: str
+    env: WorkflowEnvironment,
+    fake: FakeTikTok,
+    settings: AccountSettings,
+    queue: str,
+    *,
+    slot: Any = None,
 ) -> Worker:
+    """`slot`: a stand-in for the `request_account_slot` activity."""
     real = AccountActivities(tokens=None, settings=settings)  # type: ignore[arg-type]
     return Worker(
         env.client,
@@ -240,8 +246,8 @@ async def run_worker(
         activities=[
             fake.stage_media, fake.delete_staged_media, fake.upload_video, fake.creator_info,
             fake.init_publish, fake.fetch_publish_status, fake.inspect_account_token,
-            fake.refresh_account_token, real.load_account_settings, real.request_account_slot,
-            real.wake_account_entity,
+            fake.refresh_account_token, real.load_account_settings,
+            slot or real.request_account_slot, real.wake_account_entity,
         ],
     )  # fmt: skip
 
@@ -530,6 +536,56 @@ async def test_a_post_held_for_a_reconnect_before_any_init_can_be_cancelled(
     assert sorted(results) == ["CANCELLED", "PUBLISHED"]
     assert [n for n, _, wf in fake.calls if wf == gone.id] == sent_before, "nothing after it"
     assert [n for n, _, wf in fake.calls if wf == kept.id].count("init") >= 1
+
+
+class FailingResend:
+    """`request_account_slot` as the worker has it, until armed: then the next call (the
+    held post asking its account again) waits for `release` and fails for good, as a
+    Temporal outage that outlasts the activity's retries would."""
+
+    def __init__(self, real: AccountActivities) -> None:
+        self.real = real
+        self.armed = False
+        self.in_flight = asyncio.Event()
+        self.release = asyncio.Event()
+
+    @activity.defn(name="request_account_slot")
+    async def request_account_slot(self, request: AccountSlotInput) -> None:
+        if not self.armed:
+            return await self.real.request_account_slot(request)
+        self.in_flight.set()
+        await self.release.wait()
+        raise ApplicationError("Temporal unreachable (test)", non_retryable=True)
+
+
+async def test_a_cancel_taken_while_the_held_post_asks_again_ends_cancelled_if_that_fails(
+    dev_env: WorkflowEnvironment, fake: FakeTikTok
+) -> None:
+    """The cancel is accepted while the post is sending its slot request again, and that
+    send then fails for good: the customer's cancel is the outcome, not an activity
+    failure (before, the run failed with its state saying CANCELLED)."""
+    env, queue, acct = dev_env, f"tq-{uuid.uuid4()}", account()
+    fake.init_errors = ["access_token_invalid"]
+    fake.refresh_fails_with_reconnect = True
+    resend = FailingResend(AccountActivities(tokens=None, settings=SCALED))  # type: ignore[arg-type]
+    worker = await run_worker(env, fake, SCALED, queue, slot=resend.request_account_slot)
+    settings = SETTINGS.model_copy(update={"account_resend_seconds": 1.5})
+    async with worker:
+        due = await env.get_current_time() + timedelta(seconds=1)
+        [handle] = await start_posts(env.client, queue, acct, 1, due=due, settings=settings)
+        await wait_until(handle, lambda s: s.waiting_for == "needs_reconnect", env=env)
+        resend.armed = True
+        await asyncio.wait_for(resend.in_flight.wait(), 30)  # asking again, unanswered
+        answered = await handle.execute_update(PublishPost.cancel, "creator left")
+        resend.release.set()
+        result: PublishResult = await handle.result()
+        final = await handle.query(PublishPost.state)
+        await save_history(handle, "cancelled_while_asking_again")
+        await end_entity(env.client, acct)
+    assert answered.phase is Phase.CANCELLED
+    assert result.phase is Phase.CANCELLED and result.publish_id is None
+    assert final.error is None
+    assert any("before any init could go live" in line for line in final.history)
 
 
 async def pending_slot_request(handle: WorkflowHandle[Any, Any]) -> SlotRequest:

@@ -87,6 +87,8 @@ EXPECTED = {
     "engine_bug_code_before_patch",
     # A cancel that ends the account's hold of a post before any init reached TikTok.
     "cancelled_while_held",
+    # The same cancel taken while the post asked its account again, and that send failed.
+    "cancelled_while_asking_again",
 }
 #: Histories written by earlier versions of the contracts (an upload URL in the init result,
 #: camelCase media keys): posts like these may still be running when a release lands.
