@@ -93,49 +93,8 @@ async def _submit(args: argparse.Namespace) -> int:
         for item in submitted:
             verb = "started" if item.created else "already exists (not started again)"
             print(f"{verb}: {item.workflow_id}\n  {item.summary}\n  UI: {item.ui_url}")
-    await _warn_unconnected([item.account_id for item in submitted])
+    await intake_cli.warn_unconnected([item.account_id for item in submitted])
     return EXIT_OK
-
-
-def _store_configured(database_url: str, data_dir: str) -> bool:
-    """A store the CLI can read without creating one: a server's DATABASE_URL, or an
-    SQLite file (DATABASE_URL's, or the embedded default in this directory) that exists."""
-    from sqlalchemy.engine import make_url
-
-    from account_store.database import default_url, normalise_url
-
-    url = make_url(normalise_url(database_url.strip() or default_url(data_dir)))
-    if url.get_backend_name() != "sqlite":
-        return True
-    file = url.database
-    return file is not None and file not in ("", ":memory:") and Path(file).exists()
-
-
-async def _warn_unconnected(account_ids: list[str]) -> None:
-    """On stderr, as the HTTP API's `warnings`: targets whose account has no stored token
-    (only where the workers read the account store, not TIKTOK_TOKEN_FILE). Never creates
-    a store: with no DATABASE_URL and no embedded store in this directory, the CLI cannot
-    know which store the workers read, and says nothing."""
-    from account_store.database import open_database
-    from account_store.store import AccountStore
-    from starter.connected_accounts import ConnectedAccounts, not_connected
-    from worker.settings import load_settings
-
-    settings = load_settings()
-    if settings.token_file.strip():
-        return
-    try:
-        if not _store_configured(settings.database_url.get_secret_value(), settings.data_dir):
-            return
-        # Read only: a CLI never migrates the store the workers run on.
-        store = AccountStore(open_database(settings=settings, migrate=False))
-        missing = await ConnectedAccounts(store).missing(account_ids)
-    except Exception as err:  # the posts are submitted; only the check could not be made
-        print(f"warning: the account store was not checked ({err})", file=sys.stderr)
-        return
-    for account in missing:
-        connect = f"`tiktok-publisher account connect --account-id {account}`"
-        print(f"warning: TOKEN_MISSING: {not_connected(account, connect)}", file=sys.stderr)
 
 
 async def _status(args: argparse.Namespace) -> int:

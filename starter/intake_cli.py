@@ -1,7 +1,8 @@
 """`submit --jsonl` and `validate`: many requests in one process, and checks without Temporal.
 
 Output and exit codes are `submit`'s (0 done, 2 a request was refused and nothing of it was
-started); the logic lives in `starter.batch`.
+started); the logic lives in `starter.batch`. Both submits warn on stderr of a target
+account with no stored token (`warn_unconnected`), as the HTTP API's answer does.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ async def submit_jsonl(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     publisher = await PostPublisher.connect()
     results = await batch.submit_lines(publisher, rows, dialect=args.dialect)
-    return _print_lines(results, as_json=args.json, validating=False)
+    code = _print_lines(results, as_json=args.json, validating=False)
+    await warn_unconnected([item.account_id for r in results for item in r.submitted])
+    return code
 
 
 async def validate(args: argparse.Namespace) -> int:
@@ -104,3 +107,44 @@ async def validate(args: argparse.Namespace) -> int:
     for target in targets:
         print(f"  {target['workflow_id']}\n    {target['summary']}")
     return EXIT_OK
+
+
+def _store_configured(database_url: str, data_dir: str) -> bool:
+    """A store the CLI can read without creating one: a server's DATABASE_URL, or an
+    SQLite file (DATABASE_URL's, or the embedded default in this directory) that exists."""
+    from sqlalchemy.engine import make_url
+
+    from account_store.database import default_url, normalise_url
+
+    url = make_url(normalise_url(database_url.strip() or default_url(data_dir)))
+    if url.get_backend_name() != "sqlite":
+        return True
+    file = url.database
+    return file is not None and file not in ("", ":memory:") and Path(file).exists()
+
+
+async def warn_unconnected(account_ids: list[str]) -> None:
+    """On stderr, as the HTTP API's `warnings`: targets whose account has no stored token
+    (only where the workers read the account store, not TIKTOK_TOKEN_FILE). Never creates
+    a store: with no DATABASE_URL and no embedded store in this directory, the CLI cannot
+    know which store the workers read, and says nothing."""
+    from account_store.database import open_database
+    from account_store.store import AccountStore
+    from starter.connected_accounts import ConnectedAccounts, not_connected
+    from worker.settings import load_settings
+
+    settings = load_settings()
+    if settings.token_file.strip():
+        return
+    try:
+        if not _store_configured(settings.database_url.get_secret_value(), settings.data_dir):
+            return
+        # Read only: a CLI never migrates the store the workers run on.
+        store = AccountStore(open_database(settings=settings, migrate=False))
+        missing = await ConnectedAccounts(store).missing(account_ids)
+    except Exception as err:  # the posts are submitted; only the check could not be made
+        print(f"warning: the account store was not checked ({err})", file=sys.stderr)
+        return
+    for account in missing:
+        connect = f"`tiktok-publisher account connect --account-id {account}`"
+        print(f"warning: TOKEN_MISSING: {not_connected(account, connect)}", file=sys.stderr)

@@ -140,6 +140,12 @@ async def test_submit_warns_of_an_account_with_no_stored_token(
     known = video_request(new_id(), video_url, scheduled_for=later)
     unknown = video_request(new_id(), video_url, account="acct_nobody", scheduled_for=later)
     missing = video_request(new_id(), video_url, account="acct_nobody", scheduled_for=later)
+    lines = [
+        video_request(new_id(), video_url, account=account, scheduled_for=later)
+        for account in ("acct_nobody", "acct_demo", "acct_nobody")
+    ]
+    jsonl = tmp_path / "posts.jsonl"
+    jsonl.write_text("".join(json.dumps(line) + "\n" for line in lines))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     no_store = {k: v for k, v in with_store.items() if k != "DATABASE_URL"}
@@ -151,8 +157,9 @@ async def test_submit_warns_of_an_account_with_no_stored_token(
         # does not exist: the CLI cannot tell, and creates no store.
         silent = await run_cli(no_store, "submit", "-", stdin=json.dumps(unknown), cwd=elsewhere)
         absent = await run_cli(gone, "submit", "-", stdin=json.dumps(missing), cwd=elsewhere)
+        batch = await run_cli(with_store, "submit", "--jsonl", str(jsonl), "--json")
     finally:
-        for request in (typo, known, unknown, missing):
+        for request in (typo, known, unknown, missing, *lines):
             account = request["platforms"][0]["accountId"]
             wf_id = f"tiktok-post/{request['postId']}/{account}"
             with contextlib.suppress(RPCError):
@@ -164,6 +171,10 @@ async def test_submit_warns_of_an_account_with_no_stored_token(
     assert "account connect --account-id acct_nobody" in warned.err
     assert quiet.code == 0 and quiet.err == "" and json.loads(quiet.out)[0]["created"]
     assert silent.code == 0 and "TOKEN_MISSING" not in silent.err
+    # A JSON Lines submit warns too, once per account, and its stdout stays JSON.
+    assert batch.code == 0, batch.err
+    assert [json.loads(row)["line"] for row in batch.out.splitlines()] == [1, 2, 3]
+    assert batch.err.count("warning: TOKEN_MISSING") == 1 and "acct_nobody" in batch.err
 
 
 async def test_schedule_reschedule_cancel(
