@@ -276,6 +276,55 @@ def test_workers_drain_before_kubernetes_kills_them(overlay: Path) -> None:
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
 
 
+def test_a_release_moves_the_workers_image_apart_from_the_apis() -> None:
+    """Workers before starters (deploy/README.md): each Deployment has its own `images`
+    entry, both at the package's version, and the HPA alone sets the workers' count."""
+    from importlib.metadata import version
+
+    spec = yaml.safe_load((KUBE / "base" / "kustomization.yaml").read_text())
+    release = version("tiktok-publisher")
+    assert {i["name"]: i["newTag"] for i in spec["images"]} == {
+        "tiktok-publisher-worker": release,
+        "tiktok-publisher-api": release,
+    }
+    for overlay in OVERLAYS:
+        deployments = by_kind(render(overlay), "Deployment")
+        images = {
+            name: d["spec"]["template"]["spec"]["containers"][0]["image"]
+            for name, d in deployments.items()
+        }
+        image = f"ghcr.io/your-org/tiktok-publisher:{release}"
+        assert images == {"tiktok-publisher-worker": image, "tiktok-publisher-api": image}
+        assert "replicas" not in deployments["tiktok-publisher-worker"]["spec"]
+
+
+def _exposed(path: str, ingress: dict[str, Any]) -> bool:
+    for rule in ingress["spec"]["rules"][0]["http"]["paths"]:
+        prefix = rule["path"].rstrip("/")
+        if rule["pathType"] == "Exact" and path == rule["path"]:
+            return True
+        if rule["pathType"] == "Prefix" and (path == prefix or path.startswith(prefix + "/")):
+            return True
+    return False
+
+
+def test_the_ingress_serves_the_apis_routes_but_not_its_probes_and_metrics() -> None:
+    """/metrics, /healthz and /readyz answer without an API key: cluster-internal only."""
+    import types
+
+    from starter.http_api.app import create_app
+
+    ingress = by_kind(render(OVERLAYS[0]), "Ingress")["tiktok-publisher-api"]
+    app = create_app(service=types.SimpleNamespace(), mcp=True, max_body_bytes=1024)  # type: ignore[arg-type]
+    routes = set(app.openapi()["paths"]) | {
+        str(route.path) for route in app.router.routes if hasattr(route, "path")
+    }
+    assert "/v1/posts" in routes and "/mcp" in routes and "/docs" in routes
+    assert not [path for path in routes if not _exposed(path, ingress)]
+    for internal in ("/metrics", "/healthz", "/readyz", "/"):
+        assert not _exposed(internal, ingress), internal
+
+
 def test_the_oauth_callback_is_the_ingress_hosts() -> None:
     """Without it the API would send creators back to its 127.0.0.1 default."""
     from urllib.parse import urlsplit
@@ -294,7 +343,9 @@ def test_the_documented_secret_commands_create_every_key_the_pods_need() -> None
     keys = set(yaml.safe_load(comment)["stringData"])
     assert {"DATABASE_URL", "TIKTOK_TOKEN_KEYS"} <= keys  # the store refuses one without the other
     readme = (DEPLOY / "README.md").read_text()
-    create = r"kubectl -n tiktok-publisher create secret generic[^`]*?\n(?!\s)"
+    create = (
+        r"kubectl -n tiktok-publisher create secret generic tiktok-publisher-secrets[^`]*?\n(?!\s)"
+    )
     [command] = re.findall(create, readme)
     for where, text in (("deploy/README.md", command), ("secret.example.yaml", comment)):
         given = set(re.findall(r"--from-literal=([A-Z_]+)=", text))
