@@ -35,8 +35,11 @@ generate: $(STAMP)
 generate-check: $(STAMP)
 	$(BIN)/tiktok-publisher generate --check
 
+# Two processes, each with its own Temporal servers, simulator, S3 and PostgreSQL; a file's
+# tests stay together in one (module fixtures, order). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # Every benchmark and one table of ratios (bench/README.md); BENCH_ARGS=--quick for a smoke run.
 bench: $(STAMP)
