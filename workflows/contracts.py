@@ -61,7 +61,8 @@ class PublishSettings(BaseModel):
         default=24 * 3600,
         gt=0,
         description="Give up waiting for TikTok's final status this long after the first "
-        "init; the post then ends FAILED with PUBLISH_TIMEOUT.",
+        "init; the post then ends FAILED with PUBLISH_UNCONFIRMED (PUBLISH_TIMEOUT on runs "
+        "started before account pacing), which may be live.",
     )
     poll_initial_seconds: float = Field(
         default=5, gt=0, description="First wait between status polls."
