@@ -68,6 +68,7 @@ class WorkerSettings:
     max_task_polls: int = _default("max_task_polls")
     graceful_shutdown_seconds: float = _default("graceful_shutdown_seconds")
     evict_sleepers_after_seconds: float = _default("evict_sleepers_after_seconds")
+    admission_waiting_runs: int = _default("admission_waiting_runs")
     # Worker Deployments (opt-in); build_id "" means the package version.
     versioning: bool = False
     deployment_name: str = _default("deployment_name")
@@ -94,6 +95,7 @@ class WorkerSettings:
             max_task_polls=s.max_task_polls,
             graceful_shutdown_seconds=s.graceful_shutdown_seconds,
             evict_sleepers_after_seconds=s.evict_sleepers_after_seconds,
+            admission_waiting_runs=s.admission_waiting_runs,
             versioning=s.versioning,
             deployment_name=s.deployment_name,
             build_id=s.effective_build_id,

@@ -17,8 +17,10 @@ from temporalio.client import Client
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
+    FixedSizeSlotSupplier,
     Interceptor,
     Worker,
+    WorkerTuner,
 )
 
 from activities.accounts import AccountActivities
@@ -35,6 +37,7 @@ from telemetry.http import OpsProbes, prometheus_runtime, serve, temporal_reacha
 from telemetry.instrument import MeteredTikTokClient, MetricsInterceptor
 from telemetry.memory import release_periodically
 from telemetry.metrics import record_build
+from worker.admission import AdmissionGate
 from worker.config import (
     MediaSettings,
     WorkerSettings,
@@ -105,6 +108,32 @@ class _BindActivityContext(ActivityInboundInterceptor):
             context["post_id"], context["account_id"] = parts[1], parts[2]
         with structlog.contextvars.bound_contextvars(**context):
             return await super().execute_activity(input)
+
+
+NEXUS_SLOTS = 100
+"""The SDK's default; the engine runs no Nexus operations."""
+
+
+def _slots(settings: WorkerSettings, sleepers: SleeperEviction) -> dict[str, Any]:
+    """The Worker's task slots: fixed; with WORKER_ADMISSION_WAITING_RUNS, the workflow slots
+    come from an AdmissionGate fed by the sleeper eviction's view of each run."""
+    most_waiting = settings.admission_waiting_runs
+    if not most_waiting or not sleepers.enabled:
+        return {
+            "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
+            "max_concurrent_activities": settings.max_concurrent_activities,
+        }
+    gate = AdmissionGate(settings.max_concurrent_workflow_tasks, most_waiting)
+    sleepers.on_waiting = gate.waiting
+    activities = FixedSizeSlotSupplier(settings.max_concurrent_activities)
+    return {
+        "tuner": WorkerTuner.create_composite(
+            workflow_supplier=gate,
+            activity_supplier=activities,
+            local_activity_supplier=activities,
+            nexus_supplier=FixedSizeSlotSupplier(NEXUS_SLOTS),
+        ),
+    }
 
 
 @contextlib.asynccontextmanager
@@ -210,8 +239,7 @@ async def running_worker(
             # (unless WORKER_STRICT_SANDBOX, as in the tests); a post that goes to sleep far
             # ahead leaves the cache at once (worker/sleeper_eviction.py).
             workflow_runner=sleepers.runner(workflow_runner(strict=settings.strict_sandbox)),
-            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-            max_concurrent_activities=settings.max_concurrent_activities,
+            **_slots(settings, sleepers),
             **task_pollers(settings),
             **deployment_config(settings),
         )

@@ -438,6 +438,18 @@ class Settings(BaseSettings):
         group="Worker tuning",
         ge=0,
     )
+    admission_waiting_runs: int = _setting(
+        "WORKER_ADMISSION_WAITING_RUNS",
+        50,
+        "a new post's first workflow task is taken only while fewer than this many posts "
+        "(and analytics) in the cache wait for an activity, so that a burst of submissions "
+        "is admitted as fast as its media copies run, not all at once into the cache (the "
+        "memory of that high-water stays with the worker). Tasks of posts the worker "
+        "already knows, such as posts falling due together, never wait for it. 0 turns it "
+        "off; it needs WORKER_EVICT_SLEEPERS_AFTER_SECONDS and a cache (worker/admission.py)",
+        group="Worker tuning",
+        ge=0,
+    )
 
     # -- worker versioning -------------------------------------------------------------------
     versioning: bool = _setting(

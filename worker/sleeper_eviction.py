@@ -132,6 +132,10 @@ class PendingWork:
             ):
                 self.finished = True  # Core evicts a closed run itself
 
+    @property
+    def waits_for_activity(self) -> bool:
+        return not self.finished and any(kind == "activity" for kind, _ in self.other)
+
     def asleep_for(self, now: datetime) -> float | None:
         """Seconds until the run next wakes on its own, if it only waits for timers."""
         if self.finished or self.other or not self.timers:
@@ -151,6 +155,9 @@ class SleeperEviction:
         self.after_seconds = after_seconds
         self.workflow_types = workflow_types
         self.evicted = 0
+        self.on_waiting: Callable[[str, bool], None] | None = None
+        """Told when a watched run starts or stops waiting for an activity (from the
+        workflow task's thread): `worker.admission.AdmissionGate.waiting`."""
         self._evict: Callable[[str], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -244,6 +251,7 @@ class _WatchedInstance(WorkflowInstance):
         self._type = workflow_type
         self._pending = PendingWork()
         self._now = datetime.fromtimestamp(0, UTC)
+        self._waits = False
 
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
         if act.HasField("timestamp"):
@@ -254,7 +262,18 @@ class _WatchedInstance(WorkflowInstance):
             self._pending.completed(completion, self._now)
             if _caught_up(act) and self._policy.should_evict(self._pending, self._now):
                 self._policy.request(act.run_id, self._type)
+        self._report_waiting(act)
         return completion
+
+    def _report_waiting(self, act: WorkflowActivation) -> None:
+        report = self._policy.on_waiting
+        if report is None:
+            return
+        evicted = any(job.WhichOneof("variant") == "remove_from_cache" for job in act.jobs)
+        waits = not evicted and self._pending.waits_for_activity
+        if waits != self._waits:
+            self._waits = waits
+            report(act.run_id, waits)
 
     def get_serialization_context(self, command_info: object) -> SerializationContext | None:
         return self._inner.get_serialization_context(command_info)  # type: ignore[arg-type]
