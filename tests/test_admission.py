@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from simulator import Simulator
 from starter.media_host import MediaHost, sample_video
-from tests.workflow_support import running_worker, start, state_of, target_of, video_request
+from tests.workflow_support import running_worker, start, target_of, video_request, wait_for
 from worker import admission
 from worker.admission import AdmissionGate
 from workflows.contracts import Phase
@@ -78,21 +78,6 @@ def video_url(media_host: MediaHost) -> str:
     return media_host.add("admission/video.mp4", sample_video(), "video/mp4")
 
 
-async def staged(handle: Any, within: float = 20) -> Any:
-    """The post's state once its media is staged (or the last answer, `within` seconds on)."""
-    deadline = asyncio.get_running_loop().time() + within
-    state = None
-    while asyncio.get_running_loop().time() < deadline:
-        try:
-            state = await asyncio.wait_for(state_of(handle), 5)
-        except TimeoutError:
-            continue  # not admitted yet: its first task (and so the query) waits
-        if state.staged_media:
-            break
-        await asyncio.sleep(0.1)
-    return state
-
-
 async def test_with_room_for_one_a_burst_of_posts_is_admitted_in_turn_and_all_sleep(
     time_skipping_env: WorkflowEnvironment,
     simulator: Simulator,
@@ -114,8 +99,10 @@ async def test_with_room_for_one_a_burst_of_posts_is_admitted_in_turn_and_all_sl
             request = video_request(f"p-adm{n}-{uuid.uuid4().hex[:8]}", video_url)
             request["scheduledFor"] = (now + timedelta(days=1)).isoformat()
             handles.append(await start(env.client, task_queue, target_of(request)))
-        states = [await staged(handle) for handle in handles]
+        states = [
+            await wait_for(handle, lambda s: bool(s.staged_media), within=20) for handle in handles
+        ]
         for handle in handles:
             await handle.terminate("test finished")
-    assert all(s is not None and s.staged_media for s in states), "every post got its copy"
+    assert all(s.staged_media for s in states), "every post got its copy"
     assert [s.phase for s in states] == [Phase.SCHEDULED] * 12

@@ -211,9 +211,16 @@ async def wait_for(
     *,
     within: float = 30,
 ) -> PostState:
+    """The post's state once `predicate` holds; fails after `within` seconds, also when the
+    post does not answer at all by then (e.g. its first task has not run)."""
     deadline = time.monotonic() + within
     while True:
-        state = await state_of(handle)
+        try:
+            state = await asyncio.wait_for(
+                state_of(handle), timeout=max(deadline - time.monotonic(), 0.1)
+            )
+        except TimeoutError:
+            raise AssertionError(f"{handle.id} did not answer within {within} s") from None
         if predicate(state):
             return state
         assert time.monotonic() < deadline, f"state never matched: {state.phase} {state.history}"
