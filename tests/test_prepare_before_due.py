@@ -49,7 +49,12 @@ from workflows.account_contracts import (
 from workflows.contracts import Phase, PostState, PublishResult
 from workflows.request import PublishTarget
 
-LEAD = 60.0
+LEAD = 300.0
+"""The longest lead: a test that acts on a ready post (reschedule, cancel) does so minutes of
+real time before the post's next timer (the arm, 5 s before the due time). The time-skipping
+server wedges a run, and with it the module's clock, when a workflow task cancels a timer
+that fired while the task ran (temporalio/sdk-java#2606); with a 60 s lead that window was
+25 s of real time, and a loaded CI machine once took that long."""
 SETTINGS = FAST.model_copy(update={"prepare_seconds": LEAD})
 
 
