@@ -362,7 +362,8 @@ async def test_no_final_word_by_the_deadline_is_unconfirmed_and_may_be_live(
         async with running_worker(dev_env.client, sim, token_file, task_queue):
             from tests.workflow_support import FAST
 
-            settings = FAST.model_copy(update={"publish_deadline_seconds": 2.0})
+            # 10 s: time for a status read before the deadline even on a busy machine
+            settings = FAST.model_copy(update={"publish_deadline_seconds": 10.0})
             target = target_of(video_request(post_id(), url))
             handle = await start(dev_env.client, task_queue, target, settings)
             error = await failure_of(handle)
@@ -376,7 +377,8 @@ async def test_no_final_word_by_the_deadline_is_unconfirmed_and_may_be_live(
 async def test_token_expiring_mid_poll_is_refreshed_without_a_second_init(
     dev_env: WorkflowEnvironment, task_queue: str, token_file: Path, media_host: MediaHost
 ) -> None:
-    slow = SimulatorConfig(time_scale=1.0, processing_seconds=3, moderation_seconds=0.5)
+    # Processing long enough that the post is still being polled when the token expires.
+    slow = SimulatorConfig(time_scale=1.0, processing_seconds=10, moderation_seconds=0.5)
     url = media_host.add("e2e/token.mp4", sample_video(), "video/mp4")
     with Simulator(slow) as sim:
         async with running_worker(dev_env.client, sim, token_file, task_queue):
@@ -419,7 +421,8 @@ async def test_same_post_submitted_twice_starts_one_workflow(
 async def test_reschedule_is_refused_once_publishing_began(
     dev_env: WorkflowEnvironment, task_queue: str, token_file: Path, media_host: MediaHost
 ) -> None:
-    slow = SimulatorConfig(time_scale=1.0, processing_seconds=5)
+    # Processing long enough that the post is still publishing when the cancel arrives.
+    slow = SimulatorConfig(time_scale=1.0, processing_seconds=15)
     url = media_host.add("e2e/busy.mp4", sample_video(), "video/mp4")
     with Simulator(slow) as sim:
         async with running_worker(dev_env.client, sim, token_file, task_queue):
@@ -506,14 +509,18 @@ async def test_cancel_during_staging_stops_it_and_stays_cancelled(
     with socket.socket() as silent:  # accepts connections, never answers: a stuck CDN
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
+        silent.setblocking(False)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/stuck.mp4"
         api = publisher(dev_env.client, task_queue)
         later = datetime.now(UTC) + timedelta(days=1)
         [item] = await api.submit(video_request(post_id(), url, scheduled_for=later))
         handle = dev_env.client.get_workflow_handle(item.workflow_id)
-        await asyncio.sleep(1.5)  # staging is now waiting on the silent source
-        await api.cancel(item.post_id, item.account_id, "changed our mind")
-        result = await asyncio.wait_for(handle.result(), timeout=30)
+        # The copy has connected: staging is now waiting on the silent source.
+        loop = asyncio.get_running_loop()
+        connection, _ = await asyncio.wait_for(loop.sock_accept(silent), timeout=30)
+        with connection:
+            await api.cancel(item.post_id, item.account_id, "changed our mind")
+            result = await asyncio.wait_for(handle.result(), timeout=30)
     assert result["phase"] == "CANCELLED"
     state = await state_of(handle)
     assert state.error is None and state.phase is Phase.CANCELLED
