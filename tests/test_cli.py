@@ -216,7 +216,7 @@ async def test_list_shows_posts(env: dict[str, str], worker: None, video_url: st
     request = video_request(new_id(), video_url, system_draft=True)
     assert (await run_cli(env, "submit", "-", stdin=json.dumps(request))).code == 0
     wf_id = f"tiktok-post/{request['postId']}/acct_demo"
-    for _ in range(50):  # visibility is eventually consistent
+    for _ in range(150):  # visibility is eventually consistent (30 s)
         listed = await run_cli(env, "list", "--query", f"WorkflowId = '{wf_id}'")
         if request["postId"] in listed.out:
             break

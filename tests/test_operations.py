@@ -65,7 +65,7 @@ def new_id(tag: str = "ops") -> str:
     return f"{tag}-{uuid.uuid4().hex[:8]}"
 
 
-async def visible(client: Client, query: str, expected: int = 1, within: float = 15) -> list[str]:
+async def visible(client: Client, query: str, expected: int = 1, within: float = 30) -> list[str]:
     """Visibility is eventually consistent: wait until the query sees `expected` posts."""
     deadline = asyncio.get_running_loop().time() + within
     while True:

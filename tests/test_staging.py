@@ -228,6 +228,8 @@ async def test_worker_killed_mid_upload_publishes_once(
             if received and received[0] >= 5_000_000:
                 break
             await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"TikTok never held the first chunk (received {received})")
         await asyncio.sleep(1)  # the second chunk is now hanging in the simulator
         workers[0].send_signal(signal.SIGKILL)
         await workers[0].wait()
