@@ -172,7 +172,10 @@ def test_video_init_limit_is_six_per_minute(sim: Simulator, tt: TikTok) -> None:
 
 def test_sliding_window_per_token() -> None:
     config = SimulatorConfig(
-        time_scale=0.01, rate_limits={"status_fetch": 3}, rate_limit_window_seconds=1.5
+        # 4 s: the first four calls must land in one window even on a busy machine
+        time_scale=0.01,
+        rate_limits={"status_fetch": 3},
+        rate_limit_window_seconds=4.0,
     )
     with Simulator(config) as sim, TikTok(sim.base_url) as tt:
         first, second = fresh_creator(sim), fresh_creator(sim)
@@ -188,6 +191,7 @@ def test_sliding_window_per_token() -> None:
         wait_for(
             lambda: tt.post("status_fetch", body, token=first.access_token).status_code,
             lambda status: status == 400,
+            timeout=20.0,
             interval=0.1,
         )
         recorded = sim.requests("status_fetch")
