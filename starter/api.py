@@ -26,6 +26,7 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
@@ -355,14 +356,26 @@ class PostPublisher:
 
     async def state(self, post_id: str, account_id: str) -> PostState:
         """The post's `state` query. A finished run whose worker does not answer within
-        `STATE_QUERY_TIMEOUT` is read from Temporal's record instead (`closed_runs`); an open
-        one is POST_NOT_READY, because only a worker can say where it stands."""
+        `STATE_QUERY_TIMEOUT`, or whose worker fails the query (it must replay the run to
+        answer), is read from Temporal's record instead (`closed_runs`); an open one is
+        POST_NOT_READY, because only a worker can say where it stands."""
         handle = self.handle(post_id, account_id)
         try:
             state: PostState = await handle.query(
                 "state", result_type=PostState, rpc_timeout=STATE_QUERY_TIMEOUT
             )
             return state
+        except WorkflowQueryFailedError as err:
+            # The run's record is the answer a finished post needs; the worker's failure
+            # (a replay that went wrong, say) is the operator's to see in its logs.
+            closed = await closed_state(handle)
+            if closed is not None:
+                return closed
+            raise ActionRejected(
+                NOT_READY,
+                f"{handle.id} is running but its worker could not answer ({err}); see the "
+                "run's pending workflow task in the Temporal UI.",
+            ) from None
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
                 raise PostNotFound(handle.id) from None

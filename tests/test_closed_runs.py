@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from simulator import Simulator
 from starter.api import STATE_QUERY_TIMEOUT, ActionRejected
@@ -24,7 +26,24 @@ from tests.workflow_support import (
     video_request,
     wait_for,
 )
-from workflows.contracts import Phase
+from workflows.contracts import Phase, PostState, PublishResult
+
+
+@workflow.defn(name="PublishPost")
+class PostWhoseWorkerCannotAnswer:
+    """Stands in for a run its worker cannot replay: it ends (or waits) as a post does, and
+    its `state` query fails the way a replay gone wrong does."""
+
+    @workflow.run
+    async def run(self, post_id: str, account_id: str, finish: bool) -> PublishResult:
+        await workflow.wait_condition(lambda: finish)
+        return PublishResult(
+            post_id=post_id, account_id=account_id, phase=Phase.PUBLISHED, publish_id="v_pub_1"
+        )
+
+    @workflow.query
+    def state(self) -> PostState:
+        raise RuntimeError("[TMPRL1100] Nondeterminism error (a stand-in)")
 
 
 async def test_finished_posts_are_read_without_a_worker(
@@ -89,3 +108,35 @@ async def test_a_sleeping_post_whose_worker_left_is_not_ready_quickly(
         if state.phase is not Phase.CANCELLED:
             state = await api.cancel(target.post_id, target.account_id, "again")
         assert state.phase is Phase.CANCELLED
+
+
+async def test_a_finished_post_whose_worker_fails_the_query_is_read_from_its_record(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Seen once in CI: the state query of a finished post failed in the worker's replay, and
+    the caller got the worker's error. A finished post's record answers instead; an open
+    post says it is not ready and why, instead of a stack trace."""
+    api = publisher(dev_env.client, task_queue)
+    ended, waiting = f"q-{uuid.uuid4().hex[:8]}", f"q-{uuid.uuid4().hex[:8]}"
+    runner = UnsandboxedWorkflowRunner()
+    async with Worker(
+        dev_env.client,
+        task_queue=task_queue,
+        workflows=[PostWhoseWorkerCannotAnswer],
+        workflow_runner=runner,
+    ):
+        for post_id, finish in ((ended, True), (waiting, False)):
+            await dev_env.client.start_workflow(
+                "PublishPost",
+                args=[post_id, "acct_demo", finish],
+                id=f"tiktok-post/{post_id}/acct_demo",
+                task_queue=task_queue,
+            )
+        await api.handle(ended, "acct_demo").result()
+        state = await api.state(ended, "acct_demo")
+        assert state.phase is Phase.PUBLISHED and state.publish_id == "v_pub_1"
+        with pytest.raises(ActionRejected) as caught:
+            await api.state(waiting, "acct_demo")
+        await api.handle(waiting, "acct_demo").terminate("test over")
+    assert caught.value.code == "POST_NOT_READY"
+    assert "could not answer" in str(caught.value) and "Nondeterminism" in str(caught.value)
