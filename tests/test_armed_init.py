@@ -93,8 +93,8 @@ async def test_an_armed_init_reaches_tiktok_at_its_due_time_never_before(
     media_host: MediaHost,
 ) -> None:
     settings = FAST.model_copy(update={"prepare_seconds": 8, "arm_seconds": 3})
-    due = due_in(14)
     async with running_worker(own_dev_env.client, simulator, token_file, task_queue):
+        due = due_in(14)  # from when the worker is up: its start takes a while
         handle = await submit_photo(own_dev_env, task_queue, media_host, due, settings)
         result = await handle.result()
         state = await state_of(handle)
@@ -122,8 +122,8 @@ async def test_an_armed_post_can_no_longer_be_cancelled(
     media_host: MediaHost,
 ) -> None:
     settings = FAST.model_copy(update={"prepare_seconds": 14, "arm_seconds": 8})
-    due = due_in(20)
     async with running_worker(own_dev_env.client, simulator, token_file, task_queue):
+        due = due_in(20)  # from when the worker is up: its start takes a while
         handle = await submit_photo(own_dev_env, task_queue, media_host, due, settings)
         armed = await wait_for(handle, lambda s: s.phase is Phase.PUBLISHING, within=30)
         assert armed.publishing_started_at == due
@@ -144,7 +144,6 @@ async def test_a_worker_stopped_while_an_init_waits_sends_nothing_and_the_post_i
     media_host: MediaHost,
 ) -> None:
     settings = FAST.model_copy(update={"prepare_seconds": 14, "arm_seconds": 8})
-    due = due_in(20)
     # No time to finish in-flight activities: the waiting init is stopped at once.
     async with running_worker(
         own_dev_env.client,
@@ -153,6 +152,7 @@ async def test_a_worker_stopped_while_an_init_waits_sends_nothing_and_the_post_i
         task_queue,
         worker={"graceful_shutdown_seconds": 0},
     ):
+        due = due_in(20)  # from when the worker is up: its start takes a while
         handle = await submit_photo(own_dev_env, task_queue, media_host, due, settings)
         await wait_for(handle, lambda s: s.phase is Phase.PUBLISHING, within=30)
     assert recorded(simulator, "content_init") == [], "the stopped worker sent the init"
