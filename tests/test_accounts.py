@@ -346,7 +346,7 @@ async def test_a_burst_for_one_account_is_paced_in_due_order_and_fails_nothing(
                 break
             await asyncio.sleep(0.1)
         paused = await account_state(env.client, acct)
-        for _ in range(100):  # the entity's answer reaches the post a moment after it queues
+        for _ in range(300):  # the entity's answer reaches the post a moment after it queues
             held = await handles[0].query(PublishPost.state)
             if held.waiting_for is not None:
                 break
@@ -364,7 +364,8 @@ async def test_a_burst_for_one_account_is_paced_in_due_order_and_fails_nothing(
     # Every post queued its creator_info during the pause: they are served in due order.
     asked_at = {wf: t for name, t, wf in fake.calls if name == "creator_info"}
     by_due = [asked_at[h.id] for h in reversed(handles)]  # earliest due first
-    late = [b for a, b in itertools.pairwise(by_due) if b < a - timedelta(seconds=0.5)]
+    # (1 s of slack: the times are when each ask was scheduled, which a busy worker spreads)
+    late = [b for a, b in itertools.pairwise(by_due) if b < a - timedelta(seconds=1)]
     assert not late, "a later-due post went a whole window before an earlier-due one"
     assert by_due[-1] - by_due[0] >= timedelta(seconds=MINUTE * 2), "10 asks at 4 a window"
     assert max(inits) - min(inits) >= timedelta(seconds=MINUTE * 3), "10 inits at 3 a window"
@@ -510,7 +511,7 @@ async def test_a_post_held_for_a_reconnect_before_any_init_can_be_cancelled(
         answered = await gone.execute_update(PublishPost.cancel, "creator left")
         result: PublishResult = await gone.result()
         final = await gone.query(PublishPost.state)
-        for _ in range(50):  # the withdrawal reaches the entity a moment after the cancel
+        for _ in range(150):  # the withdrawal reaches the entity a moment after the cancel
             queued = (await account_state(env.client, acct)).queued_by_reason
             if queued == {"needs_reconnect": 1}:
                 break
@@ -631,7 +632,7 @@ async def test_a_cancel_that_arrives_with_the_accounts_grant_wins_over_it(
         try:
             answered = await asyncio.wait_for(cancel, 30)
             result: PublishResult = await asyncio.wait_for(post.result(), 30)
-            for _ in range(50):  # the withdrawal reaches the entity a moment after the cancel
+            for _ in range(150):  # the withdrawal reaches the entity a moment after the cancel
                 queued = (await account_state(env.client, acct)).queued_by_reason
                 if not queued:
                     break
