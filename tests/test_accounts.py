@@ -36,7 +36,7 @@ from activities.accounts import AccountActivities
 from activities.failures import engine_error, to_application_error
 from activities.publishing import wait_to_send
 from activities.tiktok_client import Endpoint, TikTokApiError
-from tests.workflow_support import save_history, target_of, video_request
+from tests.workflow_support import save_history, state_of, target_of, video_request
 from workflows import search_attributes as sa
 from workflows.account import TikTokAccount
 from workflows.account_contracts import (
@@ -347,7 +347,7 @@ async def test_a_burst_for_one_account_is_paced_in_due_order_and_fails_nothing(
             await asyncio.sleep(0.1)
         paused = await account_state(env.client, acct)
         for _ in range(300):  # the entity's answer reaches the post a moment after it queues
-            held = await handles[0].query(PublishPost.state)
+            held = await state_of(handles[0])
             if held.waiting_for is not None:
                 break
             await asyncio.sleep(0.1)
@@ -405,7 +405,7 @@ async def test_the_daily_cap_is_a_wait_and_the_post_publishes_after_its_window(
         waited = [
             h
             for h in handles
-            if any("daily_post_cap" in line for line in (await h.query(PublishPost.state)).history)
+            if any("daily_post_cap" in line for line in (await state_of(h)).history)
         ]
         await save_history(waited[0], "paced_daily_cap_wait")
         await end_entity(env.client, acct)
@@ -469,7 +469,7 @@ async def test_needs_reconnect_holds_posts_until_new_tokens_are_stored(
         state = await account_state(env.client, acct)
         assert state.health is AccountHealth.NEEDS_RECONNECT
         await asyncio.sleep(3)
-        assert (await handles[1].query(PublishPost.state)).phase is Phase.PUBLISHING
+        assert (await state_of(handles[1])).phase is Phase.PUBLISHING
         # The creator reconnects: new tokens are stored and the entity is told.
         fake.refresh_fails_with_reconnect = False
         fake.generation += 10
@@ -510,7 +510,7 @@ async def test_a_post_held_for_a_reconnect_before_any_init_can_be_cancelled(
         sent_before = [n for n, _, wf in fake.calls if wf == gone.id]
         answered = await gone.execute_update(PublishPost.cancel, "creator left")
         result: PublishResult = await gone.result()
-        final = await gone.query(PublishPost.state)
+        final = await state_of(gone)
         for _ in range(150):  # the withdrawal reaches the entity a moment after the cancel
             queued = (await account_state(env.client, acct)).queued_by_reason
             if queued == {"needs_reconnect": 1}:
@@ -580,7 +580,7 @@ async def test_a_cancel_taken_while_the_held_post_asks_again_ends_cancelled_if_t
         answered = await handle.execute_update(PublishPost.cancel, "creator left")
         resend.release.set()
         result: PublishResult = await handle.result()
-        final = await handle.query(PublishPost.state)
+        final = await state_of(handle)
         await save_history(handle, "cancelled_while_asking_again")
         await end_entity(env.client, acct)
     assert answered.phase is Phase.CANCELLED
@@ -656,7 +656,7 @@ async def test_a_live_post_whose_account_needs_reconnect_ends_unconfirmed_not_fa
         due = await env.get_current_time() + timedelta(seconds=1)
         [handle] = await start_posts(env.client, queue, acct, 1, due=due, settings=short)
         [result] = await outcomes([handle])
-        state: PostState = await handle.query(PublishPost.state)
+        state: PostState = await state_of(handle)
         await end_entity(env.client, acct)
     assert result == "FAILED PUBLISH_UNCONFIRMED"
     assert state.error is not None and state.error.may_be_live
@@ -675,7 +675,7 @@ async def test_a_read_that_gets_no_answer_is_asked_again_not_fatal(
         due = await env.get_current_time() + timedelta(seconds=1)
         [handle] = await start_posts(env.client, queue, acct, 1, due=due, settings=quick)
         [result] = await outcomes([handle])
-        state: PostState = await handle.query(PublishPost.state)
+        state: PostState = await state_of(handle)
         await save_history(handle, "paced_read_timed_out")
         await end_entity(env.client, acct)
     assert result == "PUBLISHED"
@@ -695,7 +695,7 @@ async def test_an_engine_bug_fails_activity_failed_not_as_a_tiktok_code(
         due = await env.get_current_time() + timedelta(seconds=1)
         [handle] = await start_posts(env.client, queue, acct, 1, due=due)
         [result] = await outcomes([handle])
-        state: PostState = await handle.query(PublishPost.state)
+        state: PostState = await state_of(handle)
         await save_history(handle, "engine_bug_activity_failed")
         # (the account's entity has ended by itself: time skipped past its idle limit)
     assert result == "FAILED ACTIVITY_FAILED"
@@ -729,7 +729,7 @@ async def test_tokens_are_renewed_ahead_of_expiry_once_for_all_posts(
 async def any_until(handles: list[WorkflowHandle[Any, Any]], predicate: Any) -> PostState:
     for _ in range(300):
         for handle in handles:
-            state: PostState = await handle.query(PublishPost.state)
+            state: PostState = await state_of(handle)
             if predicate(state):
                 return state
         await asyncio.sleep(0.05)
@@ -740,7 +740,7 @@ async def wait_until(
     handle: WorkflowHandle[Any, Any], predicate: Any, *, env: WorkflowEnvironment
 ) -> PostState:
     for _ in range(300):
-        state: PostState = await handle.query(PublishPost.state)
+        state: PostState = await state_of(handle)
         if predicate(state):
             return state
         await asyncio.sleep(0.1)
